@@ -1,0 +1,193 @@
+//! The whole HTTP application: host routing, request ids, error shape.
+
+use std::time::Instant;
+
+use lms_domain::{HostError, HostTarget, normalize_host};
+use poem::endpoint::BoxEndpoint;
+use poem::http::{HeaderValue, StatusCode};
+use poem::web::Json;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use tracing::Instrument;
+
+use crate::context::Ctx;
+use crate::error::{ApiError, normalize};
+
+/// Header carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Builds the application: `/healthz` and `/readyz` on every host; the
+/// platform API and its docs on the platform host; a tenant's API and docs on
+/// that tenant's hosts.
+pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
+    let tenant = crate::tenant_api::service();
+    let tenant_ep = Route::new()
+        .nest("/docs", tenant.swagger_ui())
+        .at("/openapi.json", tenant.spec_endpoint())
+        .nest("/api/v1", tenant)
+        .boxed();
+    let platform = crate::platform_api::service();
+    let platform_ep = Route::new()
+        .nest("/docs", platform.swagger_ui())
+        .at("/openapi.json", platform.spec_endpoint())
+        .nest("/platform/v1", platform)
+        .boxed();
+    let hosts = HostRouter {
+        ctx: ctx.clone(),
+        tenant: tenant_ep,
+        platform: platform_ep,
+    };
+    let app = Route::new()
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .nest("/", hosts)
+        .data(ctx.clone());
+    RequestScope {
+        inner: BodyLimit {
+            inner: app,
+            max: ctx.config.max_body_bytes,
+        },
+    }
+}
+
+#[handler]
+fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[handler]
+async fn readyz(req: &Request) -> Response {
+    let Some(ctx) = req.data::<Ctx>() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match ctx.db.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            ApiError::unavailable().into_response()
+        }
+    }
+}
+
+/// Resolves the Host and hands the request to the platform or tenant app.
+struct HostRouter {
+    ctx: Ctx,
+    tenant: BoxEndpoint<'static>,
+    platform: BoxEndpoint<'static>,
+}
+
+impl HostRouter {
+    /// The host the client asked for. `X-Forwarded-Host` counts only when
+    /// the peer is a trusted proxy; otherwise anyone could pick a tenant.
+    fn requested_host(&self, req: &Request) -> Result<String, ApiError> {
+        let trusted = req
+            .remote_addr()
+            .as_socket_addr()
+            .is_some_and(|peer| self.ctx.config.trusted_proxies.contains(&peer.ip()));
+        let forwarded = trusted
+            .then(|| req.header("x-forwarded-host"))
+            .flatten()
+            .and_then(|v| v.split(',').next());
+        let raw = forwarded
+            .or_else(|| req.header("host"))
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        normalize_host(raw).map_err(|e| match e {
+            HostError::Missing => {
+                ApiError::bad_request("missing_host", "the request has no Host header")
+            }
+            HostError::Invalid => {
+                ApiError::bad_request("invalid_host", "the Host header is not a valid host name")
+            }
+        })
+    }
+}
+
+impl Endpoint for HostRouter {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let host = self.requested_host(&req)?;
+        let cfg = &self.ctx.config;
+        match HostTarget::classify(&host, &cfg.base_domain, &cfg.platform_host) {
+            HostTarget::Platform => self.platform.call(req).await,
+            target => {
+                let tenant = self.ctx.tenants.resolve(&host, &target).await?;
+                tracing::Span::current().record("org_id", tracing::field::display(tenant.id));
+                req.extensions_mut().insert(tenant);
+                self.tenant.call(req).await
+            }
+        }
+    }
+}
+
+/// Gives every request an id and a tracing span, and turns every error into
+/// the API's JSON error shape.
+struct RequestScope<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for RequestScope<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let id = crate::request_id::generate();
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.uri().path(),
+            org_id = tracing::field::Empty,
+            user_id = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let mut resp = crate::request_id::scope(id.clone(), async {
+            match self.inner.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => normalize(e),
+            }
+        })
+        .instrument(span.clone())
+        .await;
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        span.in_scope(|| {
+            tracing::info!(
+                status = resp.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "request done"
+            );
+        });
+        Ok(resp)
+    }
+}
+
+/// Refuses bodies over `max` bytes with 413: by `Content-Length` when the
+/// client sends one, by reading at most `max` bytes when it streams.
+struct BodyLimit<E> {
+    inner: E,
+    max: usize,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimit<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
+        let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
+        match req.header("content-length").map(str::parse::<usize>) {
+            Some(Ok(len)) if len > self.max => return Err(too_large()),
+            Some(Ok(_)) => {}
+            Some(Err(_)) => return Err(poem::Error::from_status(StatusCode::BAD_REQUEST)),
+            None if req.header("transfer-encoding").is_some() => {
+                let body = req
+                    .take_body()
+                    .into_bytes_limit(self.max)
+                    .await
+                    .map_err(|_| too_large())?;
+                req.set_body(body);
+            }
+            None => {}
+        }
+        self.inner.call(req).await
+    }
+}

@@ -1,0 +1,212 @@
+//! Passwords (argon2id) and access tokens (JWT).
+//!
+//! Tokens carry an audience that separates the platform from tenants, and
+//! tenant tokens an `org` claim that must equal the tenant resolved from the
+//! Host: a token of tenant A presented to tenant B is refused exactly like a
+//! forged one.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Audience of tokens for tenant hosts.
+pub const TENANT_AUDIENCE: &str = "lms-tenant";
+/// Audience of tokens for the platform host.
+pub const PLATFORM_AUDIENCE: &str = "lms-platform";
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest password accepted (bounds the hashing work a request can ask for).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Hashes a password with argon2id and a random salt. CPU-heavy: call from
+/// a blocking thread ([`hash_password_async`]).
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+/// [`hash_password`] on the blocking pool.
+pub async fn hash_password_async(password: String) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await??)
+}
+
+/// Verifies `password` against `hash`, on the blocking pool. With no hash
+/// (unknown user, or no password set) a dummy hash is verified instead, so
+/// an unknown e-mail takes as long as a wrong password.
+pub async fn verify_password_async(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
+        let ok = PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        ok && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("no user has this password").expect("hashing a constant"))
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience: [`TENANT_AUDIENCE`] or [`PLATFORM_AUDIENCE`].
+    pub aud: String,
+    /// The user (or platform admin) id.
+    pub sub: Uuid,
+    /// The organization, on tenant tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<Uuid>,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expires at (seconds).
+    pub exp: i64,
+    /// Token id.
+    pub jti: Uuid,
+}
+
+/// Signs and checks access tokens. The algorithm is pinned: a token naming
+/// any other (`none` included) is refused.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    issuer: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("issuer", &self.issuer)
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl TokenKeys {
+    /// HS256 keys from a shared secret.
+    pub fn hs256(secret: &[u8], issuer: impl Into<String>, ttl: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret)?,
+            decoding: DecodingKey::from_secret(secret)?,
+            issuer: issuer.into(),
+            ttl,
+        })
+    }
+
+    /// Lifetime of an access token.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Issues a token for `sub` with `audience`, bound to `org` on tenant tokens.
+    pub fn issue(&self, audience: &str, sub: Uuid, org: Option<Uuid>) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: audience.to_owned(),
+            sub,
+            org,
+            iat: now,
+            exp: now + self.ttl.as_secs() as i64,
+            jti: Uuid::now_v7(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// Checks signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str, audience: &str) -> Option<Claims> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_audience(&[audience]);
+        v.set_issuer(&[&self.issuer]);
+        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        v.leeway = 5;
+        v.validate_nbf = true;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::hs256(
+            b"0123456789abcdef0123456789abcdef",
+            "lms-test",
+            Duration::from_secs(60),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn audience_and_issuer_are_enforced() {
+        let k = keys();
+        let t = k
+            .issue(TENANT_AUDIENCE, Uuid::now_v7(), Some(Uuid::now_v7()))
+            .unwrap();
+        assert!(k.verify(&t, TENANT_AUDIENCE).is_some());
+        assert!(k.verify(&t, PLATFORM_AUDIENCE).is_none());
+        let other = TokenKeys::hs256(
+            b"0123456789abcdef0123456789abcdef",
+            "elsewhere",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(other.verify(&t, TENANT_AUDIENCE).is_none());
+    }
+
+    #[test]
+    fn alg_none_and_tampering_are_refused() {
+        let k = keys();
+        let t = k.issue(TENANT_AUDIENCE, Uuid::now_v7(), None).unwrap();
+        let parts: Vec<&str> = t.split('.').collect();
+        // {"alg":"none","typ":"JWT"}
+        let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
+        assert!(k.verify(&none, TENANT_AUDIENCE).is_none());
+        let tampered = format!("{}.{}x.{}", parts[0], parts[1], parts[2]);
+        assert!(k.verify(&tampered, TENANT_AUDIENCE).is_none());
+    }
+
+    #[test]
+    fn passwords_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert!(rt.block_on(verify_password_async(
+            "correct horse battery".into(),
+            Some(h.clone())
+        )));
+        assert!(!rt.block_on(verify_password_async("wrong".into(), Some(h))));
+        assert!(!rt.block_on(verify_password_async(
+            "no user has this password".into(),
+            None
+        )));
+    }
+}

@@ -1,0 +1,24 @@
+//! The HTTP API of Tenantry LMS.
+
+pub mod app;
+pub mod auth;
+pub mod context;
+pub mod error;
+pub mod platform_api;
+pub mod provision;
+pub mod request_id;
+pub mod tenancy;
+pub mod tenant_api;
+
+pub use app::build;
+pub use context::{ApiConfig, ApiContext, Ctx};
+
+/// The OpenAPI document of the tenant API, as served and as checked in.
+pub fn tenant_spec() -> String {
+    tenant_api::service().spec()
+}
+
+/// The OpenAPI document of the platform API, as served and as checked in.
+pub fn platform_spec() -> String {
+    platform_api::service().spec()
+}

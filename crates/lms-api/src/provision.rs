@@ -1,0 +1,77 @@
+//! Creating an organization with its default roles and first admin: one
+//! transaction, used by the platform API, the demo bootstrap and the tests.
+
+use lms_db::queries::orgs::{self, OrgRow};
+use lms_db::queries::platform_admins;
+use lms_db::queries::users::{self, NewUser};
+use lms_db::{Database, DbError};
+use lms_domain::{ADMIN_ROLE_NAME, Email, OrgId, PersonName, PlatformAdminId, Slug, Title, UserId};
+
+/// A validated new organization.
+#[derive(Debug)]
+pub struct NewOrganization {
+    /// Subdomain label.
+    pub slug: Slug,
+    /// Display name.
+    pub name: Title,
+    /// Normalised custom domains.
+    pub domains: Vec<String>,
+    /// First admin's e-mail.
+    pub admin_email: Email,
+    /// First admin's given name.
+    pub admin_first_name: PersonName,
+    /// First admin's family name.
+    pub admin_last_name: PersonName,
+    /// First admin's password hash (argon2id).
+    pub admin_password_hash: String,
+}
+
+/// Creates the organization, its domains, its default roles and its first
+/// admin (holding the `admin` role), atomically.
+pub async fn create_organization(
+    db: &Database,
+    new: &NewOrganization,
+) -> Result<(OrgRow, UserId), DbError> {
+    let mut tx = db.platform().await?;
+    let org = OrgId::new();
+    let mut row = orgs::create(&mut tx, org, new.slug.as_str(), new.name.as_str()).await?;
+    for d in &new.domains {
+        orgs::add_domain(&mut tx, org, d).await?;
+    }
+    row.domains = new.domains.clone();
+    let mut tx = tx.into_tenant(org).await?;
+    let roles = users::create_default_roles(&mut tx).await?;
+    let admin = UserId::new();
+    users::create(
+        &mut tx,
+        &NewUser {
+            id: admin,
+            email: new.admin_email.as_str(),
+            first_name: new.admin_first_name.as_str(),
+            last_name: new.admin_last_name.as_str(),
+            password_hash: Some(&new.admin_password_hash),
+        },
+    )
+    .await?;
+    for (name, role) in roles {
+        if name == ADMIN_ROLE_NAME {
+            users::assign_role(&mut tx, admin, role).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok((row, admin))
+}
+
+/// Creates a platform admin.
+pub async fn create_platform_admin(
+    db: &Database,
+    email: &Email,
+    display_name: &str,
+    password_hash: &str,
+) -> Result<PlatformAdminId, DbError> {
+    let mut tx = db.platform().await?;
+    let id = PlatformAdminId::new();
+    platform_admins::create(&mut tx, id, email.as_str(), display_name, password_hash).await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,94 @@
+//! Host → tenant.
+
+use std::time::Duration;
+
+use lms_db::Database;
+use lms_db::queries::orgs::{self, ResolvedOrg};
+use lms_domain::{HostTarget, OrgId, OrgStatus};
+use moka::future::Cache;
+
+use crate::error::{ApiError, ApiResult};
+
+/// The tenant a request is for, resolved from its Host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// The organization.
+    pub id: OrgId,
+    /// Its slug.
+    pub slug: String,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: OrgId,
+    slug: String,
+    status: OrgStatus,
+}
+
+/// Resolves hosts to tenants through a moka cache keyed by the normalised
+/// host. Unknown hosts are cached too (as `None`), so a flood of made-up
+/// subdomains does not become a flood of queries.
+#[derive(Debug)]
+pub struct TenantResolver {
+    db: Database,
+    cache: Cache<String, Option<Entry>>,
+}
+
+impl TenantResolver {
+    /// A resolver whose answers live for `ttl`.
+    pub fn new(db: Database, ttl: Duration) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(ttl)
+            .build();
+        Self { db, cache }
+    }
+
+    /// The active tenant of `host`, or the error a client should see.
+    pub async fn resolve(&self, host: &str, target: &HostTarget) -> ApiResult<Tenant> {
+        let entry = match self.cache.get(host).await {
+            Some(hit) => hit,
+            None => {
+                let found = self.lookup(target).await?;
+                let entry = found.map(|o| Entry {
+                    id: OrgId::from_uuid(o.id),
+                    slug: o.slug,
+                    status: o.status.parse().unwrap_or(OrgStatus::Suspended),
+                });
+                self.cache.insert(host.to_owned(), entry.clone()).await;
+                entry
+            }
+        };
+        match entry {
+            None => Err(ApiError::not_found(
+                "tenant_not_found",
+                "no organization is served at this host",
+            )),
+            Some(e) if e.status == OrgStatus::Suspended => Err(ApiError::forbidden(
+                "tenant_suspended",
+                "this organization is suspended",
+            )),
+            Some(e) => Ok(Tenant {
+                id: e.id,
+                slug: e.slug,
+            }),
+        }
+    }
+
+    async fn lookup(&self, target: &HostTarget) -> ApiResult<Option<ResolvedOrg>> {
+        let mut tx = self.db.platform().await?;
+        let found = match target {
+            HostTarget::Subdomain(slug) => orgs::resolve_slug(&mut tx, slug).await?,
+            HostTarget::CustomDomain(domain) => orgs::resolve_domain(&mut tx, domain).await?,
+            HostTarget::Platform => None,
+        };
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// Forgets every cached answer: called when an organization is created,
+    /// suspended, reactivated or given a domain.
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+}

@@ -1,0 +1,61 @@
+//! The tenant API, served under `/api/v1` on tenant hosts.
+
+mod auth;
+mod courses;
+
+use lms_domain::UserId;
+use poem::Request;
+use poem_openapi::auth::Bearer;
+use poem_openapi::{OpenApiService, SecurityScheme, Tags};
+
+use crate::auth::TENANT_AUDIENCE;
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::tenancy::Tenant;
+
+/// Areas of the tenant API.
+#[derive(Tags)]
+pub enum TenantTags {
+    /// Logging in.
+    Auth,
+    /// Courses and their lessons.
+    Courses,
+}
+
+/// A tenant access token from `POST /api/v1/auth/token`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_tenant_token")]
+pub struct TenantBearer(pub UserId);
+
+async fn check_tenant_token(req: &Request, bearer: Bearer) -> poem::Result<UserId> {
+    let ctx = req
+        .data::<Ctx>()
+        .ok_or_else(|| ApiError::internal("no context"))?;
+    let tenant = req
+        .extensions()
+        .get::<Tenant>()
+        .ok_or_else(ApiError::unauthorized)?;
+    let claims = ctx
+        .tokens
+        .verify(&bearer.token, TENANT_AUDIENCE)
+        .ok_or_else(ApiError::unauthorized)?;
+    // A token is valid only on the host of the tenant it was issued for.
+    if claims.org != Some(tenant.id.as_uuid()) {
+        return Err(ApiError::unauthorized().into());
+    }
+    Ok(UserId::from_uuid(claims.sub))
+}
+
+/// The OpenAPI service of the tenant API.
+pub fn service() -> OpenApiService<(auth::AuthApi, courses::CoursesApi), ()> {
+    OpenApiService::new(
+        (auth::AuthApi, courses::CoursesApi),
+        "Tenantry LMS tenant API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "The API of one organization, served on its own host (`<slug>.<base domain>` or a \
+         custom domain). Tokens are bound to the organization that issued them.",
+    )
+    .server("/api/v1")
+}

@@ -1,0 +1,79 @@
+//! Operators of the platform.
+
+use chrono::{DateTime, Utc};
+use lms_domain::PlatformAdminId;
+use uuid::Uuid;
+
+use crate::{DbError, PlatformTx};
+
+/// A platform admin as stored (the hash stays in this crate's callers' hands
+/// only for verification).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlatformAdminRow {
+    /// Id.
+    pub id: Uuid,
+    /// Login e-mail, normalised.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Argon2id hash.
+    pub password_hash: String,
+    /// Whether the admin may log in.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Creates a platform admin.
+pub async fn create(
+    tx: &mut PlatformTx,
+    id: PlatformAdminId,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO platform_admins (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id.as_uuid())
+    .bind(email)
+    .bind(display_name)
+    .bind(password_hash)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A platform admin by login e-mail.
+pub async fn by_email(
+    tx: &mut PlatformTx,
+    email: &str,
+) -> Result<Option<PlatformAdminRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, email, display_name, password_hash, is_active, created_at \
+         FROM platform_admins WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Whether the admin exists and is active (checked on every platform request).
+pub async fn is_active(tx: &mut PlatformTx, id: PlatformAdminId) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT is_active FROM platform_admins WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?
+            .unwrap_or(false),
+    )
+}
+
+/// Records a successful login.
+pub async fn touch_login(tx: &mut PlatformTx, id: PlatformAdminId) -> Result<(), DbError> {
+    sqlx::query("UPDATE platform_admins SET last_login_at = now() WHERE id = $1")
+        .bind(id.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Pools and the two transaction doors.
+
+use std::time::Duration;
+
+use lms_domain::{OrgId, UserId};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
+
+/// Pool sizing, from configuration.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Connections of the tenant pool (role `lms_app`).
+    pub app_max_connections: u32,
+    /// Connections of the platform pool (role `lms_platform`).
+    pub platform_max_connections: u32,
+    /// How long a request waits for a connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            app_max_connections: 16,
+            platform_max_connections: 4,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The two pools of the service.
+#[derive(Clone, Debug)]
+pub struct Database {
+    app: PgPool,
+    platform: PgPool,
+}
+
+impl Database {
+    /// Connects the tenant pool as `app` and the platform pool as `platform`.
+    ///
+    /// Connections are not pinged on acquire: a broken connection surfaces as
+    /// an error on the request's first statement anyway, and the ping would
+    /// add a round trip to every request.
+    pub async fn connect(
+        app: PgConnectOptions,
+        platform: PgConnectOptions,
+        settings: &PoolSettings,
+    ) -> Result<Self, sqlx::Error> {
+        let pool = |max: u32| {
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(settings.acquire_timeout)
+                .test_before_acquire(false)
+        };
+        let app = pool(settings.app_max_connections).connect_with(app).await?;
+        let platform = pool(settings.platform_max_connections)
+            .connect_with(platform)
+            .await?;
+        Ok(Self { app, platform })
+    }
+
+    /// Opens a transaction on the tenant pool with the tenant context set.
+    ///
+    /// `BEGIN` and both `set_config(…, true)` calls travel in one simple-query
+    /// round trip. Only typed UUIDs are formatted into that text: never client
+    /// input.
+    #[tracing::instrument(name = "db.tenant_tx", skip(self), fields(org_id = %org))]
+    pub async fn tenant(&self, org: OrgId, user: Option<UserId>) -> Result<TenantTx, sqlx::Error> {
+        let tx = self
+            .app
+            .begin_with(AssertSqlSafe(begin_tenant_sql(org, user)))
+            .await?;
+        Ok(TenantTx { tx, org })
+    }
+
+    /// Opens a transaction on the platform pool (role `lms_platform`), with no
+    /// tenant context: it sees the tenant registry, and no tenant's rows.
+    #[tracing::instrument(name = "db.platform_tx", skip(self))]
+    pub async fn platform(&self) -> Result<PlatformTx, sqlx::Error> {
+        Ok(PlatformTx {
+            tx: self.platform.begin().await?,
+        })
+    }
+
+    /// Checks both pools reach the database.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.app).await?;
+        sqlx::query("SELECT 1").execute(&self.platform).await?;
+        Ok(())
+    }
+
+    /// Closes both pools, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.app.close().await;
+        self.platform.close().await;
+    }
+}
+
+fn begin_tenant_sql(org: OrgId, user: Option<UserId>) -> String {
+    let user = user.map(|u| u.to_string()).unwrap_or_default();
+    format!(
+        "BEGIN; SELECT set_config('app.org_id', '{org}', true), set_config('app.user_id', '{user}', true)"
+    )
+}
+
+/// A transaction inside one tenant. Every tenant query takes one.
+#[derive(Debug)]
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    org: OrgId,
+}
+
+impl TenantTx {
+    /// The tenant this transaction is bound to.
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// A transaction of the platform role, outside every tenant.
+#[derive(Debug)]
+pub struct PlatformTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl PlatformTx {
+    /// Enters `org` for the rest of this transaction: from here on the
+    /// tenant policies apply exactly as for a tenant request. Used to create
+    /// an organization and its first rows atomically.
+    pub async fn into_tenant(mut self, org: OrgId) -> Result<TenantTx, sqlx::Error> {
+        sqlx::query("SELECT set_config('app.org_id', $1::text, true)")
+            .bind(org.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(TenantTx { tx: self.tx, org })
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn begin_statement_carries_only_ids() {
+        let org = OrgId::new();
+        let sql = begin_tenant_sql(org, None);
+        assert!(sql.starts_with("BEGIN; SELECT set_config('app.org_id', '"));
+        assert!(sql.contains(&org.to_string()));
+        assert!(sql.ends_with("set_config('app.user_id', '', true)"));
+    }
+}

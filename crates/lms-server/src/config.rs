@@ -1,0 +1,160 @@
+//! Configuration: one typed struct filled by clap from flags and environment
+//! variables. `lms --help` lists every setting; so does the README.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Tenantry LMS: a multi-tenant learning-management backend.
+#[derive(Debug, Parser)]
+#[command(name = "lms", version, about)]
+pub struct Cli {
+    /// What to do (default: `serve`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Database settings.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Log format.
+    #[arg(long, env = "LMS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve(ServeArgs),
+    /// Apply roles, migrations and policies to the database, then exit.
+    Migrate,
+    /// Write the OpenAPI documents to a folder (default `openapi/`).
+    Openapi {
+        /// Folder to write `tenant.json` and `platform.json` into.
+        #[arg(long, default_value = "openapi")]
+        out: PathBuf,
+    },
+    /// Create a platform admin (the first one is made this way).
+    CreatePlatformAdmin {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "Platform admin")]
+        name: String,
+        /// Password (10–256 characters).
+        #[arg(long, env = "LMS_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (production).
+    Json,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Administrative URL: runs migrations and creates roles. Unset: a local
+    /// cluster is started in `--data-dir` (embedded mode).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// URL of the runtime tenant role. Default: `DATABASE_URL` with the user
+    /// `lms_app` and no password.
+    #[arg(
+        long,
+        env = "LMS_APP_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub app_database_url: Option<String>,
+    /// URL of the platform role. Default: `DATABASE_URL` with the user
+    /// `lms_platform` and no password.
+    #[arg(
+        long,
+        env = "LMS_PLATFORM_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub platform_database_url: Option<String>,
+    /// Data folder of the embedded cluster.
+    #[arg(long, env = "LMS_DATA_DIR", default_value = ".lms-data", global = true)]
+    pub data_dir: PathBuf,
+    /// Connections of the tenant pool.
+    #[arg(
+        long,
+        env = "LMS_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_max_connections: u32,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LMS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Tenants are served at `<slug>.<base domain>`.
+    #[arg(long, env = "LMS_BASE_DOMAIN", default_value = "localhost")]
+    pub base_domain: String,
+    /// Host of the platform API. Default: `admin.<base domain>`.
+    #[arg(long, env = "LMS_PLATFORM_HOST")]
+    pub platform_host: Option<String>,
+    /// Proxies whose `X-Forwarded-Host` is believed (comma-separated IPs).
+    #[arg(long, env = "LMS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// HS256 secret for access tokens (at least 32 bytes). Unset: a random
+    /// one per process, so tokens do not survive a restart and replicas do
+    /// not accept each other's tokens.
+    #[arg(long, env = "LMS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// `iss` of access tokens.
+    #[arg(long, env = "LMS_JWT_ISSUER", default_value = "tenantry-lms")]
+    pub jwt_issuer: String,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "LMS_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// How long a host → tenant answer is cached, in seconds.
+    #[arg(long, env = "LMS_TENANT_CACHE_TTL_SECS", default_value_t = 30)]
+    pub tenant_cache_ttl_secs: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "LMS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// In embedded mode, do not create the demo tenant and admins.
+    #[arg(long, env = "LMS_NO_DEMO")]
+    pub no_demo: bool,
+}
+
+#[derive(Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+impl ServeArgs {
+    /// The settings of `serve` from the environment and the defaults alone:
+    /// what plain `lms` (no subcommand) runs with.
+    pub fn from_env() -> Self {
+        ServeOnly::parse_from(["lms"]).args
+    }
+
+    /// The platform host, defaulted.
+    pub fn platform_host(&self) -> String {
+        self.platform_host
+            .clone()
+            .unwrap_or_else(|| format!("admin.{}", self.base_domain))
+    }
+
+    /// Access-token lifetime.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+}

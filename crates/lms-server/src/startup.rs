@@ -1,0 +1,142 @@
+//! Building and starting the service from configuration.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use lms_api::auth::TokenKeys;
+use lms_api::{ApiConfig, ApiContext, Ctx};
+use lms_db::{Database, PoolSettings};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use sqlx::postgres::PgConnectOptions;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::ServeArgs;
+
+/// Shortest accepted JWT secret, in bytes.
+const MIN_SECRET_BYTES: usize = 32;
+
+/// `url` with its user replaced by `role` and its password removed: the
+/// default connection of a runtime role, for clusters that trust local roles
+/// or authenticate them otherwise (a `.pgpass`, a certificate).
+pub fn role_url(url: &str, role: &str) -> anyhow::Result<String> {
+    let mut u = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
+    u.set_username(role)
+        .map_err(|_| anyhow::anyhow!("cannot set the user of DATABASE_URL"))?;
+    u.set_password(None)
+        .map_err(|_| anyhow::anyhow!("cannot clear the password of DATABASE_URL"))?;
+    Ok(u.into())
+}
+
+/// Connects the tenant pool (as `lms_app`) and the platform pool (as
+/// `lms_platform`).
+pub async fn connect(
+    app_url: &str,
+    platform_url: &str,
+    max_connections: u32,
+) -> anyhow::Result<Database> {
+    let app = PgConnectOptions::from_str(app_url).context("app database URL")?;
+    let platform = PgConnectOptions::from_str(platform_url).context("platform database URL")?;
+    let settings = PoolSettings {
+        app_max_connections: max_connections,
+        ..PoolSettings::default()
+    };
+    Database::connect(app, platform, &settings)
+        .await
+        .context("connecting to the database")
+}
+
+/// The API state from `serve` settings.
+pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
+    let secret = match &args.jwt_secret {
+        Some(s) if s.len() >= MIN_SECRET_BYTES => s.as_bytes().to_vec(),
+        Some(_) => anyhow::bail!("LMS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"),
+        None => {
+            tracing::warn!(
+                "LMS_JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
+            );
+            let bytes: [u8; 32] = rand::random();
+            bytes.to_vec()
+        }
+    };
+    let tokens = TokenKeys::hs256(&secret, args.jwt_issuer.clone(), args.access_token_ttl())?;
+    let config = ApiConfig {
+        base_domain: args.base_domain.trim_end_matches('.').to_ascii_lowercase(),
+        platform_host: args
+            .platform_host()
+            .trim_end_matches('.')
+            .to_ascii_lowercase(),
+        trusted_proxies: args.trusted_proxies.clone(),
+        tenant_cache_ttl: Duration::from_secs(args.tenant_cache_ttl_secs),
+        max_body_bytes: args.max_body_bytes,
+    };
+    Ok(ApiContext::new(db, config, tokens))
+}
+
+/// A server running in the background.
+pub struct RunningServer {
+    /// The address it listens on (port 0 resolved).
+    pub addr: SocketAddr,
+    /// Its state.
+    pub ctx: Ctx,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish (up to 10 s), and waits.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+
+    /// Waits until the server stops (after `stop_signal` resolves).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Binds `listen` and serves the API in a background task until `stop` is
+/// called or `stop_signal` resolves; in-flight requests are drained.
+pub async fn start(
+    ctx: Ctx,
+    listen: SocketAddr,
+    stop_signal: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+) -> anyhow::Result<RunningServer> {
+    let acceptor = TcpListener::bind(listen)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("no local address")?;
+    let app = lms_api::build(ctx.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let signal = async move {
+            match stop_signal {
+                Some(sig) => tokio::select! { _ = sig => {}, _ = rx => {} },
+                None => {
+                    let _ = rx.await;
+                }
+            }
+        };
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(app, signal, Some(Duration::from_secs(10)))
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        ctx,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,55 @@
+-- Re-applied after every migration run (`lms migrate`), in its own
+-- transaction, as lms_owner. Idempotent: policies are dropped and created
+-- again, grants are repeated. Edit here, not in a migration.
+--
+-- Every tenant table: row-level security ENABLED and FORCED (so not even the
+-- owner is exempt) and one policy, for the runtime roles, that compares
+-- organization_id with the transaction's tenant both for the rows a
+-- statement can see (USING) and for the rows it can write (WITH CHECK).
+-- With no tenant set, app.current_org_id() is NULL: nothing is visible and
+-- every write fails its check.
+
+-- The helpers every policy calls.
+GRANT USAGE ON SCHEMA app TO lms_app, lms_platform;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA app FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO lms_app, lms_platform;
+
+-- organizations: the registry. A tenant sees its own row only, read-only.
+-- The platform role reads and writes all of them: resolving a Host to a
+-- tenant happens before any tenant is known, and provisioning creates them.
+ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_reads_itself ON organizations;
+CREATE POLICY tenant_reads_itself ON organizations AS PERMISSIVE FOR SELECT TO lms_app
+    USING (id = (SELECT app.current_org_id()));
+DROP POLICY IF EXISTS platform_manages_registry ON organizations;
+CREATE POLICY platform_manages_registry ON organizations AS PERMISSIVE FOR ALL TO lms_platform
+    USING (true) WITH CHECK (true);
+REVOKE ALL ON organizations FROM PUBLIC;
+GRANT SELECT ON organizations TO lms_app;
+GRANT SELECT, INSERT, UPDATE ON organizations TO lms_platform;
+
+-- organization_domains: a tenant reads its own domains; the platform role
+-- resolves and registers domains of every tenant.
+ALTER TABLE organization_domains ENABLE ROW LEVEL SECURITY;
+ALTER TABLE organization_domains FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON organization_domains;
+CREATE POLICY tenant_isolation ON organization_domains AS PERMISSIVE FOR ALL TO lms_app
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+DROP POLICY IF EXISTS platform_manages_domains ON organization_domains;
+CREATE POLICY platform_manages_domains ON organization_domains AS PERMISSIVE FOR ALL TO lms_platform
+    USING (true) WITH CHECK (true);
+REVOKE ALL ON organization_domains FROM PUBLIC;
+GRANT SELECT ON organization_domains TO lms_app;
+GRANT SELECT, INSERT, DELETE ON organization_domains TO lms_platform;
+
+-- platform_admins: the platform role only. lms_app has no grant at all, and
+-- the policy would hide every row from it anyway.
+ALTER TABLE platform_admins ENABLE ROW LEVEL SECURITY;
+ALTER TABLE platform_admins FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS platform_only ON platform_admins;
+CREATE POLICY platform_only ON platform_admins AS PERMISSIVE FOR ALL TO lms_platform
+    USING (true) WITH CHECK (true);
+REVOKE ALL ON platform_admins FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON platform_admins TO lms_platform;

@@ -1,0 +1,50 @@
+-- Re-applied after every migration run (`lms migrate`), in its own
+-- transaction, as lms_owner. Idempotent: policies are dropped and created
+-- again, grants are repeated. Edit here, not in a migration.
+--
+-- Every tenant table: row-level security ENABLED and FORCED (so not even the
+-- owner is exempt) and one policy, for the runtime roles, that compares
+-- organization_id with the transaction's tenant both for the rows a
+-- statement can see (USING) and for the rows it can write (WITH CHECK).
+-- With no tenant set, app.current_org_id() is NULL: nothing is visible and
+-- every write fails its check.
+
+-- enrollments
+ALTER TABLE enrollments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE enrollments FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON enrollments;
+CREATE POLICY tenant_isolation ON enrollments AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+REVOKE ALL ON enrollments FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON enrollments TO lms_app, lms_platform;
+
+-- progress
+ALTER TABLE progress ENABLE ROW LEVEL SECURITY;
+ALTER TABLE progress FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON progress;
+CREATE POLICY tenant_isolation ON progress AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+REVOKE ALL ON progress FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON progress TO lms_app, lms_platform;
+
+-- learning_sessions
+ALTER TABLE learning_sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE learning_sessions FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON learning_sessions;
+CREATE POLICY tenant_isolation ON learning_sessions AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+REVOKE ALL ON learning_sessions FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON learning_sessions TO lms_app, lms_platform;
+
+-- reviews
+ALTER TABLE reviews ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reviews FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON reviews;
+CREATE POLICY tenant_isolation ON reviews AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+REVOKE ALL ON reviews FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON reviews TO lms_app, lms_platform;

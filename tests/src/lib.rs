@@ -1,0 +1,496 @@
+//! The test harness: a fresh migrated database and a running server per test.
+//!
+//! Databases are cloned from a template migrated once per cluster (keyed by a
+//! hash of the migrations, policies and roles, so a schema change makes a new
+//! one). With `DATABASE_URL` set, that server is used (it must allow creating
+//! databases and roles); otherwise one throwaway cluster per test process is
+//! started from the local PostgreSQL binaries.
+//!
+//! The server under test connects exactly as in production: tenant work as
+//! `lms_app`, platform work as `lms_platform`. The superuser connection here
+//! is only for creating databases and for setting up what a test needs.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use lms_db::cluster::{ClusterOptions, LocalCluster};
+use lms_server::config::ServeArgs;
+use lms_server::startup::{self, RunningServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+/// Base domain of tenants in tests.
+pub const BASE_DOMAIN: &str = "lms.test";
+/// The platform host in tests.
+pub const PLATFORM_HOST: &str = "admin.lms.test";
+/// The JWT secret the test servers use (tests forge tokens with it).
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
+/// The JWT issuer of test servers.
+pub const JWT_ISSUER: &str = "tenantry-lms-test";
+/// Password of every user the harness makes.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+struct Shared {
+    /// Keeps the throwaway cluster alive for the whole process.
+    _cluster: Option<LocalCluster>,
+    /// Superuser URL without a database name.
+    server_url: String,
+    template: String,
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn shared() -> &'static Shared {
+    SHARED.get_or_init(|| {
+        // Initialised on its own thread and runtime: tests run on many
+        // runtimes, and none of them may block on another's futures.
+        std::thread::spawn(init_shared)
+            .join()
+            .expect("test database setup panicked")
+    })
+}
+
+fn init_shared() -> Shared {
+    let (cluster, server_url) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let mut u = url::Url::parse(&url).expect("DATABASE_URL is a URL");
+            u.set_path("");
+            (None, u.to_string().trim_end_matches('/').to_owned())
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!(
+                "lms-test-pg-{}-{}",
+                std::process::id(),
+                Uuid::now_v7()
+            ));
+            let cluster = LocalCluster::start(&ClusterOptions {
+                data_dir: dir,
+                ephemeral: true,
+                bin_dir: None,
+            })
+            .expect("starting a throwaway PostgreSQL cluster");
+            let url = format!("postgres://postgres@127.0.0.1:{}", cluster.port());
+            (Some(cluster), url)
+        }
+    };
+    let template = format!("lms_template_{:016x}", schema_hash());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(ensure_template(&server_url, &template));
+    Shared {
+        _cluster: cluster,
+        server_url,
+        template,
+    }
+}
+
+fn schema_hash() -> u64 {
+    let mut h = DefaultHasher::new();
+    for m in lms_db::migrate::MIGRATOR.iter() {
+        m.version.hash(&mut h);
+        m.checksum.hash(&mut h);
+    }
+    lms_db::migrate::POLICIES.hash(&mut h);
+    lms_db::migrate::ROLES_SQL.hash(&mut h);
+    h.finish()
+}
+
+async fn ensure_template(server_url: &str, template: &str) {
+    let mut conn = PgConnection::connect(&format!("{server_url}/postgres"))
+        .await
+        .expect("connect as superuser");
+    // Several test processes may start at once: one builds, the others wait.
+    sqlx::query("SELECT pg_advisory_lock(7283461)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(template)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    if !exists {
+        let building = format!("{template}_building");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {building}"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        lms_db::migrate::run(&format!("{server_url}/{building}"))
+            .await
+            .expect("migrating the template");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {building} RENAME TO {template}"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7283461)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+/// A running server on a fresh database.
+pub struct TestApp {
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    /// The test's database.
+    pub database: String,
+    /// A plain HTTP client (no redirects, no cookies).
+    pub http: reqwest::Client,
+    server: Option<RunningServer>,
+    server_url: String,
+}
+
+/// An HTTP answer: status, headers and parsed JSON body (`Null` if empty or
+/// not JSON; the raw text is kept).
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body as JSON.
+    pub json: Value,
+    /// Body as text.
+    pub text: String,
+}
+
+impl Answer {
+    /// The error `code` of an error body.
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// A fresh database cloned from the migrated template, and a server on it.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with changed server settings.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let shared = shared();
+        let database = format!(
+            "lms_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            &Uuid::now_v7().simple().to_string()[24..]
+        );
+        let mut conn = PgConnection::connect(&format!("{}/postgres", shared.server_url))
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {database} TEMPLATE {}",
+            shared.template
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("cloning the template database");
+        conn.close().await.unwrap();
+
+        let admin = format!("{}/{database}", shared.server_url);
+        let app_url = startup::role_url(&admin, "lms_app").unwrap();
+        let platform_url = startup::role_url(&admin, "lms_platform").unwrap();
+        let db = startup::connect(&app_url, &platform_url, 8)
+            .await
+            .expect("connecting as lms_app");
+        let mut args = ServeArgs::from_env();
+        args.listen = "127.0.0.1:0".parse().unwrap();
+        args.base_domain = BASE_DOMAIN.into();
+        args.platform_host = Some(PLATFORM_HOST.into());
+        args.jwt_secret = Some(JWT_SECRET.into());
+        args.jwt_issuer = JWT_ISSUER.into();
+        args.trusted_proxies = vec![];
+        tweak(&mut args);
+        let ctx = startup::api_context(db, &args).unwrap();
+        let server = startup::start(ctx, args.listen, None)
+            .await
+            .expect("starting the server");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestApp {
+            addr: server.addr,
+            database,
+            http,
+            server: Some(server),
+            server_url: shared.server_url.clone(),
+        }
+    }
+
+    /// Superuser URL of this test's database (setup and inspection only).
+    pub fn superuser_url(&self) -> String {
+        format!("{}/{}", self.server_url, self.database)
+    }
+
+    /// A connection as the runtime tenant role, with no tenant set.
+    pub async fn connect_as_app(&self) -> PgConnection {
+        let url = startup::role_url(&self.superuser_url(), "lms_app").unwrap();
+        PgConnection::connect(&url)
+            .await
+            .expect("connect as lms_app")
+    }
+
+    /// A superuser connection (setup and catalog inspection only).
+    pub async fn connect_as_superuser(&self) -> PgConnection {
+        PgConnection::connect(&self.superuser_url())
+            .await
+            .expect("connect as superuser")
+    }
+
+    /// Sends a request to `host` with an optional bearer token and JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        host: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("http://{}{path}", self.addr))
+            .header(reqwest::header::HOST, host);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        match body {
+            Some(Body::Json(v)) => req = req.json(&v),
+            Some(Body::Raw(ct, text)) => {
+                req = req.header(reqwest::header::CONTENT_TYPE, ct).body(text);
+            }
+            None => {}
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    /// Creates a platform admin directly and logs in through the API.
+    pub async fn platform_token(&self) -> String {
+        let email = format!("op-{}@platform.test", Uuid::now_v7().simple());
+        let hash = lms_api::auth::hash_password_async(PASSWORD.into())
+            .await
+            .unwrap();
+        let ctx = &self.server.as_ref().unwrap().ctx;
+        lms_api::provision::create_platform_admin(
+            &ctx.db,
+            &lms_domain::Email::parse("email", &email).unwrap(),
+            "Operator",
+            &hash,
+        )
+        .await
+        .unwrap();
+        let a = self
+            .send(
+                reqwest::Method::POST,
+                PLATFORM_HOST,
+                "/platform/v1/auth/token",
+                None,
+                Some(Body::Json(json!({ "email": email, "password": PASSWORD }))),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "platform login: {}", a.text);
+        a.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Provisions a tenant through the platform API and logs its admin in.
+    pub async fn tenant(&self, slug: &str) -> Tenant<'_> {
+        let op = self.platform_token().await;
+        let email = format!("admin@{slug}.test");
+        let a = self
+            .send(
+                reqwest::Method::POST,
+                PLATFORM_HOST,
+                "/platform/v1/organizations",
+                Some(&op),
+                Some(Body::Json(json!({
+                    "slug": slug,
+                    "name": format!("{slug} academy"),
+                    "admin": { "email": email, "first_name": "Ada", "last_name": slug, "password": PASSWORD }
+                }))),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "create tenant: {}", a.text);
+        let org_id: Uuid = a.json["organization"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let admin_id: Uuid = a.json["admin_user_id"].as_str().unwrap().parse().unwrap();
+        let host = format!("{slug}.{BASE_DOMAIN}");
+        let mut t = Tenant {
+            app: self,
+            slug: slug.into(),
+            host,
+            org_id,
+            admin_id,
+            token: String::new(),
+        };
+        t.token = t.login(&email, PASSWORD).await.json["access_token"]
+            .as_str()
+            .expect("admin login")
+            .to_owned();
+        t
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let server = self.server.take();
+        let url = format!("{}/postgres", self.server_url);
+        let db = self.database.clone();
+        // Stop the server and drop the database on a thread of its own: Drop
+        // cannot await, and the test's runtime is shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                drop(server);
+                if let Ok(mut conn) = PgConnection::connect(&url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A request body.
+pub enum Body {
+    /// A JSON value.
+    Json(Value),
+    /// Raw text with a content type.
+    Raw(&'static str, String),
+}
+
+/// A tenant of a [`TestApp`], with its first admin logged in.
+pub struct Tenant<'a> {
+    /// The app.
+    pub app: &'a TestApp,
+    /// Its slug.
+    pub slug: String,
+    /// Its host.
+    pub host: String,
+    /// Its organization id.
+    pub org_id: Uuid,
+    /// Its first admin's id.
+    pub admin_id: Uuid,
+    /// The admin's access token.
+    pub token: String,
+}
+
+impl Tenant<'_> {
+    /// Logs in on this tenant's host.
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.app
+            .send(
+                reqwest::Method::POST,
+                &self.host,
+                "/api/v1/auth/token",
+                None,
+                Some(Body::Json(json!({ "email": email, "password": password }))),
+            )
+            .await
+    }
+
+    /// GET as the admin.
+    pub async fn get(&self, path: &str) -> Answer {
+        self.app
+            .send(
+                reqwest::Method::GET,
+                &self.host,
+                path,
+                Some(&self.token),
+                None,
+            )
+            .await
+    }
+
+    /// POST JSON as the admin.
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.app
+            .send(
+                reqwest::Method::POST,
+                &self.host,
+                path,
+                Some(&self.token),
+                Some(Body::Json(body)),
+            )
+            .await
+    }
+
+    /// PATCH JSON as the admin.
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.app
+            .send(
+                reqwest::Method::PATCH,
+                &self.host,
+                path,
+                Some(&self.token),
+                Some(Body::Json(body)),
+            )
+            .await
+    }
+
+    /// DELETE as the admin.
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.app
+            .send(
+                reqwest::Method::DELETE,
+                &self.host,
+                path,
+                Some(&self.token),
+                None,
+            )
+            .await
+    }
+
+    /// Creates a course and returns its JSON.
+    pub async fn create_course(&self, title: &str) -> Value {
+        let a = self
+            .post(
+                "/api/v1/courses",
+                json!({ "title": title, "description": format!("{title} in depth") }),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "create course: {}", a.text);
+        a.json
+    }
+}
