@@ -25,8 +25,16 @@ CREATE POLICY tenant_reads_itself ON organizations AS PERMISSIVE FOR SELECT TO l
 DROP POLICY IF EXISTS platform_manages_registry ON organizations;
 CREATE POLICY platform_manages_registry ON organizations AS PERMISSIVE FOR ALL TO lms_platform
     USING (true) WITH CHECK (true);
+-- A tenant may change its own settings (self sign-up, search language),
+-- and nothing else of its registry row: the column grant below stops it
+-- from renaming its slug or lifting its own suspension.
+DROP POLICY IF EXISTS tenant_updates_own_settings ON organizations;
+CREATE POLICY tenant_updates_own_settings ON organizations AS PERMISSIVE FOR UPDATE TO lms_app
+    USING (id = (SELECT app.current_org_id()))
+    WITH CHECK (id = (SELECT app.current_org_id()));
 REVOKE ALL ON organizations FROM PUBLIC;
 GRANT SELECT ON organizations TO lms_app;
+GRANT UPDATE (settings, updated_at) ON organizations TO lms_app;
 GRANT SELECT, INSERT, UPDATE ON organizations TO lms_platform;
 
 -- organization_domains: a tenant reads its own domains; the platform role

@@ -48,3 +48,41 @@ CREATE POLICY tenant_isolation ON user_profiles AS PERMISSIVE FOR ALL TO lms_app
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON user_profiles FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON user_profiles TO lms_app, lms_platform;
+
+-- auth_sessions: logins; never deleted by the runtime, only revoked
+ALTER TABLE auth_sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE auth_sessions FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON auth_sessions;
+CREATE POLICY tenant_isolation ON auth_sessions AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+REVOKE ALL ON auth_sessions FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON auth_sessions TO lms_app, lms_platform;
+
+-- refresh_tokens: digests of refresh tokens
+ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE refresh_tokens FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON refresh_tokens;
+CREATE POLICY tenant_isolation ON refresh_tokens AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+REVOKE ALL ON refresh_tokens FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON refresh_tokens TO lms_app, lms_platform;
+
+-- Platform sessions and refresh tokens: the platform role only; lms_app has
+-- no grant.
+ALTER TABLE platform_sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE platform_sessions FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS platform_only ON platform_sessions;
+CREATE POLICY platform_only ON platform_sessions AS PERMISSIVE FOR ALL TO lms_platform
+    USING (true) WITH CHECK (true);
+REVOKE ALL ON platform_sessions FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON platform_sessions TO lms_platform;
+
+ALTER TABLE platform_refresh_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE platform_refresh_tokens FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS platform_only ON platform_refresh_tokens;
+CREATE POLICY platform_only ON platform_refresh_tokens AS PERMISSIVE FOR ALL TO lms_platform
+    USING (true) WITH CHECK (true);
+REVOKE ALL ON platform_refresh_tokens FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON platform_refresh_tokens TO lms_platform;

@@ -48,3 +48,21 @@ CREATE POLICY tenant_isolation ON reviews AS PERMISSIVE FOR ALL TO lms_app, lms_
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON reviews FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON reviews TO lms_app, lms_platform;
+
+-- Own rows. On top of the tenant boundary, a RESTRICTIVE policy: a user
+-- sees and writes only their own enrollments, progress and learning
+-- sessions, unless one of their roles grants the permission to act on the
+-- tenant's (instructors and admins). With no acting user set, only
+-- contexts that hold no user at all see nothing.
+DROP POLICY IF EXISTS own_rows ON enrollments;
+CREATE POLICY own_rows ON enrollments AS RESTRICTIVE FOR ALL TO lms_app
+    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')))
+    WITH CHECK (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
+DROP POLICY IF EXISTS own_rows ON progress;
+CREATE POLICY own_rows ON progress AS RESTRICTIVE FOR ALL TO lms_app
+    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('progress:read:any')))
+    WITH CHECK (user_id = (SELECT app.current_user_id()));
+DROP POLICY IF EXISTS own_rows ON learning_sessions;
+CREATE POLICY own_rows ON learning_sessions AS RESTRICTIVE FOR ALL TO lms_app
+    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('progress:read:any')))
+    WITH CHECK (user_id = (SELECT app.current_user_id()));

@@ -72,8 +72,9 @@ async fn every_bad_token_gets_the_same_401() {
     let acme = app.tenant("acme").await;
     let globex = app.tenant("globex").await;
     let platform = app.platform_token().await;
+    let sid = lms_tests::claims(&acme.token)["sid"].clone();
     let base = |aud: &str, org: Option<Uuid>, exp: i64| {
-        json!({ "iss": JWT_ISSUER, "aud": aud, "sub": acme.admin_id, "org": org,
+        json!({ "iss": JWT_ISSUER, "aud": aud, "sub": acme.admin_id, "org": org, "sid": sid,
                 "iat": now() - 10, "exp": exp, "jti": Uuid::now_v7() })
     };
     let valid_claims = base("lms-tenant", Some(acme.org_id), now() + 600);
@@ -118,6 +119,16 @@ async fn every_bad_token_gets_the_same_401() {
                 JWT_SECRET,
             ),
         ),
+        ("no session", {
+            let mut c = valid_claims.clone();
+            c.as_object_mut().unwrap().remove("sid");
+            forge(c, Algorithm::HS256, JWT_SECRET)
+        }),
+        ("unknown session", {
+            let mut c = valid_claims.clone();
+            c["sid"] = json!(Uuid::now_v7());
+            forge(c, Algorithm::HS256, JWT_SECRET)
+        }),
         ("other issuer", {
             let mut c = valid_claims.clone();
             c["iss"] = json!("someone-else");

@@ -30,7 +30,7 @@ async fn every_tenant_table_has_rls_enabled_forced_and_checked_both_ways() {
     let weak = rows(
         &mut su,
         "SELECT p.tablename || '.' || p.policyname FROM pg_policies p \
-         WHERE p.schemaname = 'public' \
+         WHERE p.schemaname = 'public' AND p.permissive = 'PERMISSIVE' \
            AND ('lms_app' = ANY (p.roles) OR 'public' = ANY (p.roles)) \
            AND EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public' \
                        AND c.table_name = p.tablename AND c.column_name = 'organization_id') \

@@ -68,6 +68,22 @@ async fn readyz(req: &Request) -> Response {
     }
 }
 
+/// The client's address: the first `X-Forwarded-For` hop when the peer is a
+/// trusted proxy, else the peer itself.
+pub fn client_ip(req: &Request, config: &crate::ApiConfig) -> String {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    if peer.is_some_and(|ip| config.trusted_proxies.contains(&ip))
+        && let Some(first) = req
+            .header("x-forwarded-for")
+            .and_then(|v| v.split(',').next())
+        && let Ok(ip) = first.trim().parse::<std::net::IpAddr>()
+    {
+        return ip.to_string();
+    }
+    peer.map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Resolves the Host and hands the request to the platform or tenant app.
 struct HostRouter {
     ctx: Ctx,

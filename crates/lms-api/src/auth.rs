@@ -24,6 +24,22 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longest password accepted (bounds the hashing work a request can ask for).
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
+/// Checks a new password's length (characters, not bytes).
+pub fn check_new_password(
+    field: &'static str,
+    password: &str,
+) -> Result<(), lms_domain::InputError> {
+    let chars = password.chars().count();
+    if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(lms_domain::InputError::new(
+            field,
+            "must be 10-256 characters",
+        ))
+    }
+}
+
 /// Hashes a password with argon2id and a random salt. CPU-heavy: call from
 /// a blocking thread ([`hash_password_async`]).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
@@ -75,12 +91,30 @@ pub struct Claims {
     /// The organization, on tenant tokens only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<Uuid>,
+    /// The login session; revoking it stops the token at once.
+    pub sid: Uuid,
     /// Issued at (seconds).
     pub iat: i64,
     /// Expires at (seconds).
     pub exp: i64,
     /// Token id.
     pub jti: Uuid,
+}
+
+/// A new refresh token: 256 random bits, base64url. Returns the token (for
+/// the client) and its SHA-256 digest (for storage).
+pub fn new_refresh_token() -> (String, Vec<u8>) {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let digest = refresh_token_digest(&token);
+    (token, digest)
+}
+
+/// The stored form of a refresh token.
+pub fn refresh_token_digest(token: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
 }
 
 /// Signs and checks access tokens. The algorithm is pinned: a token naming
@@ -117,14 +151,22 @@ impl TokenKeys {
         self.ttl
     }
 
-    /// Issues a token for `sub` with `audience`, bound to `org` on tenant tokens.
-    pub fn issue(&self, audience: &str, sub: Uuid, org: Option<Uuid>) -> anyhow::Result<String> {
+    /// Issues a token for `sub` in session `sid` with `audience`, bound to
+    /// `org` on tenant tokens.
+    pub fn issue(
+        &self,
+        audience: &str,
+        sub: Uuid,
+        org: Option<Uuid>,
+        sid: Uuid,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: audience.to_owned(),
             sub,
             org,
+            sid,
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
             jti: Uuid::now_v7(),
@@ -141,7 +183,7 @@ impl TokenKeys {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_audience(&[audience]);
         v.set_issuer(&[&self.issuer]);
-        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "sid"]);
         v.leeway = 5;
         v.validate_nbf = true;
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
@@ -167,7 +209,12 @@ mod tests {
     fn audience_and_issuer_are_enforced() {
         let k = keys();
         let t = k
-            .issue(TENANT_AUDIENCE, Uuid::now_v7(), Some(Uuid::now_v7()))
+            .issue(
+                TENANT_AUDIENCE,
+                Uuid::now_v7(),
+                Some(Uuid::now_v7()),
+                Uuid::now_v7(),
+            )
             .unwrap();
         assert!(k.verify(&t, TENANT_AUDIENCE).is_some());
         assert!(k.verify(&t, PLATFORM_AUDIENCE).is_none());
@@ -183,7 +230,9 @@ mod tests {
     #[test]
     fn alg_none_and_tampering_are_refused() {
         let k = keys();
-        let t = k.issue(TENANT_AUDIENCE, Uuid::now_v7(), None).unwrap();
+        let t = k
+            .issue(TENANT_AUDIENCE, Uuid::now_v7(), None, Uuid::now_v7())
+            .unwrap();
         let parts: Vec<&str> = t.split('.').collect();
         // {"alg":"none","typ":"JWT"}
         let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);

@@ -8,8 +8,12 @@ use std::time::Duration;
 use lms_db::{Database, TenantTx};
 use lms_domain::{OrgId, Permission, UserId};
 
+use uuid::Uuid;
+
+use crate::access::Access;
 use crate::auth::TokenKeys;
 use crate::error::{ApiError, ApiResult};
+use crate::limiter::{Limit, RateLimiter};
 use crate::tenancy::{Tenant, TenantResolver};
 
 /// Settings of the HTTP API.
@@ -25,6 +29,12 @@ pub struct ApiConfig {
     pub tenant_cache_ttl: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Lifetime of refresh tokens.
+    pub refresh_token_ttl: Duration,
+    /// Failed logins allowed per (host, e-mail) per window.
+    pub login_failures_per_account: Limit,
+    /// Login attempts allowed per client address per window.
+    pub login_attempts_per_client: Limit,
 }
 
 /// Shared state of the API.
@@ -38,6 +48,10 @@ pub struct ApiContext {
     pub tokens: TokenKeys,
     /// Host → tenant resolution, cached.
     pub tenants: TenantResolver,
+    /// Failed logins per account.
+    pub login_failures: RateLimiter,
+    /// Login attempts per client address.
+    pub login_attempts: RateLimiter,
 }
 
 /// Handle on the shared state, as stored in poem's request data.
@@ -47,20 +61,26 @@ impl ApiContext {
     /// Builds the state.
     pub fn new(db: Database, config: ApiConfig, tokens: TokenKeys) -> Ctx {
         let tenants = TenantResolver::new(db.clone(), config.tenant_cache_ttl);
+        let login_failures = RateLimiter::new(config.login_failures_per_account, 100_000);
+        let login_attempts = RateLimiter::new(config.login_attempts_per_client, 100_000);
         Arc::new(Self {
             db,
             config,
             tokens,
             tenants,
+            login_failures,
+            login_attempts,
         })
     }
 
     /// Opens the request's tenant transaction as `user` and loads what the
     /// user may do. A user that no longer exists or was deactivated is
-    /// refused here, so their outstanding tokens stop working at once.
-    pub async fn act_as(&self, tenant: &Tenant, user: UserId) -> ApiResult<(TenantTx, Actor)> {
+    /// refused here, and so is a token whose session was revoked (logout,
+    /// password change, refresh-token reuse): tokens stop working at once.
+    pub async fn act_as(&self, tenant: &Tenant, who: TenantCaller) -> ApiResult<(TenantTx, Actor)> {
+        let TenantCaller { user, session } = who;
         let mut tx = self.db.tenant(tenant.id, Some(user)).await?;
-        let row = lms_db::queries::users::actor(&mut tx, user).await?;
+        let row = lms_db::queries::users::actor(&mut tx, user, session).await?;
         match row {
             Some(row) if row.is_active => {
                 tracing::Span::current().record("user_id", tracing::field::display(user));
@@ -74,12 +94,37 @@ impl ApiContext {
                     Actor {
                         user,
                         org: tenant.id,
+                        session,
                         permissions,
                     },
                 ))
             }
             _ => Err(ApiError::unauthorized()),
         }
+    }
+}
+
+impl ApiContext {
+    /// Opens the request's tenant transaction as the caller and checks the
+    /// caller may run `operation_id`, as [`crate::access::TENANT_OPERATIONS`]
+    /// says.
+    pub async fn authorize(
+        &self,
+        tenant: &Tenant,
+        who: TenantCaller,
+        operation_id: &'static str,
+    ) -> ApiResult<(TenantTx, Actor)> {
+        let (tx, actor) = self.act_as(tenant, who).await?;
+        match crate::access::tenant_access(operation_id) {
+            Some(Access::Requires(p)) => actor.require(p)?,
+            Some(Access::Authenticated | Access::Public) => {}
+            None => {
+                return Err(ApiError::internal(format!(
+                    "no access rule for {operation_id}"
+                )));
+            }
+        }
+        Ok((tx, actor))
     }
 }
 
@@ -90,6 +135,8 @@ pub struct Actor {
     pub user: UserId,
     /// In which tenant.
     pub org: OrgId,
+    /// The login session of the token.
+    pub session: Uuid,
     permissions: HashSet<Permission>,
 }
 
@@ -97,6 +144,13 @@ impl Actor {
     /// Whether the actor holds `p`.
     pub fn can(&self, p: Permission) -> bool {
         self.permissions.contains(&p)
+    }
+
+    /// Every permission the actor holds, sorted.
+    pub fn permissions(&self) -> Vec<Permission> {
+        let mut v: Vec<Permission> = self.permissions.iter().copied().collect();
+        v.sort_by_key(|p| p.as_str());
+        v
     }
 
     /// Refuses with 403 unless the actor holds `p`.
@@ -107,4 +161,13 @@ impl Actor {
             Err(ApiError::permission_denied(p))
         }
     }
+}
+
+/// Who a verified tenant token says is calling.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantCaller {
+    /// The user.
+    pub user: UserId,
+    /// Their login session.
+    pub session: Uuid,
 }

@@ -59,9 +59,9 @@ pub enum ApiError {
     /// The request is well-formed but breaks a rule of the domain.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
-    /// Too many attempts; retry later.
+    /// Too many attempts; retry after the number of seconds in `Retry-After`.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>),
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
     /// An error on our side. The body says nothing more than the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -118,6 +118,13 @@ impl ApiError {
     pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {
         Self::Unprocessable(body(code, message))
     }
+    /// 429: retry after `seconds`.
+    pub fn too_many_requests(seconds: u64) -> Self {
+        Self::TooManyRequests(
+            body("too_many_attempts", "too many attempts; retry later"),
+            seconds.to_string(),
+        )
+    }
     /// 500: logs the cause, tells the client nothing but the request id.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -145,7 +152,7 @@ impl ApiError {
             | ApiError::Conflict(b)
             | ApiError::UnsupportedMediaType(b)
             | ApiError::Unprocessable(b)
-            | ApiError::TooManyRequests(b)
+            | ApiError::TooManyRequests(b, _)
             | ApiError::Internal(b)
             | ApiError::Unavailable(b) => &b.0,
         }

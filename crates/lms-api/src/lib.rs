@@ -1,12 +1,15 @@
 //! The HTTP API of Tenantry LMS.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod context;
 pub mod error;
+pub mod limiter;
 pub mod platform_api;
 pub mod provision;
 pub mod request_id;
+pub mod settings;
 pub mod tenancy;
 pub mod tenant_api;
 

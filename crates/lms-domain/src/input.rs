@@ -152,6 +152,55 @@ impl Title {
 }
 
 string_newtype!(
+    /// A username: 1–64 letters, digits, dots, hyphens or underscores,
+    /// stored lower-case.
+    Username
+);
+
+impl Username {
+    /// Parses a username for `field`.
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, InputError> {
+        let u = raw.trim().to_lowercase();
+        let ok = (1..=64).contains(&u.len())
+            && u.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(u))
+        } else {
+            Err(InputError::new(
+                field,
+                "must be 1-64 letters, digits, '.', '-' or '_'",
+            ))
+        }
+    }
+}
+
+string_newtype!(
+    /// An http(s) URL (avatars, websites, images).
+    WebUrl
+);
+
+impl WebUrl {
+    /// Parses a URL for `field`: http or https, at most 2048 characters, no
+    /// whitespace or control characters.
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, InputError> {
+        let u = raw.trim();
+        let ok = u.len() <= 2048
+            && (u.starts_with("https://") || u.starts_with("http://"))
+            && u.len() > "https://".len()
+            && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(Self(u.to_owned()))
+        } else {
+            Err(InputError::new(
+                field,
+                "must be an http(s) URL of at most 2048 characters",
+            ))
+        }
+    }
+}
+
+string_newtype!(
     /// A person's first or last name.
     PersonName
 );

@@ -15,5 +15,5 @@ pub use host::{HostError, HostTarget, normalize_host};
 pub use ids::{
     CategoryId, CourseId, LessonId, OrgId, PlatformAdminId, RoleId, SectionId, TagId, UserId,
 };
-pub use input::{Email, InputError, PersonName, Slug, Title};
+pub use input::{Email, InputError, PersonName, Slug, Title, Username, WebUrl};
 pub use permissions::{ADMIN_ROLE_NAME, DEFAULT_ROLES, DefaultRole, Permission};

@@ -26,6 +26,8 @@ pub enum Permission {
     AuditRead,
     /// Create, edit and assign roles.
     RoleManage,
+    /// Change the organization's own settings.
+    OrganizationManage,
 }
 
 impl Permission {
@@ -39,6 +41,7 @@ impl Permission {
         Permission::ProgressReadAny,
         Permission::AuditRead,
         Permission::RoleManage,
+        Permission::OrganizationManage,
     ];
 
     /// The stored string.
@@ -52,6 +55,7 @@ impl Permission {
             Permission::ProgressReadAny => "progress:read:any",
             Permission::AuditRead => "audit:read",
             Permission::RoleManage => "role:manage",
+            Permission::OrganizationManage => "organization:manage",
         }
     }
 }
@@ -110,3 +114,6 @@ pub const DEFAULT_ROLES: &[DefaultRole] = &[
 
 /// The name of the default role given to an organization's first user.
 pub const ADMIN_ROLE_NAME: &str = "admin";
+
+/// The name of the default role given to self-signed-up users.
+pub const LEARNER_ROLE_NAME: &str = "learner";

@@ -122,6 +122,18 @@ pub struct ServeArgs {
     /// Lifetime of access tokens, in seconds.
     #[arg(long, env = "LMS_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
     pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, env = "LMS_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+    /// Failed logins allowed per account (host and e-mail) per window.
+    #[arg(long, env = "LMS_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_failures_per_account: u32,
+    /// Login attempts allowed per client address per window.
+    #[arg(long, env = "LMS_LOGIN_ATTEMPTS_PER_CLIENT", default_value_t = 50)]
+    pub login_attempts_per_client: u32,
+    /// Length of the login-limit window, in seconds.
+    #[arg(long, env = "LMS_LOGIN_WINDOW_SECS", default_value_t = 900)]
+    pub login_window_secs: u64,
     /// How long a host → tenant answer is cached, in seconds.
     #[arg(long, env = "LMS_TENANT_CACHE_TTL_SECS", default_value_t = 30)]
     pub tenant_cache_ttl_secs: u64,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lms_api::auth::TokenKeys;
+use lms_api::limiter::Limit;
 use lms_api::{ApiConfig, ApiContext, Ctx};
 use lms_db::{Database, PoolSettings};
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -71,6 +72,15 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
         trusted_proxies: args.trusted_proxies.clone(),
         tenant_cache_ttl: Duration::from_secs(args.tenant_cache_ttl_secs),
         max_body_bytes: args.max_body_bytes,
+        refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
+        login_failures_per_account: Limit {
+            max: args.login_failures_per_account,
+            window: Duration::from_secs(args.login_window_secs),
+        },
+        login_attempts_per_client: Limit {
+            max: args.login_attempts_per_client,
+            window: Duration::from_secs(args.login_window_secs),
+        },
     };
     Ok(ApiContext::new(db, config, tokens))
 }

@@ -1,14 +1,21 @@
-//! `POST /auth/token` for platform admins.
+//! Platform admins logging in, refreshing, logging out.
 
+use lms_db::PlatformTx;
 use lms_db::queries::platform_admins;
+use lms_db::queries::sessions::{self, Redemption};
 use lms_domain::{Email, PlatformAdminId};
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
-use super::PlatformTags;
-use crate::auth::{MAX_PASSWORD_CHARS, PLATFORM_AUDIENCE, verify_password_async};
-use crate::context::Ctx;
+use super::{PlatformBearer, PlatformTags, require_active};
+use crate::auth::{
+    MAX_PASSWORD_CHARS, PLATFORM_AUDIENCE, new_refresh_token, refresh_token_digest,
+    verify_password_async,
+};
+use crate::context::{ApiContext, Ctx};
 use crate::error::{ApiError, ApiResult};
 
 /// Credentials of a platform admin.
@@ -23,15 +30,28 @@ pub struct PlatformTokenRequest {
     pub password: String,
 }
 
-/// A platform access token.
+/// A platform refresh token to exchange.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct PlatformRefreshRequest {
+    /// The refresh token of the last token response. It works once.
+    #[oai(validator(max_length = 128))]
+    pub refresh_token: String,
+}
+
+/// A platform access token and the refresh token that renews it.
 #[derive(Object, Debug)]
 pub struct PlatformTokenResponse {
     /// The JWT to send as `Authorization: Bearer …`.
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
-    /// Seconds until it expires.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Exchange it at `POST /auth/refresh` for a new pair; it works once.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
 }
 
 #[derive(ApiResponse)]
@@ -41,12 +61,44 @@ enum TokenIssued {
     Ok(Json<PlatformTokenResponse>),
 }
 
+#[derive(ApiResponse)]
+enum LoggedOut {
+    /// The session is over.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+async fn token_pair(
+    ctx: &ApiContext,
+    tx: &mut PlatformTx,
+    admin: PlatformAdminId,
+    session: Uuid,
+) -> ApiResult<PlatformTokenResponse> {
+    let (refresh, digest) = new_refresh_token();
+    let ttl = ctx.config.refresh_token_ttl;
+    let expires =
+        chrono::Utc::now() + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
+    sessions::add_platform_refresh_token(tx, session, &digest, expires).await?;
+    let access = ctx
+        .tokens
+        .issue(PLATFORM_AUDIENCE, admin.as_uuid(), None, session)
+        .map_err(ApiError::internal)?;
+    Ok(PlatformTokenResponse {
+        access_token: access,
+        token_type: "Bearer".into(),
+        expires_in: ctx.tokens.ttl().as_secs(),
+        refresh_token: refresh,
+        refresh_expires_in: ttl.as_secs(),
+    })
+}
+
 /// Platform login.
 pub struct AuthApi;
 
 #[OpenApi(tag = "PlatformTags::Auth")]
 impl AuthApi {
-    /// Exchange a platform admin's e-mail and password for an access token.
+    /// Exchange a platform admin's e-mail and password for a token pair.
+    /// Repeated failures are answered with 429.
     #[oai(
         path = "/auth/token",
         method = "post",
@@ -54,35 +106,90 @@ impl AuthApi {
     )]
     async fn create_token(
         &self,
+        req: &Request,
         ctx: Data<&Ctx>,
         body: Json<PlatformTokenRequest>,
     ) -> ApiResult<TokenIssued> {
         let PlatformTokenRequest { email, password } = body.0;
-        if password.chars().count() > MAX_PASSWORD_CHARS {
-            return Err(ApiError::invalid_credentials());
-        }
+        let client_key = format!("platform|{}", crate::app::client_ip(req, &ctx.config));
+        let account_key = format!("platform|{}", email.trim().to_lowercase());
+        ctx.login_attempts
+            .check(&client_key)
+            .map_err(ApiError::too_many_requests)?;
+        ctx.login_failures
+            .check(&account_key)
+            .map_err(ApiError::too_many_requests)?;
+        ctx.login_attempts.record(&client_key);
+
         let email = Email::parse("email", &email).ok();
+        let password = (password.chars().count() <= MAX_PASSWORD_CHARS).then_some(password);
         let mut tx = ctx.db.platform().await?;
         let admin = match &email {
             Some(e) => platform_admins::by_email(&mut tx, e.as_str()).await?,
             None => None,
         };
-        let ok =
-            verify_password_async(password, admin.as_ref().map(|a| a.password_hash.clone())).await;
+        let ok = verify_password_async(
+            password.unwrap_or_default(),
+            admin.as_ref().map(|a| a.password_hash.clone()),
+        )
+        .await;
         let id = match admin {
             Some(a) if ok && a.is_active => PlatformAdminId::from_uuid(a.id),
-            _ => return Err(ApiError::invalid_credentials()),
+            _ => {
+                ctx.login_failures.record(&account_key);
+                return Err(ApiError::invalid_credentials());
+            }
         };
+        ctx.login_failures.clear(&account_key);
         platform_admins::touch_login(&mut tx, id).await?;
+        let session = Uuid::now_v7();
+        sessions::open_platform(&mut tx, session, id).await?;
+        let pair = token_pair(&ctx, &mut tx, id, session).await?;
         tx.commit().await?;
-        let token = ctx
-            .tokens
-            .issue(PLATFORM_AUDIENCE, id.as_uuid(), None)
-            .map_err(ApiError::internal)?;
-        Ok(TokenIssued::Ok(Json(PlatformTokenResponse {
-            access_token: token,
-            token_type: "Bearer".into(),
-            expires_in: ctx.tokens.ttl().as_secs(),
-        })))
+        Ok(TokenIssued::Ok(Json(pair)))
+    }
+
+    /// Exchange a platform refresh token for a new pair. Each works once;
+    /// presenting a spent one again ends its whole session.
+    #[oai(
+        path = "/auth/refresh",
+        method = "post",
+        operation_id = "refreshPlatformToken"
+    )]
+    async fn refresh(
+        &self,
+        ctx: Data<&Ctx>,
+        body: Json<PlatformRefreshRequest>,
+    ) -> ApiResult<TokenIssued> {
+        let digest = refresh_token_digest(&body.0.refresh_token);
+        let mut tx = ctx.db.platform().await?;
+        match sessions::redeem_platform(&mut tx, &digest).await? {
+            Redemption::Redeemed { session, subject } => {
+                let pair =
+                    token_pair(&ctx, &mut tx, PlatformAdminId::from_uuid(subject), session).await?;
+                tx.commit().await?;
+                Ok(TokenIssued::Ok(Json(pair)))
+            }
+            Redemption::Reused => {
+                tx.commit().await?;
+                tracing::warn!("spent platform refresh token presented again: session revoked");
+                Err(ApiError::unauthorized())
+            }
+            Redemption::Invalid => Err(ApiError::unauthorized()),
+        }
+    }
+
+    /// End the current platform session.
+    #[oai(
+        path = "/auth/logout",
+        method = "post",
+        operation_id = "platformLogout"
+    )]
+    async fn logout(&self, ctx: Data<&Ctx>, auth: PlatformBearer) -> ApiResult<LoggedOut> {
+        let mut tx = ctx.db.platform().await?;
+        require_active(&mut tx, auth.0).await?;
+        sessions::revoke_platform(&mut tx, auth.0.session).await?;
+        tx.commit().await?;
+        Ok(LoggedOut::NoContent)
     }
 }

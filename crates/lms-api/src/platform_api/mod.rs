@@ -1,5 +1,6 @@
 //! The platform API, served under `/platform/v1` on the platform host only.
 
+mod admins;
 mod auth;
 mod organizations;
 
@@ -18,6 +19,8 @@ use crate::error::{ApiError, ApiResult};
 pub enum PlatformTags {
     /// Logging in as a platform admin.
     Auth,
+    /// Platform admins.
+    Admins,
     /// Provisioning and running tenants.
     Organizations,
 }
@@ -25,9 +28,18 @@ pub enum PlatformTags {
 /// A platform access token from `POST /platform/v1/auth/token`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_platform_token")]
-pub struct PlatformBearer(pub PlatformAdminId);
+pub struct PlatformBearer(pub PlatformCaller);
 
-async fn check_platform_token(req: &Request, bearer: Bearer) -> poem::Result<PlatformAdminId> {
+/// Who a verified platform token says is calling.
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformCaller {
+    /// The platform admin.
+    pub admin: PlatformAdminId,
+    /// Their login session.
+    pub session: uuid::Uuid,
+}
+
+async fn check_platform_token(req: &Request, bearer: Bearer) -> poem::Result<PlatformCaller> {
     let ctx = req
         .data::<Ctx>()
         .ok_or_else(|| ApiError::internal("no context"))?;
@@ -38,14 +50,17 @@ async fn check_platform_token(req: &Request, bearer: Bearer) -> poem::Result<Pla
     if claims.org.is_some() {
         return Err(ApiError::unauthorized().into());
     }
-    Ok(PlatformAdminId::from_uuid(claims.sub))
+    Ok(PlatformCaller {
+        admin: PlatformAdminId::from_uuid(claims.sub),
+        session: claims.sid,
+    })
 }
 
 /// Refuses a deactivated (or deleted) platform admin, in the request's own
 /// transaction.
-async fn require_active(tx: &mut lms_db::PlatformTx, admin: PlatformAdminId) -> ApiResult<()> {
-    if platform_admins::is_active(tx, admin).await? {
-        tracing::Span::current().record("user_id", tracing::field::display(admin));
+async fn require_active(tx: &mut lms_db::PlatformTx, who: PlatformCaller) -> ApiResult<()> {
+    if platform_admins::is_active(tx, who.admin, who.session).await? {
+        tracing::Span::current().record("user_id", tracing::field::display(who.admin));
         Ok(())
     } else {
         Err(ApiError::unauthorized())
@@ -53,9 +68,20 @@ async fn require_active(tx: &mut lms_db::PlatformTx, admin: PlatformAdminId) -> 
 }
 
 /// The OpenAPI service of the platform API.
-pub fn service() -> OpenApiService<(auth::AuthApi, organizations::OrganizationsApi), ()> {
+pub fn service() -> OpenApiService<
+    (
+        auth::AuthApi,
+        admins::AdminsApi,
+        organizations::OrganizationsApi,
+    ),
+    (),
+> {
     OpenApiService::new(
-        (auth::AuthApi, organizations::OrganizationsApi),
+        (
+            auth::AuthApi,
+            admins::AdminsApi,
+            organizations::OrganizationsApi,
+        ),
         "Tenantry LMS platform API",
         env!("CARGO_PKG_VERSION"),
     )

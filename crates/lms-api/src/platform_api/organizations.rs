@@ -252,7 +252,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:organization_id",
         method = "get",
-        operation_id = "getOrganization"
+        operation_id = "getOrganizationById"
     )]
     async fn get(
         &self,

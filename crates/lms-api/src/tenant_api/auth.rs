@@ -1,15 +1,23 @@
-//! `POST /auth/token`: e-mail and password for an access token.
+//! Logging in, refreshing, logging out, signing up.
 
-use lms_db::queries::users;
-use lms_domain::{Email, UserId};
+use lms_db::TenantTx;
+use lms_db::queries::sessions::{self, Redemption};
+use lms_db::queries::{orgs, roles, users};
+use lms_domain::{Email, PersonName, UserId};
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
 
-use super::TenantTags;
-use crate::auth::{MAX_PASSWORD_CHARS, TENANT_AUDIENCE, verify_password_async};
-use crate::context::Ctx;
+use super::{TenantBearer, TenantTags};
+use crate::auth::{
+    MAX_PASSWORD_CHARS, TENANT_AUDIENCE, check_new_password, hash_password_async,
+    new_refresh_token, refresh_token_digest, verify_password_async,
+};
+use crate::context::{ApiContext, Ctx};
 use crate::error::{ApiError, ApiResult};
+use crate::settings::OrgSettings;
 use crate::tenancy::Tenant;
 
 /// Credentials of a tenant user.
@@ -24,23 +32,109 @@ pub struct TokenRequest {
     pub password: String,
 }
 
-/// An access token.
+/// A refresh token to exchange.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token of the last token response. It works once.
+    #[oai(validator(max_length = 128))]
+    pub refresh_token: String,
+}
+
+/// A new account, when the organization allows self sign-up.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct SignUpRequest {
+    /// Login e-mail.
+    #[oai(validator(max_length = 320))]
+    pub email: String,
+    /// Password, 10–256 characters.
+    #[oai(validator(max_length = 256))]
+    pub password: String,
+    /// Given name.
+    #[oai(validator(max_length = 200))]
+    pub first_name: String,
+    /// Family name.
+    #[oai(validator(max_length = 200))]
+    pub last_name: String,
+}
+
+/// An access token and the refresh token that renews it.
 #[derive(Object, Debug)]
 pub struct TokenResponse {
     /// The JWT to send as `Authorization: Bearer …`.
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
-    /// Seconds until it expires.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Exchange it at `POST /auth/refresh` for a new pair; it works once.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
 }
 
-/// Outcomes of a login.
 #[derive(ApiResponse)]
-pub enum TokenResponses {
+enum TokenIssued {
     /// Logged in.
     #[oai(status = 200)]
     Ok(Json<TokenResponse>),
+}
+
+#[derive(ApiResponse)]
+enum SignedUp {
+    /// Account created and logged in.
+    #[oai(status = 201)]
+    Created(Json<TokenResponse>),
+}
+
+#[derive(ApiResponse)]
+enum LoggedOut {
+    /// The session is over: its access and refresh tokens no longer work.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+/// Opens a session for `user` and issues its first token pair.
+pub(crate) async fn open_session(
+    ctx: &ApiContext,
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    user: UserId,
+) -> ApiResult<TokenResponse> {
+    let session = Uuid::now_v7();
+    sessions::open(tx, session, user).await?;
+    token_pair(ctx, tx, tenant, user, session).await
+}
+
+async fn token_pair(
+    ctx: &ApiContext,
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    user: UserId,
+    session: Uuid,
+) -> ApiResult<TokenResponse> {
+    let (refresh, digest) = new_refresh_token();
+    let ttl = ctx.config.refresh_token_ttl;
+    let expires =
+        chrono::Utc::now() + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
+    sessions::add_refresh_token(tx, session, &digest, expires).await?;
+    let access = ctx
+        .tokens
+        .issue(
+            TENANT_AUDIENCE,
+            user.as_uuid(),
+            Some(tenant.id.as_uuid()),
+            session,
+        )
+        .map_err(ApiError::internal)?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer".into(),
+        expires_in: ctx.tokens.ttl().as_secs(),
+        refresh_token: refresh,
+        refresh_expires_in: ttl.as_secs(),
+    })
 }
 
 /// Logging in.
@@ -48,41 +142,147 @@ pub struct AuthApi;
 
 #[OpenApi(tag = "TenantTags::Auth")]
 impl AuthApi {
-    /// Exchange e-mail and password for an access token of this organization.
+    /// Exchange e-mail and password for an access token and a refresh token
+    /// of this organization. Repeated failures are answered with 429.
     #[oai(path = "/auth/token", method = "post", operation_id = "createToken")]
     async fn create_token(
         &self,
+        req: &Request,
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         body: Json<TokenRequest>,
-    ) -> ApiResult<TokenResponses> {
+    ) -> ApiResult<TokenIssued> {
         let TokenRequest { email, password } = body.0;
-        if password.chars().count() > MAX_PASSWORD_CHARS {
-            return Err(ApiError::invalid_credentials());
-        }
-        // A malformed e-mail is just an unknown user: same answer, same work.
+        let client_key = format!("{}|{}", tenant.id, crate::app::client_ip(req, &ctx.config));
+        let account_key = format!("{}|{}", tenant.id, email.trim().to_lowercase());
+        ctx.login_attempts
+            .check(&client_key)
+            .map_err(ApiError::too_many_requests)?;
+        ctx.login_failures
+            .check(&account_key)
+            .map_err(ApiError::too_many_requests)?;
+        ctx.login_attempts.record(&client_key);
+
+        // A malformed e-mail or an over-long password is just a wrong
+        // login: same answer, same work.
         let email = Email::parse("email", &email).ok();
+        let password = (password.chars().count() <= MAX_PASSWORD_CHARS).then_some(password);
         let mut tx = ctx.db.tenant(tenant.id, None).await?;
         let login = match &email {
             Some(email) => users::login_by_email(&mut tx, email.as_str()).await?,
             None => None,
         };
         let hash = login.as_ref().and_then(|l| l.password_hash.clone());
-        let password_ok = verify_password_async(password, hash).await;
+        let password_ok = verify_password_async(password.unwrap_or_default(), hash).await;
         let user = match login {
             Some(l) if password_ok && l.is_active => UserId::from_uuid(l.id),
-            _ => return Err(ApiError::invalid_credentials()),
+            _ => {
+                ctx.login_failures.record(&account_key);
+                return Err(ApiError::invalid_credentials());
+            }
         };
+        ctx.login_failures.clear(&account_key);
         users::touch_login(&mut tx, user).await?;
+        let pair = open_session(&ctx, &mut tx, &tenant, user).await?;
         tx.commit().await?;
-        let token = ctx
-            .tokens
-            .issue(TENANT_AUDIENCE, user.as_uuid(), Some(tenant.id.as_uuid()))
+        Ok(TokenIssued::Ok(Json(pair)))
+    }
+
+    /// Exchange a refresh token for a new token pair. Each refresh token
+    /// works once; presenting a spent one again ends its whole session.
+    #[oai(path = "/auth/refresh", method = "post", operation_id = "refreshToken")]
+    async fn refresh(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        body: Json<RefreshRequest>,
+    ) -> ApiResult<TokenIssued> {
+        let digest = refresh_token_digest(&body.0.refresh_token);
+        let mut tx = ctx.db.tenant(tenant.id, None).await?;
+        match sessions::redeem(&mut tx, &digest).await? {
+            Redemption::Redeemed { session, subject } => {
+                let pair =
+                    token_pair(&ctx, &mut tx, &tenant, UserId::from_uuid(subject), session).await?;
+                tx.commit().await?;
+                Ok(TokenIssued::Ok(Json(pair)))
+            }
+            Redemption::Reused => {
+                // The revocation must stick although the answer is an error.
+                tx.commit().await?;
+                tracing::warn!(org_id = %tenant.id, "spent refresh token presented again: session revoked");
+                Err(ApiError::unauthorized())
+            }
+            Redemption::Invalid => Err(ApiError::unauthorized()),
+        }
+    }
+
+    /// End the current session: its access and refresh tokens stop working.
+    #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+    ) -> ApiResult<LoggedOut> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "logout").await?;
+        sessions::revoke(&mut tx, actor.session).await?;
+        tx.commit().await?;
+        Ok(LoggedOut::NoContent)
+    }
+
+    /// Create an account as a learner, when the organization has self
+    /// sign-up switched on (it is off by default).
+    #[oai(path = "/auth/signup", method = "post", operation_id = "signUp")]
+    async fn sign_up(
+        &self,
+        req: &Request,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        body: Json<SignUpRequest>,
+    ) -> ApiResult<SignedUp> {
+        let b = body.0;
+        let client_key = format!("{}|{}", tenant.id, crate::app::client_ip(req, &ctx.config));
+        ctx.login_attempts
+            .check(&client_key)
+            .map_err(ApiError::too_many_requests)?;
+        ctx.login_attempts.record(&client_key);
+        let email = Email::parse("email", &b.email)?;
+        let first = PersonName::parse("first_name", &b.first_name)?;
+        let last = PersonName::parse("last_name", &b.last_name)?;
+        check_new_password("password", &b.password)?;
+
+        let mut tx = ctx.db.tenant(tenant.id, None).await?;
+        let settings = orgs::current(&mut tx)
+            .await?
+            .map(|o| OrgSettings::from_json(&o.settings))
+            .unwrap_or_default();
+        if !settings.self_signup {
+            return Err(ApiError::forbidden(
+                "signup_disabled",
+                "this organization does not allow self sign-up",
+            ));
+        }
+        let learner = roles::id_by_name(&mut tx, lms_domain::permissions::LEARNER_ROLE_NAME)
+            .await?
+            .ok_or_else(|| ApiError::internal("organization has no learner role"))?;
+        let hash = hash_password_async(b.password)
+            .await
             .map_err(ApiError::internal)?;
-        Ok(TokenResponses::Ok(Json(TokenResponse {
-            access_token: token,
-            token_type: "Bearer".into(),
-            expires_in: ctx.tokens.ttl().as_secs(),
-        })))
+        let user = UserId::new();
+        users::create(
+            &mut tx,
+            &users::NewUser {
+                id: user,
+                email: email.as_str(),
+                first_name: first.as_str(),
+                last_name: last.as_str(),
+                password_hash: Some(&hash),
+            },
+        )
+        .await?;
+        users::assign_role(&mut tx, user, learner).await?;
+        let pair = open_session(&ctx, &mut tx, &tenant, user).await?;
+        tx.commit().await?;
+        Ok(SignedUp::Created(Json(pair)))
     }
 }

@@ -350,8 +350,7 @@ impl CoursesApi {
         check_image_url(b.image_url.as_deref())?;
         check_metadata(b.metadata.as_ref())?;
 
-        let (mut tx, actor) = ctx.act_as(&tenant, auth.0).await?;
-        actor.require(Permission::CourseWrite)?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createCourse").await?;
         let row = courses::create(
             &mut tx,
             &NewCourse {
@@ -398,8 +397,7 @@ impl CoursesApi {
             None => None,
         };
         let limit = limit.0.unwrap_or(20);
-        let (mut tx, actor) = ctx.act_as(&tenant, auth.0).await?;
-        actor.require(Permission::CourseRead)?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listCourses").await?;
         let rows = courses::list(
             &mut tx,
             &CourseFilter {
@@ -427,8 +425,7 @@ impl CoursesApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
     ) -> ApiResult<CourseFound> {
-        let (mut tx, actor) = ctx.act_as(&tenant, auth.0).await?;
-        actor.require(Permission::CourseRead)?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "getCourse").await?;
         let row = courses::get(&mut tx, CourseId::from_uuid(course_id.0))
             .await?
             .ok_or_else(course_not_found)?;
@@ -461,8 +458,7 @@ impl CoursesApi {
         check_image_url(b.image_url.value().map(String::as_str))?;
         check_metadata(b.metadata.value())?;
 
-        let (mut tx, actor) = ctx.act_as(&tenant, auth.0).await?;
-        actor.require(Permission::CourseWrite)?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateCourse").await?;
         if b.is_published.is_some() {
             actor.require(Permission::CoursePublish)?;
         }
@@ -510,8 +506,7 @@ impl CoursesApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
     ) -> ApiResult<CourseDeleted> {
-        let (mut tx, actor) = ctx.act_as(&tenant, auth.0).await?;
-        actor.require(Permission::CourseWrite)?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deleteCourse").await?;
         if !courses::soft_delete(&mut tx, CourseId::from_uuid(course_id.0), actor.user).await? {
             return Err(course_not_found());
         }
@@ -537,8 +532,7 @@ impl CoursesApi {
         let title = Title::parse("title", &b.title)?;
         check_description(b.description.as_deref())?;
         let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.act_as(&tenant, auth.0).await?;
-        actor.require(Permission::CourseWrite)?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createLesson").await?;
         if !courses::lock(&mut tx, course).await? {
             return Err(course_not_found());
         }
@@ -569,8 +563,7 @@ impl CoursesApi {
         course_id: Path<Uuid>,
     ) -> ApiResult<LessonsListed> {
         let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.act_as(&tenant, auth.0).await?;
-        actor.require(Permission::CourseRead)?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listLessons").await?;
         if courses::get(&mut tx, course).await?.is_none() {
             return Err(course_not_found());
         }

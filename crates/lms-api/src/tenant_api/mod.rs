@@ -2,6 +2,10 @@
 
 mod auth;
 mod courses;
+mod me;
+mod organization;
+mod roles;
+mod users;
 
 use lms_domain::UserId;
 use poem::Request;
@@ -9,15 +13,23 @@ use poem_openapi::auth::Bearer;
 use poem_openapi::{OpenApiService, SecurityScheme, Tags};
 
 use crate::auth::TENANT_AUDIENCE;
-use crate::context::Ctx;
+use crate::context::{Ctx, TenantCaller};
 use crate::error::ApiError;
 use crate::tenancy::Tenant;
 
 /// Areas of the tenant API.
 #[derive(Tags)]
 pub enum TenantTags {
-    /// Logging in.
+    /// Logging in and out, tokens, sign-up.
     Auth,
+    /// The caller's own account.
+    Me,
+    /// The organization and its settings.
+    Organization,
+    /// Users of the organization.
+    Users,
+    /// Roles and permissions.
+    Roles,
     /// Courses and their lessons.
     Courses,
 }
@@ -25,9 +37,9 @@ pub enum TenantTags {
 /// A tenant access token from `POST /api/v1/auth/token`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_tenant_token")]
-pub struct TenantBearer(pub UserId);
+pub struct TenantBearer(pub TenantCaller);
 
-async fn check_tenant_token(req: &Request, bearer: Bearer) -> poem::Result<UserId> {
+async fn check_tenant_token(req: &Request, bearer: Bearer) -> poem::Result<TenantCaller> {
     let ctx = req
         .data::<Ctx>()
         .ok_or_else(|| ApiError::internal("no context"))?;
@@ -43,13 +55,33 @@ async fn check_tenant_token(req: &Request, bearer: Bearer) -> poem::Result<UserI
     if claims.org != Some(tenant.id.as_uuid()) {
         return Err(ApiError::unauthorized().into());
     }
-    Ok(UserId::from_uuid(claims.sub))
+    Ok(TenantCaller {
+        user: UserId::from_uuid(claims.sub),
+        session: claims.sid,
+    })
 }
 
+/// Every operation group of the tenant API.
+pub type Apis = (
+    auth::AuthApi,
+    me::MeApi,
+    organization::OrganizationApi,
+    users::UsersApi,
+    roles::RolesApi,
+    courses::CoursesApi,
+);
+
 /// The OpenAPI service of the tenant API.
-pub fn service() -> OpenApiService<(auth::AuthApi, courses::CoursesApi), ()> {
+pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (auth::AuthApi, courses::CoursesApi),
+        (
+            auth::AuthApi,
+            me::MeApi,
+            organization::OrganizationApi,
+            users::UsersApi,
+            roles::RolesApi,
+            courses::CoursesApi,
+        ),
         "Tenantry LMS tenant API",
         env!("CARGO_PKG_VERSION"),
     )

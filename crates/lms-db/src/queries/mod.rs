@@ -9,4 +9,6 @@ pub mod courses;
 pub mod lessons;
 pub mod orgs;
 pub mod platform_admins;
+pub mod roles;
+pub mod sessions;
 pub mod users;

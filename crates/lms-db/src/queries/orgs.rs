@@ -162,3 +162,15 @@ pub async fn current(tx: &mut TenantTx) -> Result<Option<OrgRow>, DbError> {
         .fetch_optional(tx.conn())
         .await?)
 }
+
+/// Replaces the current tenant's settings object. Only `settings` (and
+/// `updated_at`) are writable by the tenant role, by column grant.
+pub async fn save_settings(tx: &mut TenantTx, settings: &Value) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query("UPDATE organizations SET settings = $2, updated_at = now() WHERE id = $1")
+        .bind(org.as_uuid())
+        .bind(settings)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

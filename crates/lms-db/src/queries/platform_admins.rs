@@ -58,15 +58,62 @@ pub async fn by_email(
     .await?)
 }
 
-/// Whether the admin exists and is active (checked on every platform request).
-pub async fn is_active(tx: &mut PlatformTx, id: PlatformAdminId) -> Result<bool, DbError> {
-    Ok(
-        sqlx::query_scalar("SELECT is_active FROM platform_admins WHERE id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(tx.conn())
-            .await?
-            .unwrap_or(false),
+/// Whether the admin is active and the token's session live (checked on
+/// every platform request).
+pub async fn is_active(
+    tx: &mut PlatformTx,
+    id: PlatformAdminId,
+    session: Uuid,
+) -> Result<bool, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT a.is_active FROM platform_admins a \
+           JOIN platform_sessions s ON s.admin_id = a.id AND s.id = $2 AND s.revoked_at IS NULL \
+          WHERE a.id = $1",
     )
+    .bind(id.as_uuid())
+    .bind(session)
+    .fetch_optional(tx.conn())
+    .await?
+    .unwrap_or(false))
+}
+
+/// Every platform admin, oldest first (a short list).
+pub async fn list(tx: &mut PlatformTx) -> Result<Vec<PlatformAdminRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, email, display_name, password_hash, is_active, created_at \
+         FROM platform_admins ORDER BY id",
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// One platform admin.
+pub async fn get(
+    tx: &mut PlatformTx,
+    id: PlatformAdminId,
+) -> Result<Option<PlatformAdminRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, email, display_name, password_hash, is_active, created_at \
+         FROM platform_admins WHERE id = $1",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Activates or deactivates a platform admin; `false` when there is none.
+pub async fn set_active(
+    tx: &mut PlatformTx,
+    id: PlatformAdminId,
+    active: bool,
+) -> Result<bool, DbError> {
+    let done =
+        sqlx::query("UPDATE platform_admins SET is_active = $2, updated_at = now() WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(active)
+            .execute(tx.conn())
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records a successful login.

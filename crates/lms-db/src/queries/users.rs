@@ -13,10 +13,14 @@ pub struct UserRow {
     pub id: Uuid,
     /// Login e-mail, normalised.
     pub email: String,
+    /// Optional handle, unique in the organization.
+    pub username: Option<String>,
     /// Given name.
     pub first_name: String,
     /// Family name.
     pub last_name: String,
+    /// Avatar image.
+    pub avatar_url: Option<String>,
     /// Whether the user may log in.
     pub is_active: bool,
     /// Names of the roles held.
@@ -25,6 +29,22 @@ pub struct UserRow {
     pub last_login_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! user_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT u.id, u.email, u.username, u.first_name, u.last_name, u.avatar_url, u.is_active, \
+                    COALESCE((SELECT array_agg(r.name ORDER BY r.name) FROM user_roles ur \
+                              JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
+                              WHERE ur.organization_id = u.organization_id AND ur.user_id = u.id), '{}') AS roles, \
+                    u.last_login_at, u.created_at, u.updated_at \
+             FROM users u ",
+            $where
+        )
+    };
 }
 
 /// A new user.
@@ -103,18 +123,208 @@ pub async fn assign_role(tx: &mut TenantTx, user: UserId, role: RoleId) -> Resul
 /// One user by id.
 pub async fn get(tx: &mut TenantTx, id: UserId) -> Result<Option<UserRow>, DbError> {
     let org = tx.org();
-    Ok(sqlx::query_as(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.is_active, \
-                COALESCE((SELECT array_agg(r.name ORDER BY r.name) FROM user_roles ur \
-                          JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
-                          WHERE ur.organization_id = u.organization_id AND ur.user_id = u.id), '{}') AS roles, \
-                u.last_login_at, u.created_at \
-         FROM users u WHERE u.organization_id = $1 AND u.id = $2",
+    Ok(
+        sqlx::query_as(user_select!("WHERE u.organization_id = $1 AND u.id = $2"))
+            .bind(org.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?,
+    )
+}
+
+/// Filters of the user list.
+#[derive(Debug, Default)]
+pub struct UserFilter<'a> {
+    /// Only holders of the role with this name.
+    pub role: Option<&'a str>,
+    /// Only active (or only deactivated) users.
+    pub active: Option<bool>,
+    /// Substring of the e-mail or the full name, case-insensitive.
+    pub search: Option<&'a str>,
+    /// Keyset cursor: users created before this one.
+    pub before: Option<UserId>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// A page of users, newest first.
+pub async fn list(tx: &mut TenantTx, f: &UserFilter<'_>) -> Result<Vec<UserRow>, DbError> {
+    let org = tx.org();
+    let pattern = f.search.map(|q| format!("%{}%", escape_like(q)));
+    Ok(sqlx::query_as(user_select!(
+        "WHERE u.organization_id = $1 \
+           AND ($2::bool IS NULL OR u.is_active = $2) \
+           AND ($3::text IS NULL OR EXISTS ( \
+                SELECT 1 FROM user_roles ur JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
+                 WHERE ur.organization_id = u.organization_id AND ur.user_id = u.id AND r.name = $3)) \
+           AND ($4::text IS NULL OR u.email ILIKE $4 OR (u.first_name || ' ' || u.last_name) ILIKE $4 \
+                OR u.username ILIKE $4) \
+           AND ($5::uuid IS NULL OR u.id < $5) \
+         ORDER BY u.id DESC LIMIT $6"
+    ))
+    .bind(org.as_uuid())
+    .bind(f.active)
+    .bind(f.role)
+    .bind(pattern)
+    .bind(f.before.map(|u| u.as_uuid()))
+    .bind(f.limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// `q` with LIKE's wildcards taken literally.
+fn escape_like(q: &str) -> String {
+    q.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserPatch<'a> {
+    /// New e-mail (normalised).
+    pub email: Option<&'a str>,
+    /// New username, or cleared.
+    pub username: Option<Option<&'a str>>,
+    /// New given name.
+    pub first_name: Option<&'a str>,
+    /// New family name.
+    pub last_name: Option<&'a str>,
+    /// New avatar, or cleared.
+    pub avatar_url: Option<Option<&'a str>>,
+}
+
+/// Updates a user; `false` when there is no such user.
+pub async fn update(tx: &mut TenantTx, id: UserId, p: &UserPatch<'_>) -> Result<bool, DbError> {
+    let org = tx.org();
+    let done = sqlx::query(
+        "UPDATE users SET \
+            email = COALESCE($3, email), \
+            username = CASE WHEN $4 THEN $5 ELSE username END, \
+            first_name = COALESCE($6, first_name), \
+            last_name = COALESCE($7, last_name), \
+            avatar_url = CASE WHEN $8 THEN $9 ELSE avatar_url END, \
+            updated_at = now() \
+         WHERE organization_id = $1 AND id = $2",
     )
     .bind(org.as_uuid())
     .bind(id.as_uuid())
+    .bind(p.email)
+    .bind(p.username.is_some())
+    .bind(p.username.flatten())
+    .bind(p.first_name)
+    .bind(p.last_name)
+    .bind(p.avatar_url.is_some())
+    .bind(p.avatar_url.flatten())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Activates or deactivates a user; `false` when there is no such user.
+pub async fn set_active(tx: &mut TenantTx, id: UserId, active: bool) -> Result<bool, DbError> {
+    let org = tx.org();
+    let done = sqlx::query(
+        "UPDATE users SET is_active = $3, updated_at = now() WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(active)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets a new password hash.
+pub async fn set_password(tx: &mut TenantTx, id: UserId, hash: &str) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query("UPDATE users SET password_hash = $3, updated_at = now() WHERE organization_id = $1 AND id = $2")
+        .bind(org.as_uuid())
+        .bind(id.as_uuid())
+        .bind(hash)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The stored password hash of a user.
+pub async fn password_hash(tx: &mut TenantTx, id: UserId) -> Result<Option<String>, DbError> {
+    let org = tx.org();
+    Ok(
+        sqlx::query_scalar(
+            "SELECT password_hash FROM users WHERE organization_id = $1 AND id = $2",
+        )
+        .bind(org.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(tx.conn())
+        .await?
+        .flatten(),
+    )
+}
+
+/// Takes a role from a user; `false` when the user did not hold it.
+pub async fn remove_role(tx: &mut TenantTx, user: UserId, role: RoleId) -> Result<bool, DbError> {
+    let org = tx.org();
+    let done = sqlx::query(
+        "DELETE FROM user_roles WHERE organization_id = $1 AND user_id = $2 AND role_id = $3",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(role.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A user's profile.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ProfileRow {
+    /// About the user.
+    pub bio: Option<String>,
+    /// Where they are.
+    pub location: Option<String>,
+    /// Their site.
+    pub website: Option<String>,
+    /// Links by network.
+    pub social_links: Option<serde_json::Value>,
+    /// Learning and notification preferences.
+    pub preferences: Option<serde_json::Value>,
+}
+
+/// The profile of a user (empty when never set).
+pub async fn profile(tx: &mut TenantTx, user: UserId) -> Result<ProfileRow, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "SELECT bio, location, website, social_links, preferences FROM user_profiles \
+          WHERE organization_id = $1 AND user_id = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
     .fetch_optional(tx.conn())
-    .await?)
+    .await?
+    .unwrap_or_default())
+}
+
+/// Writes a whole profile (insert or replace).
+pub async fn save_profile(tx: &mut TenantTx, user: UserId, p: &ProfileRow) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query(
+        "INSERT INTO user_profiles (organization_id, user_id, bio, location, website, social_links, preferences) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (organization_id, user_id) DO UPDATE SET \
+            bio = EXCLUDED.bio, location = EXCLUDED.location, website = EXCLUDED.website, \
+            social_links = EXCLUDED.social_links, preferences = EXCLUDED.preferences, updated_at = now()",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(&p.bio)
+    .bind(&p.location)
+    .bind(&p.website)
+    .bind(&p.social_links)
+    .bind(&p.preferences)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// What login needs: the id, the hash and whether the user is active.
@@ -161,8 +371,13 @@ pub struct ActorRow {
     pub permissions: Vec<String>,
 }
 
-/// Loads the actor of a request, in the request's own transaction.
-pub async fn actor(tx: &mut TenantTx, id: UserId) -> Result<Option<ActorRow>, DbError> {
+/// Loads the actor of a request, in the request's own transaction: `None`
+/// unless the user exists and the token's session is live.
+pub async fn actor(
+    tx: &mut TenantTx,
+    id: UserId,
+    session: Uuid,
+) -> Result<Option<ActorRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(
         "SELECT u.is_active, \
@@ -171,10 +386,14 @@ pub async fn actor(tx: &mut TenantTx, id: UserId) -> Result<Option<ActorRow>, Db
                           JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
                           CROSS JOIN LATERAL jsonb_array_elements_text(r.permissions) AS p(value) \
                           WHERE ur.organization_id = u.organization_id AND ur.user_id = u.id), '{}') AS permissions \
-         FROM users u WHERE u.organization_id = $1 AND u.id = $2",
+         FROM users u \
+         JOIN auth_sessions s ON s.organization_id = u.organization_id AND s.user_id = u.id \
+                             AND s.id = $3 AND s.revoked_at IS NULL \
+         WHERE u.organization_id = $1 AND u.id = $2",
     )
     .bind(org.as_uuid())
     .bind(id.as_uuid())
+    .bind(session)
     .fetch_optional(tx.conn())
     .await?)
 }

@@ -1,0 +1,78 @@
+//! Who may call what: one declarative table per API, from operationId to
+//! what the caller needs. Handlers authorize through it
+//! ([`crate::ApiContext::authorize`]), and the tests walk the OpenAPI
+//! documents to fail on any operation missing here, then try every default
+//! role on every operation against what this table says.
+
+use lms_domain::Permission;
+
+/// What calling an operation requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (logging in, refreshing, signing up).
+    Public,
+    /// Any active user of the tenant (or, on the platform API, any active
+    /// platform admin).
+    Authenticated,
+    /// An active user holding this permission.
+    Requires(Permission),
+}
+
+use Access::{Authenticated, Public, Requires};
+use Permission::*;
+
+/// The tenant API.
+pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
+    ("createToken", Public),
+    ("refreshToken", Public),
+    ("signUp", Public),
+    ("logout", Authenticated),
+    ("getMe", Authenticated),
+    ("updateMe", Authenticated),
+    ("changePassword", Authenticated),
+    ("getOrganization", Authenticated),
+    ("updateOrganizationSettings", Requires(OrganizationManage)),
+    ("listUsers", Requires(UserManage)),
+    ("createUser", Requires(UserManage)),
+    ("getUser", Requires(UserManage)),
+    ("updateUser", Requires(UserManage)),
+    ("deactivateUser", Requires(UserManage)),
+    ("reactivateUser", Requires(UserManage)),
+    ("assignRole", Requires(RoleManage)),
+    ("removeRole", Requires(RoleManage)),
+    ("listRoles", Requires(RoleManage)),
+    ("createRole", Requires(RoleManage)),
+    ("updateRole", Requires(RoleManage)),
+    ("deleteRole", Requires(RoleManage)),
+    ("createCourse", Requires(CourseWrite)),
+    ("listCourses", Requires(CourseRead)),
+    ("getCourse", Requires(CourseRead)),
+    ("updateCourse", Requires(CourseWrite)),
+    ("deleteCourse", Requires(CourseWrite)),
+    ("createLesson", Requires(CourseWrite)),
+    ("listLessons", Requires(CourseRead)),
+];
+
+/// The platform API: every operation but logging in needs an active
+/// platform admin.
+pub const PLATFORM_OPERATIONS: &[(&str, Access)] = &[
+    ("createPlatformToken", Public),
+    ("refreshPlatformToken", Public),
+    ("platformLogout", Authenticated),
+    ("listPlatformAdmins", Authenticated),
+    ("createPlatformAdmin", Authenticated),
+    ("deactivatePlatformAdmin", Authenticated),
+    ("createOrganization", Authenticated),
+    ("listOrganizations", Authenticated),
+    ("getOrganizationById", Authenticated),
+    ("suspendOrganization", Authenticated),
+    ("reactivateOrganization", Authenticated),
+];
+
+/// What the tenant operation `operation_id` requires.
+pub fn tenant_access(operation_id: &str) -> Option<Access> {
+    TENANT_OPERATIONS
+        .iter()
+        .find(|(op, _)| *op == operation_id)
+        .map(|(_, a)| *a)
+}

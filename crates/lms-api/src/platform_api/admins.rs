@@ -1,0 +1,174 @@
+//! Platform admins.
+
+use chrono::{DateTime, Utc};
+use lms_db::queries::platform_admins::{self, PlatformAdminRow};
+use lms_db::queries::sessions;
+use lms_domain::{Email, PlatformAdminId, Title};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::{PlatformBearer, PlatformTags, require_active};
+use crate::auth::{check_new_password, hash_password_async};
+use crate::context::Ctx;
+use crate::error::{ApiError, ApiResult};
+
+/// A platform admin.
+#[derive(Object, Debug)]
+pub struct PlatformAdmin {
+    /// Id.
+    pub id: Uuid,
+    /// Login e-mail.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Whether they may log in.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<PlatformAdminRow> for PlatformAdmin {
+    fn from(r: PlatformAdminRow) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            is_active: r.is_active,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A new platform admin.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreatePlatformAdmin {
+    /// Login e-mail.
+    #[oai(validator(max_length = 320))]
+    pub email: String,
+    /// Display name.
+    #[oai(validator(max_length = 200))]
+    pub display_name: String,
+    /// Password, 10–256 characters.
+    #[oai(validator(max_length = 256))]
+    pub password: String,
+}
+
+/// Every platform admin.
+#[derive(Object, Debug)]
+pub struct PlatformAdminList {
+    /// Oldest first.
+    pub items: Vec<PlatformAdmin>,
+}
+
+#[derive(ApiResponse)]
+enum AdminCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<PlatformAdmin>),
+}
+
+#[derive(ApiResponse)]
+enum AdminFound {
+    /// The admin.
+    #[oai(status = 200)]
+    Ok(Json<PlatformAdmin>),
+}
+
+#[derive(ApiResponse)]
+enum AdminsListed {
+    /// The admins.
+    #[oai(status = 200)]
+    Ok(Json<PlatformAdminList>),
+}
+
+/// Platform admins.
+pub struct AdminsApi;
+
+#[OpenApi(tag = "PlatformTags::Admins")]
+impl AdminsApi {
+    /// List platform admins.
+    #[oai(path = "/admins", method = "get", operation_id = "listPlatformAdmins")]
+    async fn list(&self, ctx: Data<&Ctx>, auth: PlatformBearer) -> ApiResult<AdminsListed> {
+        let mut tx = ctx.db.platform().await?;
+        require_active(&mut tx, auth.0).await?;
+        let rows = platform_admins::list(&mut tx).await?;
+        tx.commit().await?;
+        Ok(AdminsListed::Ok(Json(PlatformAdminList {
+            items: rows.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// Create a platform admin.
+    #[oai(
+        path = "/admins",
+        method = "post",
+        operation_id = "createPlatformAdmin"
+    )]
+    async fn create(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        body: Json<CreatePlatformAdmin>,
+    ) -> ApiResult<AdminCreated> {
+        let b = body.0;
+        let email = Email::parse("email", &b.email)?;
+        let name = Title::parse("display_name", &b.display_name)?;
+        check_new_password("password", &b.password)?;
+        {
+            let mut tx = ctx.db.platform().await?;
+            require_active(&mut tx, auth.0).await?;
+            tx.commit().await?;
+        }
+        let hash = hash_password_async(b.password)
+            .await
+            .map_err(ApiError::internal)?;
+        let id =
+            crate::provision::create_platform_admin(&ctx.db, &email, name.as_str(), &hash).await?;
+        let mut tx = ctx.db.platform().await?;
+        let row = platform_admins::get(&mut tx, id)
+            .await?
+            .ok_or_else(|| ApiError::internal("admin vanished"))?;
+        tx.commit().await?;
+        Ok(AdminCreated::Created(Json(row.into())))
+    }
+
+    /// Deactivate a platform admin: they cannot log in and their sessions
+    /// end at once. You cannot deactivate yourself, nor the last active admin.
+    #[oai(
+        path = "/admins/:admin_id/deactivate",
+        method = "post",
+        operation_id = "deactivatePlatformAdmin"
+    )]
+    async fn deactivate(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        admin_id: Path<Uuid>,
+    ) -> ApiResult<AdminFound> {
+        let mut tx = ctx.db.platform().await?;
+        require_active(&mut tx, auth.0).await?;
+        let id = PlatformAdminId::from_uuid(admin_id.0);
+        if id == auth.0.admin {
+            return Err(ApiError::conflict(
+                "cannot_deactivate_self",
+                "you cannot deactivate yourself",
+            ));
+        }
+        if !platform_admins::set_active(&mut tx, id, false).await? {
+            return Err(ApiError::not_found(
+                "admin_not_found",
+                "no such platform admin",
+            ));
+        }
+        sessions::revoke_all_platform(&mut tx, id).await?;
+        let row = platform_admins::get(&mut tx, id)
+            .await?
+            .ok_or_else(|| ApiError::internal("admin vanished"))?;
+        tx.commit().await?;
+        Ok(AdminFound::Ok(Json(row.into())))
+    }
+}

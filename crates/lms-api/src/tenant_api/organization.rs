@@ -1,0 +1,146 @@
+//! The organization's own view of itself and its settings.
+
+use lms_db::queries::orgs;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::{TenantBearer, TenantTags};
+use crate::context::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::settings::{OrgSettings, SEARCH_LANGUAGES};
+use crate::tenancy::Tenant;
+
+/// Settings an organization manages itself.
+#[derive(Object, Debug)]
+pub struct Settings {
+    /// Whether anyone may create a learner account at `POST /auth/signup`.
+    pub self_signup: bool,
+    /// Language of catalog search (a PostgreSQL text-search configuration).
+    pub search_language: String,
+}
+
+/// The organization.
+#[derive(Object, Debug)]
+pub struct OrganizationView {
+    /// Id.
+    pub id: Uuid,
+    /// Subdomain label.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Custom domains.
+    pub domains: Vec<String>,
+    /// Settings.
+    pub settings: Settings,
+}
+
+/// Changes to the settings; absent fields stay.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateSettings {
+    /// Allow self sign-up.
+    pub self_signup: Option<bool>,
+    /// Catalog search language.
+    #[oai(validator(max_length = 32))]
+    pub search_language: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum OrganizationFound {
+    /// The organization.
+    #[oai(status = 200)]
+    Ok(Json<OrganizationView>),
+}
+
+fn view(row: orgs::OrgRow) -> OrganizationView {
+    let s = OrgSettings::from_json(&row.settings);
+    OrganizationView {
+        id: row.id,
+        slug: row.slug,
+        name: row.name,
+        domains: row.domains,
+        settings: Settings {
+            self_signup: s.self_signup,
+            search_language: s.search_language,
+        },
+    }
+}
+
+/// The organization itself.
+pub struct OrganizationApi;
+
+#[OpenApi(tag = "TenantTags::Organization")]
+impl OrganizationApi {
+    /// The caller's organization and its settings.
+    #[oai(
+        path = "/organization",
+        method = "get",
+        operation_id = "getOrganization"
+    )]
+    async fn get(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+    ) -> ApiResult<OrganizationFound> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "getOrganization").await?;
+        let row = orgs::current(&mut tx)
+            .await?
+            .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
+        tx.commit().await?;
+        Ok(OrganizationFound::Ok(Json(view(row))))
+    }
+
+    /// Change the organization's settings.
+    #[oai(
+        path = "/organization/settings",
+        method = "patch",
+        operation_id = "updateOrganizationSettings"
+    )]
+    async fn update_settings(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        body: Json<UpdateSettings>,
+    ) -> ApiResult<OrganizationFound> {
+        let b = body.0;
+        if let Some(lang) = &b.search_language
+            && !SEARCH_LANGUAGES.contains(&lang.as_str())
+        {
+            return Err(lms_domain::InputError::new(
+                "search_language",
+                "is not a supported language",
+            )
+            .into());
+        }
+        let (mut tx, _) = ctx
+            .authorize(&tenant, auth.0, "updateOrganizationSettings")
+            .await?;
+        let row = orgs::current(&mut tx)
+            .await?
+            .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
+        let mut settings = OrgSettings::from_json(&row.settings);
+        if let Some(v) = b.self_signup {
+            settings.self_signup = v;
+        }
+        if let Some(v) = b.search_language {
+            settings.search_language = v;
+        }
+        // Keep keys this version does not know about.
+        let mut stored = row.settings.clone();
+        if let (Some(obj), serde_json::Value::Object(new)) =
+            (stored.as_object_mut(), settings.to_json())
+        {
+            obj.extend(new);
+        }
+        orgs::save_settings(&mut tx, &stored).await?;
+        let row = orgs::current(&mut tx)
+            .await?
+            .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
+        tx.commit().await?;
+        Ok(OrganizationFound::Ok(Json(view(row))))
+    }
+}

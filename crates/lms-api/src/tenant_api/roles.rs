@@ -1,0 +1,285 @@
+//! Roles and their permissions.
+
+use chrono::{DateTime, Utc};
+use lms_db::queries::roles::{self, RoleRow};
+use lms_domain::{ADMIN_ROLE_NAME, Permission, RoleId};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::users::{ensure_a_role_manager_remains, maybe};
+use super::{TenantBearer, TenantTags};
+use crate::context::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::tenancy::Tenant;
+
+/// A role.
+#[derive(Object, Debug)]
+pub struct Role {
+    /// Id.
+    pub id: Uuid,
+    /// Name, unique in the organization.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Permission strings, e.g. `course:write`.
+    pub permissions: Vec<String>,
+    /// One of the default roles every organization has (`learner`,
+    /// `instructor`, `admin`): cannot be renamed or deleted, and `admin`'s
+    /// permissions cannot be changed.
+    pub is_system: bool,
+    /// How many users hold it.
+    pub user_count: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<RoleRow> for Role {
+    fn from(r: RoleRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            permissions: r.permissions.0,
+            is_system: r.is_system,
+            user_count: r.user_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A new custom role.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateRole {
+    /// Name, 1–64 characters, unique in the organization.
+    #[oai(validator(max_length = 64))]
+    pub name: String,
+    /// What it is for.
+    #[oai(validator(max_length = 500))]
+    pub description: Option<String>,
+    /// Permission strings.
+    #[oai(validator(max_items = 50))]
+    pub permissions: Vec<String>,
+}
+
+/// Changes to a role.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateRole {
+    /// New name.
+    #[oai(validator(max_length = 64))]
+    pub name: Option<String>,
+    /// New description, or `null` to remove it.
+    #[oai(validator(max_length = 500))]
+    pub description: MaybeUndefined<String>,
+    /// New permission list (replaces the old one).
+    #[oai(validator(max_items = 50))]
+    pub permissions: Option<Vec<String>>,
+}
+
+/// The roles of the organization.
+#[derive(Object, Debug)]
+pub struct RoleList {
+    /// By name.
+    pub items: Vec<Role>,
+    /// Every permission string there is.
+    pub known_permissions: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+enum RoleCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<Role>),
+}
+
+#[derive(ApiResponse)]
+enum RoleFound {
+    /// The role.
+    #[oai(status = 200)]
+    Ok(Json<Role>),
+}
+
+#[derive(ApiResponse)]
+enum RolesListed {
+    /// The roles.
+    #[oai(status = 200)]
+    Ok(Json<RoleList>),
+}
+
+#[derive(ApiResponse)]
+enum RoleDeleted {
+    /// Deleted; its holders lost it.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+fn role_not_found() -> ApiError {
+    ApiError::not_found("role_not_found", "no such role")
+}
+
+fn parse_name(raw: &str) -> Result<String, lms_domain::InputError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(lms_domain::InputError::new(
+            "name",
+            "must be 1-64 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Permission strings, checked against the known ones and deduplicated.
+fn parse_permissions(raw: &[String]) -> ApiResult<Vec<&'static str>> {
+    let mut out: Vec<&'static str> = Vec::with_capacity(raw.len());
+    for p in raw {
+        let perm: Permission = p.parse().map_err(|_| {
+            ApiError::unprocessable(
+                "unknown_permission",
+                "a permission in `permissions` does not exist",
+            )
+        })?;
+        if !out.contains(&perm.as_str()) {
+            out.push(perm.as_str());
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Roles and their permissions.
+pub struct RolesApi;
+
+#[OpenApi(tag = "TenantTags::Roles")]
+impl RolesApi {
+    /// List the organization's roles and the permissions there are.
+    #[oai(path = "/roles", method = "get", operation_id = "listRoles")]
+    async fn list(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+    ) -> ApiResult<RolesListed> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listRoles").await?;
+        let rows = roles::list(&mut tx).await?;
+        tx.commit().await?;
+        Ok(RolesListed::Ok(Json(RoleList {
+            items: rows.into_iter().map(Into::into).collect(),
+            known_permissions: Permission::ALL
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+        })))
+    }
+
+    /// Create a custom role.
+    #[oai(path = "/roles", method = "post", operation_id = "createRole")]
+    async fn create(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        body: Json<CreateRole>,
+    ) -> ApiResult<RoleCreated> {
+        let b = body.0;
+        let name = parse_name(&b.name)?;
+        let permissions = parse_permissions(&b.permissions)?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createRole").await?;
+        let id = RoleId::new();
+        roles::create(&mut tx, id, &name, b.description.as_deref(), &permissions).await?;
+        let row = roles::get(&mut tx, id).await?.ok_or_else(role_not_found)?;
+        tx.commit().await?;
+        Ok(RoleCreated::Created(Json(row.into())))
+    }
+
+    /// Change a role. Default roles keep their names, and `admin` keeps
+    /// every permission.
+    #[oai(
+        path = "/roles/:role_id",
+        method = "patch",
+        operation_id = "updateRole"
+    )]
+    async fn update(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        role_id: Path<Uuid>,
+        body: Json<UpdateRole>,
+    ) -> ApiResult<RoleFound> {
+        let b = body.0;
+        let name = b.name.as_deref().map(parse_name).transpose()?;
+        let permissions = b
+            .permissions
+            .as_deref()
+            .map(parse_permissions)
+            .transpose()?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "updateRole").await?;
+        let id = RoleId::from_uuid(role_id.0);
+        let current = roles::get_for_update(&mut tx, id)
+            .await?
+            .ok_or_else(role_not_found)?;
+        if current.is_system && name.as_deref().is_some_and(|n| n != current.name) {
+            return Err(ApiError::conflict(
+                "system_role_locked",
+                "default roles cannot be renamed",
+            ));
+        }
+        if current.name == ADMIN_ROLE_NAME && current.is_system && permissions.is_some() {
+            return Err(ApiError::conflict(
+                "system_role_locked",
+                "the admin role keeps every permission",
+            ));
+        }
+        roles::update(
+            &mut tx,
+            id,
+            name.as_deref(),
+            maybe(&b.description).map(|d| d.map(String::as_str)),
+            permissions.as_deref(),
+        )
+        .await?;
+        ensure_a_role_manager_remains(&mut tx).await?;
+        let row = roles::get(&mut tx, id).await?.ok_or_else(role_not_found)?;
+        tx.commit().await?;
+        Ok(RoleFound::Ok(Json(row.into())))
+    }
+
+    /// Delete a custom role; its holders lose it. Default roles cannot be
+    /// deleted.
+    #[oai(
+        path = "/roles/:role_id",
+        method = "delete",
+        operation_id = "deleteRole"
+    )]
+    async fn delete(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        role_id: Path<Uuid>,
+    ) -> ApiResult<RoleDeleted> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "deleteRole").await?;
+        let id = RoleId::from_uuid(role_id.0);
+        let current = roles::get_for_update(&mut tx, id)
+            .await?
+            .ok_or_else(role_not_found)?;
+        if current.is_system {
+            return Err(ApiError::conflict(
+                "system_role_locked",
+                "default roles cannot be deleted",
+            ));
+        }
+        roles::delete(&mut tx, id).await?;
+        ensure_a_role_manager_remains(&mut tx).await?;
+        tx.commit().await?;
+        Ok(RoleDeleted::NoContent)
+    }
+}

@@ -1,0 +1,484 @@
+//! Users of the organization: invite, list, edit, deactivate, roles.
+
+use chrono::{DateTime, Utc};
+use lms_db::TenantTx;
+use lms_db::queries::users::{self, NewUser, UserFilter, UserPatch, UserRow};
+use lms_db::queries::{roles, sessions};
+use lms_domain::{Email, Permission, PersonName, RoleId, UserId, Username, WebUrl};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::{TenantBearer, TenantTags};
+use crate::auth::{check_new_password, hash_password_async};
+use crate::context::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::tenancy::Tenant;
+
+/// A user of the organization.
+#[derive(Object, Debug)]
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// Login e-mail (normalised: trimmed, lower-case).
+    pub email: String,
+    /// Optional handle, unique in the organization.
+    pub username: Option<String>,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Avatar image URL.
+    pub avatar_url: Option<String>,
+    /// Whether the user may log in.
+    pub is_active: bool,
+    /// Names of the roles held.
+    pub roles: Vec<String>,
+    /// Last successful login.
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            username: r.username,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            avatar_url: r.avatar_url,
+            is_active: r.is_active,
+            roles: r.roles,
+            last_login_at: r.last_login_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A user to invite.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Login e-mail, unique in the organization (case-insensitive).
+    #[oai(validator(max_length = 320))]
+    pub email: String,
+    /// Given name.
+    #[oai(validator(max_length = 200))]
+    pub first_name: String,
+    /// Family name.
+    #[oai(validator(max_length = 200))]
+    pub last_name: String,
+    /// Optional handle.
+    #[oai(validator(max_length = 64))]
+    pub username: Option<String>,
+    /// Initial password (10–256 characters). Without one, the user cannot
+    /// log in until a password is set.
+    #[oai(validator(max_length = 256))]
+    pub password: Option<String>,
+    /// Names of roles to give (default: `learner`).
+    #[oai(validator(max_items = 20))]
+    pub roles: Option<Vec<String>>,
+}
+
+/// Changes to a user; absent fields stay, `null` clears nullable ones.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// New login e-mail.
+    #[oai(validator(max_length = 320))]
+    pub email: Option<String>,
+    /// New given name.
+    #[oai(validator(max_length = 200))]
+    pub first_name: Option<String>,
+    /// New family name.
+    #[oai(validator(max_length = 200))]
+    pub last_name: Option<String>,
+    /// New handle, or `null` to remove it.
+    #[oai(validator(max_length = 64))]
+    pub username: MaybeUndefined<String>,
+    /// New avatar URL, or `null` to remove it.
+    #[oai(validator(max_length = 2048))]
+    pub avatar_url: MaybeUndefined<String>,
+}
+
+/// A page of users.
+#[derive(Object, Debug)]
+pub struct UserPage {
+    /// Newest first.
+    pub items: Vec<User>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum UserCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<User>),
+}
+
+#[derive(ApiResponse)]
+enum UserFound {
+    /// The user.
+    #[oai(status = 200)]
+    Ok(Json<User>),
+}
+
+#[derive(ApiResponse)]
+enum UsersListed {
+    /// A page of users.
+    #[oai(status = 200)]
+    Ok(Json<UserPage>),
+}
+
+pub(crate) fn user_not_found() -> ApiError {
+    ApiError::not_found("user_not_found", "no such user")
+}
+
+fn role_not_found() -> ApiError {
+    ApiError::not_found("role_not_found", "no such role")
+}
+
+/// `Some(Some(v))` set, `Some(None)` cleared, `None` untouched.
+pub(crate) fn maybe<T>(m: &MaybeUndefined<T>) -> Option<Option<&T>> {
+    match m {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// Refuses a change that would leave no active user able to manage roles:
+/// an organization must never lock itself out. Called after the change, in
+/// its transaction, so the check sees exactly the new state.
+pub(crate) async fn ensure_a_role_manager_remains(tx: &mut TenantTx) -> ApiResult<()> {
+    let left =
+        roles::active_holders_except(tx, Permission::RoleManage.as_str(), None, None).await?;
+    if left == 0 {
+        return Err(ApiError::conflict(
+            "last_role_manager",
+            "this would leave no active user able to manage roles",
+        ));
+    }
+    Ok(())
+}
+
+async fn fetch(tx: &mut TenantTx, id: UserId) -> ApiResult<User> {
+    Ok(users::get(tx, id).await?.ok_or_else(user_not_found)?.into())
+}
+
+/// Users of the organization.
+pub struct UsersApi;
+
+#[OpenApi(tag = "TenantTags::Users")]
+impl UsersApi {
+    /// List users, newest first: filter by role name, active, or a search
+    /// over e-mail, name and username.
+    #[oai(path = "/users", method = "get", operation_id = "listUsers")]
+    #[allow(clippy::too_many_arguments)] // one per query parameter
+    async fn list(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        /// Only holders of the role with this name.
+        #[oai(validator(max_length = 64))]
+        role: Query<Option<String>>,
+        /// Only active (`true`) or deactivated (`false`) users.
+        active: Query<Option<bool>>,
+        /// Case-insensitive substring of e-mail, name or username.
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<UsersListed> {
+        let before = match cursor.0.as_deref() {
+            Some(c) => Some(c.parse::<UserId>().map_err(|_| {
+                ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
+            })?),
+            None => None,
+        };
+        let limit = limit.0.unwrap_or(20);
+        let search = q.0.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listUsers").await?;
+        let mut rows = users::list(
+            &mut tx,
+            &UserFilter {
+                role: role.0.as_deref(),
+                active: active.0,
+                search,
+                before,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| r.id.to_string())
+        } else {
+            None
+        };
+        Ok(UsersListed::Ok(Json(UserPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        })))
+    }
+
+    /// Invite a user. Without roles, the user is a learner.
+    #[oai(path = "/users", method = "post", operation_id = "createUser")]
+    async fn create(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        body: Json<CreateUser>,
+    ) -> ApiResult<UserCreated> {
+        let b = body.0;
+        let email = Email::parse("email", &b.email)?;
+        let first = PersonName::parse("first_name", &b.first_name)?;
+        let last = PersonName::parse("last_name", &b.last_name)?;
+        let username = b
+            .username
+            .as_deref()
+            .map(|u| Username::parse("username", u))
+            .transpose()?;
+        if let Some(p) = &b.password {
+            check_new_password("password", p)?;
+        }
+        let hash = match b.password {
+            Some(p) => Some(hash_password_async(p).await.map_err(ApiError::internal)?),
+            None => None,
+        };
+        let role_names = b
+            .roles
+            .unwrap_or_else(|| vec![lms_domain::permissions::LEARNER_ROLE_NAME.to_owned()]);
+
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createUser").await?;
+        let id = UserId::new();
+        users::create(
+            &mut tx,
+            &NewUser {
+                id,
+                email: email.as_str(),
+                first_name: first.as_str(),
+                last_name: last.as_str(),
+                password_hash: hash.as_deref(),
+            },
+        )
+        .await?;
+        if let Some(u) = &username {
+            users::update(
+                &mut tx,
+                id,
+                &UserPatch {
+                    username: Some(Some(u.as_str())),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        for name in &role_names {
+            let role = roles::id_by_name(&mut tx, name).await?.ok_or_else(|| {
+                ApiError::unprocessable("unknown_role", "a role in `roles` does not exist")
+            })?;
+            users::assign_role(&mut tx, id, role).await?;
+        }
+        let user = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(UserCreated::Created(Json(user)))
+    }
+
+    /// Get one user.
+    #[oai(path = "/users/:user_id", method = "get", operation_id = "getUser")]
+    async fn get(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        user_id: Path<Uuid>,
+    ) -> ApiResult<UserFound> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "getUser").await?;
+        let user = fetch(&mut tx, UserId::from_uuid(user_id.0)).await?;
+        tx.commit().await?;
+        Ok(UserFound::Ok(Json(user)))
+    }
+
+    /// Change a user's e-mail, names, username or avatar.
+    #[oai(
+        path = "/users/:user_id",
+        method = "patch",
+        operation_id = "updateUser"
+    )]
+    async fn update(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        user_id: Path<Uuid>,
+        body: Json<UpdateUser>,
+    ) -> ApiResult<UserFound> {
+        let b = body.0;
+        let email = b
+            .email
+            .as_deref()
+            .map(|e| Email::parse("email", e))
+            .transpose()?;
+        let first = b
+            .first_name
+            .as_deref()
+            .map(|n| PersonName::parse("first_name", n))
+            .transpose()?;
+        let last = b
+            .last_name
+            .as_deref()
+            .map(|n| PersonName::parse("last_name", n))
+            .transpose()?;
+        let username = maybe(&b.username)
+            .map(|u| u.map(|u| Username::parse("username", u)).transpose())
+            .transpose()?;
+        let avatar = maybe(&b.avatar_url)
+            .map(|u| u.map(|u| WebUrl::parse("avatar_url", u)).transpose())
+            .transpose()?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "updateUser").await?;
+        let id = UserId::from_uuid(user_id.0);
+        let patch = UserPatch {
+            email: email.as_ref().map(Email::as_str),
+            username: username.as_ref().map(|u| u.as_ref().map(Username::as_str)),
+            first_name: first.as_ref().map(PersonName::as_str),
+            last_name: last.as_ref().map(PersonName::as_str),
+            avatar_url: avatar.as_ref().map(|u| u.as_ref().map(WebUrl::as_str)),
+        };
+        if !users::update(&mut tx, id, &patch).await? {
+            return Err(user_not_found());
+        }
+        let user = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(UserFound::Ok(Json(user)))
+    }
+
+    /// Deactivate a user: they cannot log in, and every session they have
+    /// ends at once.
+    #[oai(
+        path = "/users/:user_id/deactivate",
+        method = "post",
+        operation_id = "deactivateUser"
+    )]
+    async fn deactivate(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        user_id: Path<Uuid>,
+    ) -> ApiResult<UserFound> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deactivateUser").await?;
+        let id = UserId::from_uuid(user_id.0);
+        if id == actor.user {
+            return Err(ApiError::conflict(
+                "cannot_deactivate_self",
+                "you cannot deactivate yourself",
+            ));
+        }
+        if !users::set_active(&mut tx, id, false).await? {
+            return Err(user_not_found());
+        }
+        sessions::revoke_all_of(&mut tx, id, None).await?;
+        ensure_a_role_manager_remains(&mut tx).await?;
+        let user = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(UserFound::Ok(Json(user)))
+    }
+
+    /// Reactivate a deactivated user. Their old sessions stay ended.
+    #[oai(
+        path = "/users/:user_id/reactivate",
+        method = "post",
+        operation_id = "reactivateUser"
+    )]
+    async fn reactivate(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        user_id: Path<Uuid>,
+    ) -> ApiResult<UserFound> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "reactivateUser").await?;
+        let id = UserId::from_uuid(user_id.0);
+        if !users::set_active(&mut tx, id, true).await? {
+            return Err(user_not_found());
+        }
+        let user = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(UserFound::Ok(Json(user)))
+    }
+
+    /// Give a user a role (idempotent).
+    #[oai(
+        path = "/users/:user_id/roles/:role_id",
+        method = "put",
+        operation_id = "assignRole"
+    )]
+    async fn assign_role(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        user_id: Path<Uuid>,
+        role_id: Path<Uuid>,
+    ) -> ApiResult<UserFound> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "assignRole").await?;
+        let (user, role) = (UserId::from_uuid(user_id.0), RoleId::from_uuid(role_id.0));
+        users::get(&mut tx, user)
+            .await?
+            .ok_or_else(user_not_found)?;
+        roles::get(&mut tx, role)
+            .await?
+            .ok_or_else(role_not_found)?;
+        users::assign_role(&mut tx, user, role).await?;
+        let user = fetch(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(UserFound::Ok(Json(user)))
+    }
+
+    /// Take a role from a user. Refused if no active user could manage
+    /// roles afterwards.
+    #[oai(
+        path = "/users/:user_id/roles/:role_id",
+        method = "delete",
+        operation_id = "removeRole"
+    )]
+    async fn remove_role(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        user_id: Path<Uuid>,
+        role_id: Path<Uuid>,
+    ) -> ApiResult<UserFound> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "removeRole").await?;
+        let (user, role) = (UserId::from_uuid(user_id.0), RoleId::from_uuid(role_id.0));
+        users::get(&mut tx, user)
+            .await?
+            .ok_or_else(user_not_found)?;
+        roles::get(&mut tx, role)
+            .await?
+            .ok_or_else(role_not_found)?;
+        users::remove_role(&mut tx, user, role).await?;
+        ensure_a_role_manager_remains(&mut tx).await?;
+        let user = fetch(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(UserFound::Ok(Json(user)))
+    }
+}
