@@ -3,7 +3,9 @@
 mod auth;
 mod courses;
 mod hosts;
+mod identity;
 mod input;
 mod isolation;
+mod matrix;
 mod openapi;
 mod schema;

@@ -492,6 +492,41 @@ impl Tenant<'_> {
             .await
     }
 
+    /// Sends a request as the holder of `token` on this tenant's host.
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        self.app
+            .send(method, &self.host, path, Some(token), body.map(Body::Json))
+            .await
+    }
+
+    /// Creates a user holding the default role `role` (with the harness
+    /// password) and logs them in. Returns (user id, access token).
+    pub async fn user_with_role(&self, email: &str, role: &str) -> (Uuid, String) {
+        let a = self
+            .post(
+                "/api/v1/users",
+                json!({ "email": email, "first_name": "Some", "last_name": "One",
+                        "password": PASSWORD, "roles": [role] }),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "create user: {}", a.text);
+        let id: Uuid = a.json["id"].as_str().unwrap().parse().unwrap();
+        let login = self.login(email, PASSWORD).await;
+        assert_eq!(
+            login.status,
+            StatusCode::OK,
+            "login {email}: {}",
+            login.text
+        );
+        (id, login.json["access_token"].as_str().unwrap().to_owned())
+    }
+
     /// Creates a course and returns its JSON.
     pub async fn create_course(&self, title: &str) -> Value {
         let a = self
