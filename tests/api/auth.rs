@@ -235,3 +235,71 @@ async fn platform_login_refuses_bad_credentials() {
         .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+#[tokio::test]
+async fn asymmetric_algorithms_work_and_algorithm_confusion_is_refused() {
+    use lms_server::config::JwtAlgorithm;
+    for (alg, key) in [
+        (JwtAlgorithm::Rs256, "jwt-rs256"),
+        (JwtAlgorithm::EdDsa, "jwt-ed25519"),
+    ] {
+        let app = TestApp::spawn_with(|a| {
+            a.jwt_algorithm = alg;
+            a.jwt_private_key_file = Some(fixture(&format!("{key}.pem")));
+            a.jwt_public_key_file = Some(fixture(&format!("{key}.pub.pem")));
+        })
+        .await;
+        let acme = app.tenant("acme").await;
+        assert_eq!(
+            acme.get("/api/v1/me").await.status,
+            StatusCode::OK,
+            "{alg:?} tokens work"
+        );
+        let header: serde_json::Value = {
+            use base64::Engine as _;
+            let h = acme.token.split('.').next().unwrap();
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(h)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            header["alg"],
+            if alg == JwtAlgorithm::Rs256 {
+                "RS256"
+            } else {
+                "EdDSA"
+            }
+        );
+
+        // The public key used as an HMAC secret: the classic confusion.
+        let public = std::fs::read_to_string(fixture(&format!("{key}.pub.pem"))).unwrap();
+        let mut claims = lms_tests::claims(&acme.token);
+        claims["exp"] = json!(now() + 600);
+        let confused = forge(claims, Algorithm::HS256, &public);
+        let a = acme
+            .send_as(&confused, Method::GET, "/api/v1/me", None)
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNAUTHORIZED,
+            "{alg:?}: HS256 with the public key"
+        );
+        // And the HS256 test secret means nothing here.
+        let hs = forge(lms_tests::claims(&acme.token), Algorithm::HS256, JWT_SECRET);
+        assert_eq!(
+            acme.send_as(&hs, Method::GET, "/api/v1/me", None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}

@@ -120,6 +120,7 @@ pub fn refresh_token_digest(token: &str) -> Vec<u8> {
 /// Signs and checks access tokens. The algorithm is pinned: a token naming
 /// any other (`none` included) is refused.
 pub struct TokenKeys {
+    algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
     issuer: String,
@@ -129,6 +130,7 @@ pub struct TokenKeys {
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenKeys")
+            .field("algorithm", &self.algorithm)
             .field("issuer", &self.issuer)
             .field("ttl", &self.ttl)
             .finish()
@@ -139,11 +141,48 @@ impl TokenKeys {
     /// HS256 keys from a shared secret.
     pub fn hs256(secret: &[u8], issuer: impl Into<String>, ttl: Duration) -> anyhow::Result<Self> {
         Ok(Self {
+            algorithm: Algorithm::HS256,
             encoding: EncodingKey::from_secret(secret)?,
             decoding: DecodingKey::from_secret(secret)?,
             issuer: issuer.into(),
             ttl,
         })
+    }
+
+    /// RS256 or EdDSA keys from PEM files: a private key to sign, a public
+    /// key to verify. Only `algorithm` is accepted on incoming tokens, so a
+    /// token signed with HS256 using the public key as the secret (the
+    /// classic algorithm confusion) is refused.
+    pub fn asymmetric(
+        algorithm: Algorithm,
+        private_pem: &[u8],
+        public_pem: &[u8],
+        issuer: impl Into<String>,
+        ttl: Duration,
+    ) -> anyhow::Result<Self> {
+        let (encoding, decoding) = match algorithm {
+            Algorithm::RS256 => (
+                EncodingKey::from_rsa_pem(private_pem)?,
+                DecodingKey::from_rsa_pem(public_pem)?,
+            ),
+            Algorithm::EdDSA => (
+                EncodingKey::from_ed_pem(private_pem)?,
+                DecodingKey::from_ed_pem(public_pem)?,
+            ),
+            other => anyhow::bail!("unsupported asymmetric token algorithm {other:?}"),
+        };
+        Ok(Self {
+            algorithm,
+            encoding,
+            decoding,
+            issuer: issuer.into(),
+            ttl,
+        })
+    }
+
+    /// The one algorithm tokens are signed and accepted with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
     }
 
     /// Lifetime of an access token.
@@ -172,7 +211,7 @@ impl TokenKeys {
             jti: Uuid::now_v7(),
         };
         Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
+            &Header::new(self.algorithm),
             &claims,
             &self.encoding,
         )?)
@@ -180,7 +219,7 @@ impl TokenKeys {
 
     /// Checks signature, algorithm, issuer, audience and expiry.
     pub fn verify(&self, token: &str, audience: &str) -> Option<Claims> {
-        let mut v = Validation::new(Algorithm::HS256);
+        let mut v = Validation::new(self.algorithm);
         v.set_audience(&[audience]);
         v.set_issuer(&[&self.issuer]);
         v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "sid"]);

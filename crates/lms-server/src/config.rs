@@ -49,6 +49,20 @@ pub enum Command {
     },
 }
 
+/// Access-token algorithms.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with `--jwt-secret`.
+    #[value(name = "HS256")]
+    Hs256,
+    /// RSA-SHA256 with a key pair from files.
+    #[value(name = "RS256")]
+    Rs256,
+    /// Ed25519 with a key pair from files.
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
@@ -116,6 +130,15 @@ pub struct ServeArgs {
     /// not accept each other's tokens.
     #[arg(long, env = "LMS_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Signing algorithm of access tokens; only this one is accepted.
+    #[arg(long, env = "LMS_JWT_ALGORITHM", value_enum, default_value_t = JwtAlgorithm::Hs256)]
+    pub jwt_algorithm: JwtAlgorithm,
+    /// PEM private key (RS256 or EdDSA).
+    #[arg(long, env = "LMS_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// PEM public key (RS256 or EdDSA).
+    #[arg(long, env = "LMS_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
     /// `iss` of access tokens.
     #[arg(long, env = "LMS_JWT_ISSUER", default_value = "tenantry-lms")]
     pub jwt_issuer: String,

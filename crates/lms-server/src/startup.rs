@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::ServeArgs;
+use crate::config::{JwtAlgorithm, ServeArgs};
 
 /// Shortest accepted JWT secret, in bytes.
 const MIN_SECRET_BYTES: usize = 32;
@@ -51,18 +51,7 @@ pub async fn connect(
 
 /// The API state from `serve` settings.
 pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
-    let secret = match &args.jwt_secret {
-        Some(s) if s.len() >= MIN_SECRET_BYTES => s.as_bytes().to_vec(),
-        Some(_) => anyhow::bail!("LMS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"),
-        None => {
-            tracing::warn!(
-                "LMS_JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
-            );
-            let bytes: [u8; 32] = rand::random();
-            bytes.to_vec()
-        }
-    };
-    let tokens = TokenKeys::hs256(&secret, args.jwt_issuer.clone(), args.access_token_ttl())?;
+    let tokens = token_keys(args)?;
     let config = ApiConfig {
         base_domain: args.base_domain.trim_end_matches('.').to_ascii_lowercase(),
         platform_host: args
@@ -83,6 +72,48 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
         },
     };
     Ok(ApiContext::new(db, config, tokens))
+}
+
+/// The access-token keys `args` describe.
+fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
+    let ttl = args.access_token_ttl();
+    match args.jwt_algorithm {
+        JwtAlgorithm::Hs256 => {
+            let secret = match &args.jwt_secret {
+                Some(s) if s.len() >= MIN_SECRET_BYTES => s.as_bytes().to_vec(),
+                Some(_) => {
+                    anyhow::bail!("LMS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+                }
+                None => {
+                    tracing::warn!(
+                        "LMS_JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
+                    );
+                    let bytes: [u8; 32] = rand::random();
+                    bytes.to_vec()
+                }
+            };
+            TokenKeys::hs256(&secret, args.jwt_issuer.clone(), ttl)
+        }
+        alg => {
+            let read = |p: &Option<std::path::PathBuf>, what: &str| -> anyhow::Result<Vec<u8>> {
+                let p = p
+                    .as_ref()
+                    .with_context(|| format!("{alg:?} needs --jwt-{what}-key-file"))?;
+                std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+            };
+            let algorithm = match alg {
+                JwtAlgorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+                _ => jsonwebtoken::Algorithm::EdDSA,
+            };
+            TokenKeys::asymmetric(
+                algorithm,
+                &read(&args.jwt_private_key_file, "private")?,
+                &read(&args.jwt_public_key_file, "public")?,
+                args.jwt_issuer.clone(),
+                ttl,
+            )
+        }
+    }
 }
 
 /// A server running in the background.
