@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::{PlatformBearer, PlatformTags, require_active};
 use crate::auth::{
-    MAX_PASSWORD_CHARS, PLATFORM_AUDIENCE, new_refresh_token, refresh_token_digest,
-    verify_password_async,
+    MAX_PASSWORD_CHARS, PLATFORM_AUDIENCE, refresh_token_digest, verify_password_async,
 };
 use crate::context::{ApiContext, Ctx};
 use crate::error::{ApiError, ApiResult};
+use crate::session_tokens::{RefreshRequest, TokenResponse, mint};
 
 /// Credentials of a platform admin.
 #[derive(Object, Debug)]
@@ -30,35 +30,11 @@ pub struct PlatformTokenRequest {
     pub password: String,
 }
 
-/// A platform refresh token to exchange.
-#[derive(Object, Debug)]
-#[oai(deny_unknown_fields)]
-pub struct PlatformRefreshRequest {
-    /// The refresh token of the last token response. It works once.
-    #[oai(validator(max_length = 128))]
-    pub refresh_token: String,
-}
-
-/// A platform access token and the refresh token that renews it.
-#[derive(Object, Debug)]
-pub struct PlatformTokenResponse {
-    /// The JWT to send as `Authorization: Bearer …`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Exchange it at `POST /auth/refresh` for a new pair; it works once.
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires.
-    pub refresh_expires_in: u64,
-}
-
 #[derive(ApiResponse)]
 enum TokenIssued {
     /// Logged in.
     #[oai(status = 200)]
-    Ok(Json<PlatformTokenResponse>),
+    Ok(Json<TokenResponse>),
 }
 
 #[derive(ApiResponse)]
@@ -73,23 +49,10 @@ async fn token_pair(
     tx: &mut PlatformTx,
     admin: PlatformAdminId,
     session: Uuid,
-) -> ApiResult<PlatformTokenResponse> {
-    let (refresh, digest) = new_refresh_token();
-    let ttl = ctx.config.refresh_token_ttl;
-    let expires =
-        chrono::Utc::now() + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
-    sessions::add_platform_refresh_token(tx, session, &digest, expires).await?;
-    let access = ctx
-        .tokens
-        .issue(PLATFORM_AUDIENCE, admin.as_uuid(), None, session)
-        .map_err(ApiError::internal)?;
-    Ok(PlatformTokenResponse {
-        access_token: access,
-        token_type: "Bearer".into(),
-        expires_in: ctx.tokens.ttl().as_secs(),
-        refresh_token: refresh,
-        refresh_expires_in: ttl.as_secs(),
-    })
+) -> ApiResult<TokenResponse> {
+    let pair = mint(ctx, PLATFORM_AUDIENCE, admin.as_uuid(), None, session)?;
+    sessions::add_platform_refresh_token(tx, session, &pair.digest, pair.expires_at).await?;
+    Ok(pair.response)
 }
 
 /// Platform login.
@@ -156,11 +119,7 @@ impl AuthApi {
         method = "post",
         operation_id = "refreshPlatformToken"
     )]
-    async fn refresh(
-        &self,
-        ctx: Data<&Ctx>,
-        body: Json<PlatformRefreshRequest>,
-    ) -> ApiResult<TokenIssued> {
+    async fn refresh(&self, ctx: Data<&Ctx>, body: Json<RefreshRequest>) -> ApiResult<TokenIssued> {
         let digest = refresh_token_digest(&body.0.refresh_token);
         let mut tx = ctx.db.platform().await?;
         match sessions::redeem_platform(&mut tx, &digest).await? {

@@ -15,6 +15,7 @@ use super::{PlatformBearer, PlatformTags, require_active};
 use crate::auth::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password_async};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
+use crate::paging;
 use crate::provision::{NewOrganization, create_organization};
 
 /// Whether a tenant is served.
@@ -221,24 +222,13 @@ impl OrganizationsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<OrgsListed> {
-        let before = match cursor.0.as_deref() {
-            Some(c) => Some(c.parse::<OrgId>().map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
-            })?),
-            None => None,
-        };
-        let limit = limit.0.unwrap_or(20);
+        let before = paging::cursor::<OrgId>(cursor.0.as_deref())?;
+        let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut tx = ctx.db.platform().await?;
         require_active(&mut tx, auth.0).await?;
-        let mut rows = orgs::list(&mut tx, before, limit + 1).await?;
+        let rows = orgs::list(&mut tx, before, limit + 1).await?;
         tx.commit().await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|r| r.id.to_string())
-        } else {
-            None
-        };
+        let (rows, next_cursor) = paging::page(rows, limit, |r| r.id.to_string());
         Ok(OrgsListed::Ok(Json(OrganizationPage {
             items: rows
                 .into_iter()

@@ -13,10 +13,11 @@ use uuid::Uuid;
 use super::{TenantBearer, TenantTags};
 use crate::auth::{
     MAX_PASSWORD_CHARS, TENANT_AUDIENCE, check_new_password, hash_password_async,
-    new_refresh_token, refresh_token_digest, verify_password_async,
+    refresh_token_digest, verify_password_async,
 };
 use crate::context::{ApiContext, Ctx};
 use crate::error::{ApiError, ApiResult};
+use crate::session_tokens::{RefreshRequest, TokenResponse, mint};
 use crate::settings::OrgSettings;
 use crate::tenancy::Tenant;
 
@@ -30,15 +31,6 @@ pub struct TokenRequest {
     /// Password.
     #[oai(validator(max_length = 256))]
     pub password: String,
-}
-
-/// A refresh token to exchange.
-#[derive(Object, Debug)]
-#[oai(deny_unknown_fields)]
-pub struct RefreshRequest {
-    /// The refresh token of the last token response. It works once.
-    #[oai(validator(max_length = 128))]
-    pub refresh_token: String,
 }
 
 /// A new account, when the organization allows self sign-up.
@@ -57,21 +49,6 @@ pub struct SignUpRequest {
     /// Family name.
     #[oai(validator(max_length = 200))]
     pub last_name: String,
-}
-
-/// An access token and the refresh token that renews it.
-#[derive(Object, Debug)]
-pub struct TokenResponse {
-    /// The JWT to send as `Authorization: Bearer …`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Exchange it at `POST /auth/refresh` for a new pair; it works once.
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires.
-    pub refresh_expires_in: u64,
 }
 
 #[derive(ApiResponse)]
@@ -114,27 +91,15 @@ async fn token_pair(
     user: UserId,
     session: Uuid,
 ) -> ApiResult<TokenResponse> {
-    let (refresh, digest) = new_refresh_token();
-    let ttl = ctx.config.refresh_token_ttl;
-    let expires =
-        chrono::Utc::now() + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
-    sessions::add_refresh_token(tx, session, &digest, expires).await?;
-    let access = ctx
-        .tokens
-        .issue(
-            TENANT_AUDIENCE,
-            user.as_uuid(),
-            Some(tenant.id.as_uuid()),
-            session,
-        )
-        .map_err(ApiError::internal)?;
-    Ok(TokenResponse {
-        access_token: access,
-        token_type: "Bearer".into(),
-        expires_in: ctx.tokens.ttl().as_secs(),
-        refresh_token: refresh,
-        refresh_expires_in: ttl.as_secs(),
-    })
+    let pair = mint(
+        ctx,
+        TENANT_AUDIENCE,
+        user.as_uuid(),
+        Some(tenant.id.as_uuid()),
+        session,
+    )?;
+    sessions::add_refresh_token(tx, session, &pair.digest, pair.expires_at).await?;
+    Ok(pair.response)
 }
 
 /// Logging in.

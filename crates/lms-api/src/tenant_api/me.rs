@@ -10,11 +10,12 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::users::{User, maybe, user_not_found};
+use super::users::{User, user_not_found};
 use super::{TenantBearer, TenantTags};
 use crate::auth::{check_new_password, hash_password_async, verify_password_async};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
+use crate::paging::maybe;
 use crate::tenancy::Tenant;
 
 /// Largest preferences object, serialised.

@@ -10,10 +10,11 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::users::{ensure_a_role_manager_remains, maybe};
+use super::users::ensure_a_role_manager_remains;
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
+use crate::paging::maybe;
 use crate::tenancy::Tenant;
 
 /// A role.

@@ -16,6 +16,7 @@ use super::{TenantBearer, TenantTags};
 use crate::auth::{check_new_password, hash_password_async};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
+use crate::paging::{self, maybe};
 use crate::tenancy::Tenant;
 
 /// A user of the organization.
@@ -147,15 +148,6 @@ fn role_not_found() -> ApiError {
     ApiError::not_found("role_not_found", "no such role")
 }
 
-/// `Some(Some(v))` set, `Some(None)` cleared, `None` untouched.
-pub(crate) fn maybe<T>(m: &MaybeUndefined<T>) -> Option<Option<&T>> {
-    match m {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
 /// Refuses a change that would leave no active user able to manage roles:
 /// an organization must never lock itself out. Called after the change, in
 /// its transaction, so the check sees exactly the new state.
@@ -203,16 +195,11 @@ impl UsersApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<UsersListed> {
-        let before = match cursor.0.as_deref() {
-            Some(c) => Some(c.parse::<UserId>().map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
-            })?),
-            None => None,
-        };
-        let limit = limit.0.unwrap_or(20);
+        let before = paging::cursor::<UserId>(cursor.0.as_deref())?;
+        let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let search = q.0.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listUsers").await?;
-        let mut rows = users::list(
+        let rows = users::list(
             &mut tx,
             &UserFilter {
                 role: role.0.as_deref(),
@@ -224,13 +211,7 @@ impl UsersApi {
         )
         .await?;
         tx.commit().await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|r| r.id.to_string())
-        } else {
-            None
-        };
+        let (rows, next_cursor) = paging::page(rows, limit, |r| r.id.to_string());
         Ok(UsersListed::Ok(Json(UserPage {
             items: rows.into_iter().map(Into::into).collect(),
             next_cursor,
