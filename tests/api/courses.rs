@@ -24,16 +24,18 @@ async fn course_lifecycle() {
 
     let got = acme.get(&format!("/api/v1/courses/{id}")).await;
     assert_eq!(got.status, StatusCode::OK);
-    assert_eq!(got.json["estimated_hours"], 12);
-    assert_eq!(got.json["metadata"]["level"], 2);
+    assert_eq!(got.json["course"]["estimated_hours"], 12);
+    assert_eq!(got.json["course"]["metadata"]["level"], 2);
 
     let up = acme
-        .patch(&format!("/api/v1/courses/{id}"), json!({ "title": "Rust, Properly", "image_url": null, "is_published": true, "version": 1 }))
+        .patch(
+            &format!("/api/v1/courses/{id}"),
+            json!({ "title": "Rust, Properly", "image_url": null, "version": 1 }),
+        )
         .await;
     assert_eq!(up.status, StatusCode::OK, "{}", up.text);
     assert_eq!(up.json["title"], "Rust, Properly");
     assert_eq!(up.json["image_url"], serde_json::Value::Null);
-    assert_eq!(up.json["is_published"], true);
     assert_eq!(up.json["version"], 2);
     assert_eq!(
         up.json["difficulty"], "INTERMEDIATE",
@@ -50,7 +52,7 @@ async fn course_lifecycle() {
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert_eq!(stale.code(), "version_conflict");
     assert_eq!(
-        acme.get(&format!("/api/v1/courses/{id}")).await.json["title"],
+        acme.get(&format!("/api/v1/courses/{id}")).await.json["course"]["title"],
         "Rust, Properly"
     );
 
@@ -97,11 +99,17 @@ async fn list_filters_and_paginates_by_keyset() {
                 .to_owned(),
         );
     }
-    acme.patch(
-        &format!("/api/v1/courses/{}", ids[1]),
-        json!({ "is_published": true, "difficulty": "EXPERT" }),
-    )
-    .await;
+    let up = acme
+        .patch(
+            &format!("/api/v1/courses/{}", ids[1]),
+            json!({ "difficulty": "EXPERT" }),
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::OK, "{}", up.text);
+    let publish = acme
+        .post(&format!("/api/v1/courses/{}/publish", ids[1]), json!(null))
+        .await;
+    assert_eq!(publish.status, StatusCode::OK, "{}", publish.text);
 
     let p1 = acme.get("/api/v1/courses?limit=2").await;
     assert_eq!(p1.status, StatusCode::OK);

@@ -80,16 +80,22 @@ async fn tenant_b_cannot_touch_tenant_a_course_by_id() {
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.json["items"], json!([]));
     assert!(!list.text.contains("Acme"));
-    // A cursor taken from A's ids lists nothing of A either.
+    // A cursor taken from A's listing lists nothing of A either.
+    a.create_course("Acme Second Secret").await;
+    let cursor = a.get("/api/v1/courses?limit=1").await.json["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let list = b
-        .get(&format!("/api/v1/courses?cursor={}", uuid::Uuid::now_v7()))
+        .get(&format!("/api/v1/courses?limit=1&cursor={cursor}"))
         .await;
+    assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.json["items"], json!([]));
 
     // And A's course is untouched.
     let mine = a.get(&format!("/api/v1/courses/{id}")).await;
-    assert_eq!(mine.json["title"], "Acme Secret Strategy");
-    assert_eq!(mine.json["version"], 1);
+    assert_eq!(mine.json["course"]["title"], "Acme Secret Strategy");
+    assert_eq!(mine.json["course"]["version"], 2, "one lesson added");
     assert_eq!(
         a.get(&format!("/api/v1/courses/{id}/lessons")).await.json["items"]
             .as_array()

@@ -47,38 +47,79 @@ fn body_for(op: &str, n: usize) -> Value {
         "createCourse" => json!({ "title": "Matrix course" }),
         "updateCourse" => json!({ "title": "Matrix course, renamed" }),
         "createLesson" => json!({ "title": "Matrix lesson" }),
+        "updateLesson" => json!({ "title": "Matrix lesson, renamed" }),
+        "reorderLessons" | "reorderSections" => json!({ "ids": [] }),
+        "createSection" => json!({ "title": "Matrix section", "duration_minutes": 5 }),
+        "updateSection" => json!({ "duration_minutes": 7 }),
+        "createCategory" => json!({ "name": "Matrix", "slug": format!("matrix-{n}") }),
+        "updateCategory" => json!({ "description": "changed" }),
+        "createTag" => json!({ "name": format!("tag{n}") }),
         other => panic!("the matrix needs a request body for {other}: add one to body_for"),
     }
 }
 
 struct Fixture {
     course: String,
+    lesson: String,
+    section: String,
+    category: String,
+    tag: String,
     user: String,
     role: String,
 }
 
 async fn fixture(acme: &Tenant<'_>) -> Fixture {
+    let id = |a: lms_tests::Answer| a.json["id"].as_str().unwrap().to_owned();
     let course = acme.create_course("Fixture").await["id"]
         .as_str()
         .unwrap()
         .to_owned();
+    let lesson = id(acme
+        .post(
+            &format!("/api/v1/courses/{course}/lessons"),
+            json!({ "title": "L" }),
+        )
+        .await);
+    let section = id(acme
+        .post(
+            &format!("/api/v1/courses/{course}/lessons/{lesson}/sections"),
+            json!({ "title": "S" }),
+        )
+        .await);
+    let category = id(acme
+        .post(
+            "/api/v1/categories",
+            json!({ "name": "Cat", "slug": "cat" }),
+        )
+        .await);
+    let tag = id(acme
+        .post("/api/v1/tags", json!({ "name": "fixture" }))
+        .await);
     let (user, _) = acme.user_with_role("target@acme.test", "learner").await;
-    let role = acme
+    let role = id(acme
         .post(
             "/api/v1/roles",
             json!({ "name": "fixture-role", "permissions": [] }),
         )
-        .await;
+        .await);
     Fixture {
         course,
+        lesson,
+        section,
+        category,
+        tag,
         user: user.to_string(),
-        role: role.json["id"].as_str().unwrap().to_owned(),
+        role,
     }
 }
 
 fn fill(path: &str, f: &Fixture) -> String {
     format!("/api/v1{}", path)
         .replace("{course_id}", &f.course)
+        .replace("{lesson_id}", &f.lesson)
+        .replace("{section_id}", &f.section)
+        .replace("{category_id}", &f.category)
+        .replace("{tag_id}", &f.tag)
         .replace("{user_id}", &f.user)
         .replace("{role_id}", &f.role)
 }
@@ -171,7 +212,7 @@ async fn another_tenants_token_is_refused_on_every_operation() {
     assert_eq!(
         acme.get(&format!("/api/v1/courses/{}", f.course))
             .await
-            .json["title"],
+            .json["course"]["title"],
         "Fixture"
     );
 }

@@ -140,6 +140,21 @@ async fn ensure_template(server_url: &str, template: &str) {
         .execute(&mut conn)
         .await
         .unwrap();
+        // Templates of earlier schemas are of no use any more.
+        let stale: Vec<String> = sqlx::query_scalar(
+            "SELECT datname::text FROM pg_database \
+             WHERE datname LIKE 'lms\\_template\\_%' AND datname <> $1",
+        )
+        .bind(template)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+        for db in stale {
+            let drop = format!("DROP DATABASE IF EXISTS {db}");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await;
+        }
     }
     sqlx::query("SELECT pg_advisory_unlock(7283461)")
         .execute(&mut conn)

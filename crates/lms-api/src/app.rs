@@ -16,8 +16,8 @@ use crate::error::{ApiError, normalize};
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Builds the application: `/healthz` and `/readyz` on every host; the
-/// platform API and its docs on the platform host; a tenant's API and docs on
-/// that tenant's hosts.
+/// platform API, its docs and `/metrics` on the platform host; a tenant's API
+/// and docs on that tenant's hosts.
 pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
     let tenant = crate::tenant_api::service();
     let tenant_ep = Route::new()
@@ -29,6 +29,9 @@ pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
     let platform_ep = Route::new()
         .nest("/docs", platform.swagger_ui())
         .at("/openapi.json", platform.spec_endpoint())
+        // Process-wide numbers are not for tenants: only the platform host
+        // serves them.
+        .at("/metrics", get(metrics))
         .nest("/platform/v1", platform)
         .boxed();
     let hosts = HostRouter {
@@ -66,6 +69,34 @@ async fn readyz(req: &Request) -> Response {
             ApiError::unavailable().into_response()
         }
     }
+}
+
+/// Prometheus metrics of this process.
+#[handler]
+fn metrics(req: &Request) -> Response {
+    let Some(ctx) = req.data::<Ctx>() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let (entries, bytes) = ctx.catalog.size();
+    let body = format!(
+        "# HELP lms_catalog_cache_hits_total Catalog reads answered from the cache.\n\
+         # TYPE lms_catalog_cache_hits_total counter\n\
+         lms_catalog_cache_hits_total {}\n\
+         # HELP lms_catalog_cache_misses_total Catalog reads that went to the database.\n\
+         # TYPE lms_catalog_cache_misses_total counter\n\
+         lms_catalog_cache_misses_total {}\n\
+         # HELP lms_catalog_cache_entries Entries in the catalog cache.\n\
+         # TYPE lms_catalog_cache_entries gauge\n\
+         lms_catalog_cache_entries {entries}\n\
+         # HELP lms_catalog_cache_bytes Approximate size of the catalog cache.\n\
+         # TYPE lms_catalog_cache_bytes gauge\n\
+         lms_catalog_cache_bytes {bytes}\n",
+        ctx.catalog.hits(),
+        ctx.catalog.misses(),
+    );
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
 }
 
 /// The client's address: the first `X-Forwarded-For` hop when the peer is a

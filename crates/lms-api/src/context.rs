@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::access::Access;
 use crate::auth::TokenKeys;
+use crate::catalog_cache::CatalogCache;
 use crate::error::{ApiError, ApiResult};
 use crate::limiter::{Limit, RateLimiter};
 use crate::tenancy::{Tenant, TenantResolver};
@@ -29,6 +30,10 @@ pub struct ApiConfig {
     pub tenant_cache_ttl: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest total size of the catalog cache, in bytes (approximate).
+    pub catalog_cache_bytes: u64,
+    /// Longest life of a catalog cache entry.
+    pub catalog_cache_ttl: Duration,
     /// Lifetime of refresh tokens.
     pub refresh_token_ttl: Duration,
     /// Failed logins allowed per (host, e-mail) per window.
@@ -52,6 +57,8 @@ pub struct ApiContext {
     pub login_failures: RateLimiter,
     /// Login attempts per client address.
     pub login_attempts: RateLimiter,
+    /// Catalog reads, per tenant and generation.
+    pub catalog: CatalogCache,
 }
 
 /// Handle on the shared state, as stored in poem's request data.
@@ -63,6 +70,7 @@ impl ApiContext {
         let tenants = TenantResolver::new(db.clone(), config.tenant_cache_ttl);
         let login_failures = RateLimiter::new(config.login_failures_per_account, 100_000);
         let login_attempts = RateLimiter::new(config.login_attempts_per_client, 100_000);
+        let catalog = CatalogCache::new(config.catalog_cache_bytes, config.catalog_cache_ttl);
         Arc::new(Self {
             db,
             config,
@@ -70,6 +78,7 @@ impl ApiContext {
             tenants,
             login_failures,
             login_attempts,
+            catalog,
         })
     }
 

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod catalog_cache;
 pub mod context;
 pub mod error;
 pub mod limiter;

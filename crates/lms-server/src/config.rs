@@ -160,6 +160,12 @@ pub struct ServeArgs {
     /// How long a host → tenant answer is cached, in seconds.
     #[arg(long, env = "LMS_TENANT_CACHE_TTL_SECS", default_value_t = 30)]
     pub tenant_cache_ttl_secs: u64,
+    /// Largest total size of the catalog cache, in bytes (approximate).
+    #[arg(long, env = "LMS_CATALOG_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub catalog_cache_bytes: u64,
+    /// Longest life of a catalog cache entry, in seconds.
+    #[arg(long, env = "LMS_CATALOG_CACHE_TTL_SECS", default_value_t = 300)]
+    pub catalog_cache_ttl_secs: u64,
     /// Largest request body, in bytes.
     #[arg(long, env = "LMS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -1,30 +1,37 @@
-//! Courses and their lessons.
+//! Courses: authoring, publishing, the catalog, the whole-tree detail.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use lms_db::queries::categories;
 use lms_db::queries::courses::{
-    self, CourseFilter, CoursePatch, CourseRow, NewCourse, UpdateOutcome,
+    self, After, CatalogQuery, CatalogRow, CoursePatch, CourseRow, CourseTree, NewCourse, Sort,
+    UpdateOutcome,
 };
-use lms_db::queries::lessons::{self, LessonRow};
-use lms_domain::{CourseId, InputError, LessonId, Permission, Title};
+use lms_domain::{CategoryId, CourseId, InputError, Permission, TagId, Title};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::types::{MaybeUndefined, ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::content::{Lesson, Section};
 use super::{TenantBearer, TenantTags};
-use crate::context::Ctx;
+use crate::catalog_cache::Entry;
+use crate::context::{Actor, Ctx};
 use crate::error::{ApiError, ApiResult};
+use crate::paging::{DEFAULT_LIMIT, maybe};
 use crate::tenancy::Tenant;
 
 /// Longest description accepted, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 20_000;
 /// Largest metadata object accepted, serialised, in bytes.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
-/// Longest image URL accepted.
-const MAX_URL_CHARS: usize = 2048;
+/// Longest search accepted.
+const MAX_SEARCH_CHARS: usize = 200;
 
 /// How hard a course is.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +69,23 @@ impl From<lms_domain::Difficulty> for Difficulty {
     }
 }
 
+/// Catalog orders.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum CourseSort {
+    /// Newest first (the default without a search).
+    Newest,
+    /// By title, A to Z.
+    Title,
+    /// Best rated first.
+    Rating,
+    /// Best match first (the default with a search; needs `q`).
+    Relevance,
+}
+
 /// A course.
-#[derive(Object, Debug)]
+#[derive(Object, Debug, Clone)]
 pub struct Course {
     /// Id.
     pub id: Uuid,
@@ -73,8 +95,11 @@ pub struct Course {
     pub description: String,
     /// Difficulty.
     pub difficulty: Difficulty,
-    /// Estimated hours of work.
+    /// Estimated hours of work: as set, or derived from the sections'
+    /// durations (rounded up) when nobody set it.
     pub estimated_hours: i32,
+    /// Whether `estimated_hours` is derived.
+    pub estimated_hours_derived: bool,
     /// Cover image URL.
     pub image_url: Option<String>,
     /// Whether learners can see it.
@@ -85,8 +110,8 @@ pub struct Course {
     pub average_rating: f64,
     /// Number of ratings.
     pub rating_count: i32,
-    /// Version, bumped by every change; send it back as `version` in an
-    /// update to refuse a lost update.
+    /// Version, bumped by every change of the course or its content; send
+    /// it back as `version` in an update to refuse a lost update.
     pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -102,6 +127,7 @@ impl From<CourseRow> for Course {
             title: r.title,
             description: r.description,
             estimated_hours: r.estimated_hours,
+            estimated_hours_derived: r.hours_derived,
             image_url: r.image_url,
             is_published: r.is_published,
             metadata: r.metadata,
@@ -110,6 +136,74 @@ impl From<CourseRow> for Course {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A category or tag attached to a course.
+#[derive(Object, Debug, Clone)]
+pub struct CourseLabel {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Slug (categories).
+    pub slug: Option<String>,
+    /// Colour (tags).
+    pub color: Option<String>,
+}
+
+/// A lesson with its sections.
+#[derive(Object, Debug, Clone)]
+pub struct LessonDetail {
+    /// The lesson.
+    pub lesson: Lesson,
+    /// Its sections, in order.
+    pub sections: Vec<Section>,
+}
+
+/// A course with everything in it.
+#[derive(Object, Debug, Clone)]
+pub struct CourseDetail {
+    /// The course.
+    pub course: Course,
+    /// Lessons in order, each with its sections.
+    pub lessons: Vec<LessonDetail>,
+    /// Categories it is filed under.
+    pub categories: Vec<CourseLabel>,
+    /// Its tags.
+    pub tags: Vec<CourseLabel>,
+}
+
+impl From<CourseTree> for CourseDetail {
+    fn from(t: CourseTree) -> Self {
+        let label = |l: courses::Label| CourseLabel {
+            id: l.id,
+            name: l.name,
+            slug: l.slug,
+            color: l.color,
+        };
+        Self {
+            course: t.course.into(),
+            lessons: t
+                .lessons
+                .into_iter()
+                .map(|l| LessonDetail {
+                    sections: l.sections.into_iter().map(Section::from).collect(),
+                    lesson: Lesson {
+                        id: l.id,
+                        course_id: l.course_id,
+                        title: l.title,
+                        description: l.description,
+                        position: l.position,
+                        is_required: l.is_required,
+                        created_at: l.created_at,
+                        updated_at: l.updated_at,
+                    },
+                })
+                .collect(),
+            categories: t.categories.into_iter().map(label).collect(),
+            tags: t.tags.into_iter().map(label).collect(),
         }
     }
 }
@@ -126,7 +220,7 @@ pub struct CreateCourse {
     pub description: Option<String>,
     /// Difficulty (default `BEGINNER`).
     pub difficulty: Option<Difficulty>,
-    /// Estimated hours of work (default 0).
+    /// Estimated hours of work; without it, derived from section durations.
     #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub estimated_hours: Option<i32>,
     /// Cover image, an http(s) URL.
@@ -137,7 +231,7 @@ pub struct CreateCourse {
 }
 
 /// Changes to a course; absent fields stay as they are, `null` clears the
-/// nullable ones.
+/// nullable ones. Publishing has its own operations.
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateCourse {
@@ -149,85 +243,26 @@ pub struct UpdateCourse {
     pub description: Option<String>,
     /// New difficulty.
     pub difficulty: Option<Difficulty>,
-    /// New estimate.
+    /// New estimate, or `null` to derive it from section durations again.
     #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
-    pub estimated_hours: Option<i32>,
+    pub estimated_hours: MaybeUndefined<i32>,
     /// New cover image, or `null` to remove it.
     #[oai(validator(max_length = 2048))]
     pub image_url: MaybeUndefined<String>,
     /// New metadata, or `null` to remove it.
     pub metadata: MaybeUndefined<Value>,
-    /// Publish (`true`) or unpublish (`false`).
-    pub is_published: Option<bool>,
     /// The version this change is based on; when given and stale, the update
     /// is refused with 409 `version_conflict`.
     pub version: Option<i32>,
 }
 
-/// A page of courses.
-#[derive(Object, Debug)]
+/// A page of the catalog.
+#[derive(Object, Debug, Clone)]
 pub struct CoursePage {
-    /// The courses, newest first.
+    /// The courses, in the requested order.
     pub items: Vec<Course>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// A lesson.
-#[derive(Object, Debug)]
-pub struct Lesson {
-    /// Id.
-    pub id: Uuid,
-    /// Its course.
-    pub course_id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Position in the course, from 0.
-    pub position: i32,
-    /// Whether it counts towards completion.
-    pub is_required: bool,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<LessonRow> for Lesson {
-    fn from(r: LessonRow) -> Self {
-        Self {
-            id: r.id,
-            course_id: r.course_id,
-            title: r.title,
-            description: r.description,
-            position: r.position,
-            is_required: r.is_required,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-/// A new lesson, appended at the end of the course.
-#[derive(Object, Debug)]
-#[oai(deny_unknown_fields)]
-pub struct CreateLesson {
-    /// Title, 1–200 characters.
-    #[oai(validator(max_length = 200))]
-    pub title: String,
-    /// Description.
-    #[oai(validator(max_length = 20000))]
-    pub description: Option<String>,
-    /// Whether it counts towards completion (default true).
-    pub is_required: Option<bool>,
-}
-
-/// The lessons of a course.
-#[derive(Object, Debug)]
-pub struct LessonList {
-    /// In course order.
-    pub items: Vec<Lesson>,
 }
 
 #[derive(ApiResponse)]
@@ -245,6 +280,13 @@ enum CourseFound {
 }
 
 #[derive(ApiResponse)]
+enum CourseDetailFound {
+    /// The course and everything in it.
+    #[oai(status = 200)]
+    Ok(Json<CourseDetail>),
+}
+
+#[derive(ApiResponse)]
 enum CourseListed {
     /// A page of courses.
     #[oai(status = 200)]
@@ -252,27 +294,13 @@ enum CourseListed {
 }
 
 #[derive(ApiResponse)]
-enum CourseDeleted {
-    /// Deleted (soft: it can be restored by an operator).
+enum Done {
+    /// Done.
     #[oai(status = 204)]
     NoContent,
 }
 
-#[derive(ApiResponse)]
-enum LessonCreated {
-    /// Created.
-    #[oai(status = 201)]
-    Created(Json<Lesson>),
-}
-
-#[derive(ApiResponse)]
-enum LessonsListed {
-    /// The lessons.
-    #[oai(status = 200)]
-    Ok(Json<LessonList>),
-}
-
-fn course_not_found() -> ApiError {
+pub(crate) fn course_not_found() -> ApiError {
     ApiError::not_found("course_not_found", "no such course")
 }
 
@@ -286,28 +314,10 @@ fn check_description(d: Option<&str>) -> Result<(), InputError> {
     }
 }
 
-fn check_image_url(u: Option<&str>) -> Result<(), InputError> {
-    match u {
-        Some(u)
-            if u.len() > MAX_URL_CHARS
-                || !(u.starts_with("https://") || u.starts_with("http://"))
-                || u.chars().any(|c| c.is_whitespace() || c.is_control()) =>
-        {
-            Err(InputError::new(
-                "image_url",
-                "must be an http(s) URL of at most 2048 characters",
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
 fn check_metadata(m: Option<&Value>) -> Result<(), InputError> {
     match m {
-        Some(Value::Object(_)) => {
-            let size = serde_json::to_vec(&m)
-                .map(|v| v.len())
-                .unwrap_or(usize::MAX);
+        Some(v @ Value::Object(_)) => {
+            let size = serde_json::to_vec(v).map(|v| v.len()).unwrap_or(usize::MAX);
             if size > MAX_METADATA_BYTES {
                 Err(InputError::new("metadata", "must be at most 16 KiB"))
             } else {
@@ -329,7 +339,73 @@ fn check_hours(h: Option<i32>) -> Result<(), InputError> {
     }
 }
 
-/// Courses and their lessons.
+fn image_url(u: Option<&String>) -> Result<Option<lms_domain::WebUrl>, InputError> {
+    u.map(|u| lms_domain::WebUrl::parse("image_url", u))
+        .transpose()
+}
+
+/// Whether the viewer sees drafts.
+pub(crate) fn sees_drafts(actor: &Actor) -> bool {
+    actor.can(Permission::CourseRead)
+}
+
+/// The opaque catalog cursor: the sort it belongs to, the last row's key
+/// and id, base64url JSON. Decoding refuses anything else.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    s: CourseSort,
+    k: Option<Value>,
+    id: Uuid,
+}
+
+fn encode_cursor(sort: CourseSort, row: &CatalogRow) -> String {
+    use base64::Engine as _;
+    let k = match sort {
+        CourseSort::Newest => None,
+        CourseSort::Title => Some(Value::from(row.title_key.clone())),
+        CourseSort::Rating => Some(Value::from(row.rating_key.clone())),
+        CourseSort::Relevance => Some(Value::from(f64::from(row.rank))),
+    };
+    let json = serde_json::to_vec(&Cursor {
+        s: sort,
+        k,
+        id: row.course.id,
+    })
+    .unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(sort: CourseSort, raw: &str) -> ApiResult<After> {
+    use base64::Engine as _;
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_cursor",
+            "the cursor is not one this API issued for this query",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| bad())?;
+    let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if c.s != sort {
+        return Err(bad());
+    }
+    Ok(match (sort, c.k) {
+        (CourseSort::Newest, None) => After::Newest(c.id),
+        (CourseSort::Title, Some(Value::String(t))) if t.len() <= 1000 => After::Title(t, c.id),
+        (CourseSort::Rating, Some(Value::String(r)))
+            if r.parse::<f64>().is_ok() && r.len() <= 8 =>
+        {
+            After::Rating(r, c.id)
+        }
+        (CourseSort::Relevance, Some(Value::Number(n))) => {
+            After::Relevance(n.as_f64().ok_or_else(bad)? as f32, c.id)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// Courses and their publication.
 pub struct CoursesApi;
 
 #[OpenApi(tag = "TenantTags::Courses")]
@@ -347,7 +423,7 @@ impl CoursesApi {
         let title = Title::parse("title", &b.title)?;
         check_description(b.description.as_deref())?;
         check_hours(b.estimated_hours)?;
-        check_image_url(b.image_url.as_deref())?;
+        let image = image_url(b.image_url.as_ref())?;
         check_metadata(b.metadata.as_ref())?;
 
         let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createCourse").await?;
@@ -361,18 +437,20 @@ impl CoursesApi {
                     .difficulty
                     .map(Into::into)
                     .unwrap_or(lms_domain::Difficulty::Beginner),
-                estimated_hours: b.estimated_hours.unwrap_or(0),
-                image_url: b.image_url.as_deref(),
+                estimated_hours: b.estimated_hours,
+                image_url: image.as_ref().map(|u| u.as_str()),
                 metadata: b.metadata.as_ref(),
                 created_by: actor.user,
             },
         )
         .await?;
         tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
         Ok(CourseCreated::Created(Json(row.into())))
     }
 
-    /// List courses, newest first, with filters and keyset pagination.
+    /// The catalog: filter, search, sort, page. Learners see published
+    /// courses; holders of `course:read` see drafts too.
     #[oai(path = "/courses", method = "get", operation_id = "listCourses")]
     #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn list_courses(
@@ -380,39 +458,99 @@ impl CoursesApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
+        /// Full-text search over title and description (web-search syntax:
+        /// words, "quoted phrases", -excluded).
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
         /// Only courses of this difficulty.
         difficulty: Query<Option<Difficulty>>,
+        /// Only courses filed under this category or any of its descendants.
+        category: Query<Option<Uuid>>,
+        /// Only courses with this tag.
+        tag: Query<Option<Uuid>>,
         /// Only published (`true`) or draft (`false`) courses.
         published: Query<Option<bool>>,
-        /// The `next_cursor` of the previous page.
+        /// Order (default `newest`, or `relevance` with a search).
+        sort: Query<Option<CourseSort>>,
+        /// The `next_cursor` of the previous page (same filters and order).
+        #[oai(validator(max_length = 2048))]
         cursor: Query<Option<String>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<CourseListed> {
-        let before = match cursor.0.as_deref() {
-            Some(c) => Some(c.parse::<CourseId>().map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
-            })?),
-            None => None,
+        let search = q.0.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(InputError::new("q", "must be at most 200 characters").into());
+        }
+        let sort = sort.0.unwrap_or(if search.is_some() {
+            CourseSort::Relevance
+        } else {
+            CourseSort::Newest
+        });
+        if sort == CourseSort::Relevance && search.is_none() {
+            return Err(InputError::new("sort", "relevance needs a search (`q`)").into());
+        }
+        let after = cursor
+            .0
+            .as_deref()
+            .map(|c| decode_cursor(sort, c))
+            .transpose()?;
+        let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
+
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listCourses").await?;
+        let drafts = sees_drafts(&actor);
+        let key = format!(
+            "q={search:?}&d={:?}&c={:?}&t={:?}&p={:?}&s={sort:?}&a={after:?}&l={limit}",
+            difficulty.0, category.0, tag.0, published.0
+        );
+        let ticket = match ctx.catalog.get(tenant.id, drafts, Entry::List(key)) {
+            Ok(hit) => {
+                tx.commit().await?;
+                return Ok(CourseListed::Ok(Json(from_cache(&hit)?)));
+            }
+            Err(ticket) => ticket,
         };
-        let limit = limit.0.unwrap_or(20);
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listCourses").await?;
-        let rows = courses::list(
+        let rows = courses::catalog(
             &mut tx,
-            &CourseFilter {
-                difficulty: difficulty.0.map(Into::into),
+            &CatalogQuery {
+                drafts,
                 published: published.0,
-                before,
+                difficulty: difficulty.0.map(Into::into),
+                category: category.0.map(CategoryId::from_uuid),
+                tag: tag.0.map(TagId::from_uuid),
+                search,
+                sort: match sort {
+                    CourseSort::Newest => Sort::Newest,
+                    CourseSort::Title => Sort::Title,
+                    CourseSort::Rating => Sort::Rating,
+                    CourseSort::Relevance => Sort::Relevance,
+                },
+                after,
                 limit: limit + 1,
             },
         )
         .await?;
         tx.commit().await?;
-        Ok(CourseListed::Ok(Json(page(rows, limit as usize))))
+        let more = rows.len() as i64 > limit;
+        let mut rows = rows;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(sort, r))
+        } else {
+            None
+        };
+        let page = CoursePage {
+            items: rows.into_iter().map(|r| r.course.into()).collect(),
+            next_cursor,
+        };
+        ctx.catalog
+            .put(ticket, Arc::new(page.to_json().unwrap_or_default()));
+        Ok(CourseListed::Ok(Json(page)))
     }
 
-    /// Get one course.
+    /// One course with its lessons, sections, categories and tags, read in
+    /// a single database round trip. Drafts only for `course:read` holders.
     #[oai(
         path = "/courses/:course_id",
         method = "get",
@@ -424,16 +562,30 @@ impl CoursesApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-    ) -> ApiResult<CourseFound> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "getCourse").await?;
-        let row = courses::get(&mut tx, CourseId::from_uuid(course_id.0))
+    ) -> ApiResult<CourseDetailFound> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getCourse").await?;
+        let drafts = sees_drafts(&actor);
+        let ticket = match ctx
+            .catalog
+            .get(tenant.id, drafts, Entry::Detail(course_id.0))
+        {
+            Ok(hit) => {
+                tx.commit().await?;
+                return Ok(CourseDetailFound::Ok(Json(from_cache(&hit)?)));
+            }
+            Err(ticket) => ticket,
+        };
+        let tree = courses::detail(&mut tx, CourseId::from_uuid(course_id.0), drafts)
             .await?
             .ok_or_else(course_not_found)?;
         tx.commit().await?;
-        Ok(CourseFound::Ok(Json(row.into())))
+        let detail = CourseDetail::from(tree);
+        ctx.catalog
+            .put(ticket, Arc::new(detail.to_json().unwrap_or_default()));
+        Ok(CourseDetailFound::Ok(Json(detail)))
     }
 
-    /// Change a course. Publishing needs `course:publish`.
+    /// Change a course.
     #[oai(
         path = "/courses/:course_id",
         method = "patch",
@@ -454,32 +606,28 @@ impl CoursesApi {
             .map(|t| Title::parse("title", t))
             .transpose()?;
         check_description(b.description.as_deref())?;
-        check_hours(b.estimated_hours)?;
-        check_image_url(b.image_url.value().map(String::as_str))?;
+        check_hours(b.estimated_hours.value().copied())?;
+        let image = image_url(b.image_url.value())?;
         check_metadata(b.metadata.value())?;
 
         let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateCourse").await?;
-        if b.is_published.is_some() {
-            actor.require(Permission::CoursePublish)?;
-        }
         let patch = CoursePatch {
             title: title.as_ref().map(Title::as_str),
             description: b.description.as_deref(),
             difficulty: b.difficulty.map(Into::into),
-            estimated_hours: b.estimated_hours,
-            image_url: maybe(&b.image_url).map(|o| o.map(String::as_str)),
+            estimated_hours: maybe(&b.estimated_hours).map(|h| h.copied()),
+            image_url: maybe(&b.image_url).map(|o| o.and(image.as_ref()).map(|u| u.as_str())),
             metadata: maybe(&b.metadata),
-            is_published: b.is_published,
             expected_version: b.version,
         };
-        let outcome = courses::update(
+        let row = match courses::update(
             &mut tx,
             CourseId::from_uuid(course_id.0),
             actor.user,
             &patch,
         )
-        .await?;
-        let row = match outcome {
+        .await?
+        {
             UpdateOutcome::Updated(row) => *row,
             UpdateOutcome::NotFound => return Err(course_not_found()),
             UpdateOutcome::VersionMismatch => {
@@ -490,10 +638,11 @@ impl CoursesApi {
             }
         };
         tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
         Ok(CourseFound::Ok(Json(row.into())))
     }
 
-    /// Delete a course (soft delete).
+    /// Delete a course (soft delete: learners' history keeps pointing at it).
     #[oai(
         path = "/courses/:course_id",
         method = "delete",
@@ -505,95 +654,188 @@ impl CoursesApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-    ) -> ApiResult<CourseDeleted> {
+    ) -> ApiResult<Done> {
         let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deleteCourse").await?;
         if !courses::soft_delete(&mut tx, CourseId::from_uuid(course_id.0), actor.user).await? {
             return Err(course_not_found());
         }
         tx.commit().await?;
-        Ok(CourseDeleted::NoContent)
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Done::NoContent)
     }
 
-    /// Append a lesson to a course.
+    /// Publish a course: learners see it, and its content at this moment is
+    /// kept as a numbered version.
     #[oai(
-        path = "/courses/:course_id/lessons",
+        path = "/courses/:course_id/publish",
         method = "post",
-        operation_id = "createLesson"
+        operation_id = "publishCourse"
     )]
-    async fn create_lesson(
+    async fn publish(
         &self,
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-        body: Json<CreateLesson>,
-    ) -> ApiResult<LessonCreated> {
-        let b = body.0;
-        let title = Title::parse("title", &b.title)?;
-        check_description(b.description.as_deref())?;
-        let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createLesson").await?;
+    ) -> ApiResult<CourseFound> {
+        set_published(&ctx, &tenant, auth, course_id.0, true, "publishCourse").await
+    }
+
+    /// Unpublish a course: learners no longer see it.
+    #[oai(
+        path = "/courses/:course_id/unpublish",
+        method = "post",
+        operation_id = "unpublishCourse"
+    )]
+    async fn unpublish(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<CourseFound> {
+        set_published(&ctx, &tenant, auth, course_id.0, false, "unpublishCourse").await
+    }
+
+    /// File a course under a category (idempotent).
+    #[oai(
+        path = "/courses/:course_id/categories/:category_id",
+        method = "put",
+        operation_id = "addCourseCategory"
+    )]
+    async fn add_category(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        category_id: Path<Uuid>,
+    ) -> ApiResult<Done> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "addCourseCategory").await?;
+        let (course, cat) = (
+            CourseId::from_uuid(course_id.0),
+            CategoryId::from_uuid(category_id.0),
+        );
         if !courses::lock(&mut tx, course).await? {
             return Err(course_not_found());
         }
-        let row = lessons::append(
-            &mut tx,
-            course,
-            LessonId::new(),
-            title.as_str(),
-            b.description.as_deref(),
-            b.is_required.unwrap_or(true),
-        )
-        .await?;
+        categories::get(&mut tx, cat)
+            .await?
+            .ok_or_else(super::taxonomy::category_not_found)?;
+        categories::attach(&mut tx, course, cat).await?;
+        courses::touch(&mut tx, course, actor.user).await?;
         tx.commit().await?;
-        Ok(LessonCreated::Created(Json(row.into())))
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Done::NoContent)
     }
 
-    /// The lessons of a course, in order.
+    /// Take a course out of a category.
     #[oai(
-        path = "/courses/:course_id/lessons",
-        method = "get",
-        operation_id = "listLessons"
+        path = "/courses/:course_id/categories/:category_id",
+        method = "delete",
+        operation_id = "removeCourseCategory"
     )]
-    async fn list_lessons(
+    async fn remove_category(
         &self,
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-    ) -> ApiResult<LessonsListed> {
+        category_id: Path<Uuid>,
+    ) -> ApiResult<Done> {
+        let (mut tx, actor) = ctx
+            .authorize(&tenant, auth.0, "removeCourseCategory")
+            .await?;
         let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listLessons").await?;
-        if courses::get(&mut tx, course).await?.is_none() {
+        if !courses::lock(&mut tx, course).await? {
             return Err(course_not_found());
         }
-        let rows = lessons::list(&mut tx, course).await?;
+        if !categories::detach(&mut tx, course, CategoryId::from_uuid(category_id.0)).await? {
+            return Err(super::taxonomy::category_not_found());
+        }
+        courses::touch(&mut tx, course, actor.user).await?;
         tx.commit().await?;
-        Ok(LessonsListed::Ok(Json(LessonList {
-            items: rows.into_iter().map(Into::into).collect(),
-        })))
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Done::NoContent)
+    }
+
+    /// Tag a course (idempotent).
+    #[oai(
+        path = "/courses/:course_id/tags/:tag_id",
+        method = "put",
+        operation_id = "addCourseTag"
+    )]
+    async fn add_tag(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        tag_id: Path<Uuid>,
+    ) -> ApiResult<Done> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "addCourseTag").await?;
+        let (course, tag) = (CourseId::from_uuid(course_id.0), TagId::from_uuid(tag_id.0));
+        if !courses::lock(&mut tx, course).await? {
+            return Err(course_not_found());
+        }
+        if !categories::tag_exists(&mut tx, tag).await? {
+            return Err(super::taxonomy::tag_not_found());
+        }
+        categories::attach_tag(&mut tx, course, tag).await?;
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Done::NoContent)
+    }
+
+    /// Untag a course.
+    #[oai(
+        path = "/courses/:course_id/tags/:tag_id",
+        method = "delete",
+        operation_id = "removeCourseTag"
+    )]
+    async fn remove_tag(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        tag_id: Path<Uuid>,
+    ) -> ApiResult<Done> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "removeCourseTag").await?;
+        let course = CourseId::from_uuid(course_id.0);
+        if !courses::lock(&mut tx, course).await? {
+            return Err(course_not_found());
+        }
+        if !categories::detach_tag(&mut tx, course, TagId::from_uuid(tag_id.0)).await? {
+            return Err(super::taxonomy::tag_not_found());
+        }
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Done::NoContent)
     }
 }
 
-/// `Some(Some(v))` set, `Some(None)` cleared, `None` untouched.
-fn maybe<T>(m: &MaybeUndefined<T>) -> Option<Option<&T>> {
-    match m {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
+async fn set_published(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    auth: TenantBearer,
+    id: Uuid,
+    published: bool,
+    op: &'static str,
+) -> ApiResult<CourseFound> {
+    let (mut tx, actor) = ctx.authorize(tenant, auth.0, op).await?;
+    let row = courses::set_published(&mut tx, CourseId::from_uuid(id), actor.user, published)
+        .await?
+        .ok_or_else(course_not_found)?;
+    tx.commit().await?;
+    ctx.catalog.invalidate(tenant.id);
+    Ok(CourseFound::Ok(Json(row.into())))
 }
 
-fn page(mut rows: Vec<CourseRow>, limit: usize) -> CoursePage {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next_cursor = if more {
-        rows.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
-    CoursePage {
-        items: rows.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }
+/// A cached body, as the API type.
+pub(crate) fn from_cache<T: ParseFromJSON>(v: &Arc<Value>) -> ApiResult<T> {
+    T::parse_from_json(Some(v.as_ref().clone()))
+        .map_err(|e| ApiError::internal(format!("cached entry: {}", e.into_message())))
 }

@@ -1,10 +1,12 @@
 //! The tenant API, served under `/api/v1` on tenant hosts.
 
 mod auth;
+mod content;
 mod courses;
 mod me;
 mod organization;
 mod roles;
+mod taxonomy;
 mod users;
 
 use lms_domain::UserId;
@@ -30,8 +32,12 @@ pub enum TenantTags {
     Users,
     /// Roles and permissions.
     Roles,
-    /// Courses and their lessons.
+    /// Courses: the catalog, authoring, publishing.
     Courses,
+    /// Lessons and sections.
+    Content,
+    /// Categories and tags.
+    Taxonomy,
 }
 
 /// A tenant access token from `POST /api/v1/auth/token`.
@@ -69,6 +75,8 @@ pub type Apis = (
     users::UsersApi,
     roles::RolesApi,
     courses::CoursesApi,
+    content::ContentApi,
+    taxonomy::TaxonomyApi,
 );
 
 /// The OpenAPI service of the tenant API.
@@ -81,6 +89,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             users::UsersApi,
             roles::RolesApi,
             courses::CoursesApi,
+            content::ContentApi,
+            taxonomy::TaxonomyApi,
         ),
         "Tenantry LMS tenant API",
         env!("CARGO_PKG_VERSION"),

@@ -126,6 +126,7 @@ impl OrganizationApi {
         if let Some(v) = b.self_signup {
             settings.self_signup = v;
         }
+        let language_changed = b.search_language.is_some();
         if let Some(v) = b.search_language {
             settings.search_language = v;
         }
@@ -137,10 +138,16 @@ impl OrganizationApi {
             obj.extend(new);
         }
         orgs::save_settings(&mut tx, &stored).await?;
+        if language_changed {
+            // Re-index the catalog in the new language (generated column).
+            lms_db::queries::courses::set_search_language(&mut tx, &settings.search_language)
+                .await?;
+        }
         let row = orgs::current(&mut tx)
             .await?
             .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
         tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
         Ok(OrganizationFound::Ok(Json(view(row))))
     }
 }

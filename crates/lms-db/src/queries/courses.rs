@@ -1,14 +1,16 @@
-//! Courses.
+//! Courses: authoring, the catalog list, the whole-tree detail.
 
 use chrono::{DateTime, Utc};
-use lms_domain::{CourseId, Difficulty, UserId};
+use lms_domain::{CategoryId, CourseId, Difficulty, TagId, UserId};
+use serde::Deserialize;
 use serde_json::Value;
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::{DbError, TenantTx};
 
-/// A course as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A course as the API shows it.
+#[derive(Debug, Clone, sqlx::FromRow, Deserialize)]
 pub struct CourseRow {
     /// Id.
     pub id: Uuid,
@@ -18,8 +20,10 @@ pub struct CourseRow {
     pub description: String,
     /// Difficulty label.
     pub difficulty: String,
-    /// Estimated hours.
+    /// Estimated hours: as set, or derived from section durations.
     pub estimated_hours: i32,
+    /// Whether `estimated_hours` was derived (nobody set it).
+    pub hours_derived: bool,
     /// Cover image.
     pub image_url: Option<String>,
     /// Visible to learners.
@@ -36,10 +40,6 @@ pub struct CourseRow {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
-    /// Author.
-    pub created_by: Option<Uuid>,
-    /// Last editor.
-    pub updated_by: Option<Uuid>,
 }
 
 impl CourseRow {
@@ -49,11 +49,18 @@ impl CourseRow {
     }
 }
 
+/// The columns of [`CourseRow`] for a course aliased `c`. An unset estimate
+/// is the sections' total duration rounded up to whole hours.
 macro_rules! course_columns {
     () => {
-        "id, title, description, difficulty::text AS difficulty, estimated_hours, image_url, \
-         is_published, metadata, average_rating::float8 AS average_rating, rating_count, version, \
-         created_at, updated_at, created_by, updated_by"
+        "c.id, c.title, c.description, c.difficulty::text AS difficulty, \
+         COALESCE(c.estimated_hours, \
+                  (SELECT ceil(COALESCE(sum(s.duration_minutes), 0) / 60.0)::int \
+                     FROM lessons l JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
+                    WHERE l.organization_id = c.organization_id AND l.course_id = c.id)) AS estimated_hours, \
+         c.estimated_hours IS NULL AS hours_derived, \
+         c.image_url, c.is_published, c.metadata, c.average_rating::float8 AS average_rating, c.rating_count, \
+         c.version, c.created_at, c.updated_at"
     };
 }
 
@@ -68,8 +75,8 @@ pub struct NewCourse<'a> {
     pub description: &'a str,
     /// Difficulty.
     pub difficulty: Difficulty,
-    /// Estimated hours (≥ 0).
-    pub estimated_hours: i32,
+    /// Estimated hours; `None` derives them from section durations.
+    pub estimated_hours: Option<i32>,
     /// Cover image.
     pub image_url: Option<&'a str>,
     /// Metadata object.
@@ -78,13 +85,16 @@ pub struct NewCourse<'a> {
     pub created_by: UserId,
 }
 
-/// Creates a course (as a draft).
+/// Creates a course (as a draft), searchable in the organization's language.
 pub async fn create(tx: &mut TenantTx, c: &NewCourse<'_>) -> Result<CourseRow, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(concat!(
-        "INSERT INTO courses (organization_id, id, title, description, difficulty, estimated_hours, \
-                              image_url, metadata, created_by, updated_by) \
-         VALUES ($1, $2, $3, $4, $5::text::difficulty, $6, $7, $8, $9, $9) RETURNING ",
+        "INSERT INTO courses AS c (organization_id, id, title, description, difficulty, estimated_hours, \
+                                   image_url, metadata, created_by, updated_by, search_language) \
+         VALUES ($1, $2, $3, $4, $5::text::difficulty, $6, $7, $8, $9, $9, \
+                 (SELECT COALESCE(o.settings ->> 'search_language', 'english')::regconfig \
+                    FROM organizations o WHERE o.id = $1)) \
+         RETURNING ",
         course_columns!()
     ))
     .bind(org.as_uuid())
@@ -100,53 +110,191 @@ pub async fn create(tx: &mut TenantTx, c: &NewCourse<'_>) -> Result<CourseRow, D
     .await?)
 }
 
-/// A course that is not deleted.
-pub async fn get(tx: &mut TenantTx, id: CourseId) -> Result<Option<CourseRow>, DbError> {
+/// A live course; drafts only when `drafts` is true.
+pub async fn get(
+    tx: &mut TenantTx,
+    id: CourseId,
+    drafts: bool,
+) -> Result<Option<CourseRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         course_columns!(),
-        " FROM courses WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"
+        " FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
+           AND ($3 OR c.is_published)"
     ))
     .bind(org.as_uuid())
     .bind(id.as_uuid())
+    .bind(drafts)
     .fetch_optional(tx.conn())
     .await?)
 }
 
-/// Filters of the course list.
-#[derive(Debug, Default)]
-pub struct CourseFilter {
-    /// Only courses of this difficulty.
-    pub difficulty: Option<Difficulty>,
-    /// Only published (or only draft) courses.
+/// Sort orders of the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest first (ids are UUIDv7, so by id).
+    Newest,
+    /// By title, A to Z.
+    Title,
+    /// Best rated first.
+    Rating,
+    /// Best match first (needs a search).
+    Relevance,
+}
+
+/// Where the previous page ended, in the terms of its sort.
+#[derive(Debug, Clone, PartialEq)]
+pub enum After {
+    /// Newest: the last id.
+    Newest(Uuid),
+    /// Title: the last lower-cased title and id.
+    Title(String, Uuid),
+    /// Rating: the last rating (exact decimal text) and id.
+    Rating(String, Uuid),
+    /// Relevance: the last rank and id.
+    Relevance(f32, Uuid),
+}
+
+/// A catalog query.
+#[derive(Debug)]
+pub struct CatalogQuery<'a> {
+    /// Include drafts (instructors and admins).
+    pub drafts: bool,
+    /// Only published (`true`) or only drafts (`false`).
     pub published: Option<bool>,
-    /// Keyset cursor: courses older than this one.
-    pub before: Option<CourseId>,
-    /// Page size.
+    /// Only this difficulty.
+    pub difficulty: Option<Difficulty>,
+    /// Only courses filed under this category or any of its descendants.
+    pub category: Option<CategoryId>,
+    /// Only courses with this tag.
+    pub tag: Option<TagId>,
+    /// Full-text search (web-search syntax) in the organization's language.
+    pub search: Option<&'a str>,
+    /// Order.
+    pub sort: Sort,
+    /// Keyset cursor.
+    pub after: Option<After>,
+    /// Page size (fetch one more to know whether there is a next page).
     pub limit: i64,
 }
 
-/// A page of courses, newest first. UUIDv7 ids are time-ordered, so the id
-/// is both the sort key and the cursor.
-pub async fn list(tx: &mut TenantTx, f: &CourseFilter) -> Result<Vec<CourseRow>, DbError> {
+/// A course of a catalog page, with its sort keys.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CatalogRow {
+    /// The course.
+    #[sqlx(flatten)]
+    pub course: CourseRow,
+    /// lower(title).
+    pub title_key: String,
+    /// average_rating as exact text.
+    pub rating_key: String,
+    /// Search rank (0 without a search).
+    pub rank: f32,
+}
+
+/// One page of the catalog. The statement is assembled from fixed fragments;
+/// every value is a bind parameter.
+pub async fn catalog(tx: &mut TenantTx, q: &CatalogQuery<'_>) -> Result<Vec<CatalogRow>, DbError> {
     let org = tx.org();
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        course_columns!(),
-        " FROM courses WHERE organization_id = $1 AND deleted_at IS NULL \
-           AND ($2::text IS NULL OR difficulty = $2::text::difficulty) \
-           AND ($3::bool IS NULL OR is_published = $3) \
-           AND ($4::uuid IS NULL OR id < $4) \
-         ORDER BY id DESC LIMIT $5"
-    ))
-    .bind(org.as_uuid())
-    .bind(f.difficulty.map(Difficulty::as_str))
-    .bind(f.published)
-    .bind(f.before.map(|c| c.as_uuid()))
-    .bind(f.limit)
-    .fetch_all(tx.conn())
-    .await?)
+    let mut b = QueryBuilder::<Postgres>::new("WITH params AS (SELECT ");
+    // The organization's search configuration, evaluated once: a constant
+    // for the planner, so the (organization_id, search_vector) GIN index
+    // applies.
+    b.push("(SELECT COALESCE(o.settings ->> 'search_language', 'english')::regconfig FROM organizations o WHERE o.id = ")
+        .push_bind(org.as_uuid())
+        .push(") AS lang) SELECT ")
+        .push(course_columns!())
+        .push(", lower(c.title) AS title_key, c.average_rating::text AS rating_key, ");
+    match q.search {
+        Some(s) => {
+            b.push("ts_rank(c.search_vector, websearch_to_tsquery(p.lang, ")
+                .push_bind(s.to_owned())
+                .push("))::real AS rank");
+        }
+        None => {
+            b.push("0::real AS rank");
+        }
+    }
+    b.push(" FROM courses c CROSS JOIN params p WHERE c.organization_id = ")
+        .push_bind(org.as_uuid())
+        .push(" AND c.deleted_at IS NULL");
+    if !q.drafts {
+        b.push(" AND c.is_published");
+    }
+    if let Some(p) = q.published {
+        b.push(" AND c.is_published = ").push_bind(p);
+    }
+    if let Some(d) = q.difficulty {
+        b.push(" AND c.difficulty = ")
+            .push_bind(d.as_str())
+            .push("::text::difficulty");
+    }
+    if let Some(s) = q.search {
+        b.push(" AND c.search_vector @@ websearch_to_tsquery(p.lang, ")
+            .push_bind(s.to_owned())
+            .push(")");
+    }
+    if let Some(cat) = q.category {
+        b.push(
+            " AND EXISTS (SELECT 1 FROM course_categories cc WHERE cc.organization_id = c.organization_id \
+               AND cc.course_id = c.id AND cc.category_id IN ( \
+                 WITH RECURSIVE sub AS ( \
+                   SELECT id FROM categories WHERE organization_id = c.organization_id AND id = ",
+        )
+        .push_bind(cat.as_uuid())
+        .push(
+            " UNION SELECT ch.id FROM categories ch JOIN sub ON ch.parent_id = sub.id \
+               WHERE ch.organization_id = c.organization_id) SELECT id FROM sub))",
+        );
+    }
+    if let Some(tag) = q.tag {
+        b.push(
+            " AND EXISTS (SELECT 1 FROM course_tags ct WHERE ct.organization_id = c.organization_id \
+               AND ct.course_id = c.id AND ct.tag_id = ",
+        )
+        .push_bind(tag.as_uuid())
+        .push(")");
+    }
+    match &q.after {
+        None => {}
+        Some(After::Newest(id)) => {
+            b.push(" AND c.id < ").push_bind(*id);
+        }
+        Some(After::Title(t, id)) => {
+            b.push(" AND (lower(c.title), c.id) > (")
+                .push_bind(t.clone())
+                .push(", ")
+                .push_bind(*id)
+                .push(")");
+        }
+        Some(After::Rating(r, id)) => {
+            b.push(" AND (c.average_rating, c.id) < (")
+                .push_bind(r.clone())
+                .push("::numeric, ")
+                .push_bind(*id)
+                .push(")");
+        }
+        Some(After::Relevance(rank, id)) => {
+            if let Some(s) = q.search {
+                b.push(" AND (ts_rank(c.search_vector, websearch_to_tsquery(p.lang, ")
+                    .push_bind(s.to_owned())
+                    .push("))::real, c.id) < (")
+                    .push_bind(*rank)
+                    .push("::real, ")
+                    .push_bind(*id)
+                    .push(")");
+            }
+        }
+    }
+    b.push(match q.sort {
+        Sort::Newest => " ORDER BY c.id DESC",
+        Sort::Title => " ORDER BY lower(c.title), c.id",
+        Sort::Rating => " ORDER BY c.average_rating DESC, c.id DESC",
+        Sort::Relevance => " ORDER BY rank DESC, c.id DESC",
+    });
+    b.push(" LIMIT ").push_bind(q.limit);
+    Ok(b.build_query_as().fetch_all(tx.conn()).await?)
 }
 
 /// A partial update: `None` leaves a field as it is; for the nullable
@@ -159,14 +307,12 @@ pub struct CoursePatch<'a> {
     pub description: Option<&'a str>,
     /// New difficulty.
     pub difficulty: Option<Difficulty>,
-    /// New estimate.
-    pub estimated_hours: Option<i32>,
+    /// New estimate, or cleared (derive it again).
+    pub estimated_hours: Option<Option<i32>>,
     /// New cover image, or cleared.
     pub image_url: Option<Option<&'a str>>,
     /// New metadata, or cleared.
     pub metadata: Option<Option<&'a Value>>,
-    /// Publish or unpublish.
-    pub is_published: Option<bool>,
     /// Only apply when the stored version is this one (optimistic locking).
     pub expected_version: Option<i32>,
 }
@@ -191,17 +337,16 @@ pub async fn update(
 ) -> Result<UpdateOutcome, DbError> {
     let org = tx.org();
     let row: Option<CourseRow> = sqlx::query_as(concat!(
-        "UPDATE courses SET \
-            title = COALESCE($4, title), \
-            description = COALESCE($5, description), \
-            difficulty = COALESCE($6::text::difficulty, difficulty), \
-            estimated_hours = COALESCE($7, estimated_hours), \
-            image_url = CASE WHEN $8 THEN $9 ELSE image_url END, \
-            metadata = CASE WHEN $10 THEN $11 ELSE metadata END, \
-            is_published = COALESCE($12, is_published), \
-            version = version + 1, updated_at = now(), updated_by = $3 \
-         WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL \
-           AND ($13::int IS NULL OR version = $13) \
+        "UPDATE courses AS c SET \
+            title = COALESCE($4, c.title), \
+            description = COALESCE($5, c.description), \
+            difficulty = COALESCE($6::text::difficulty, c.difficulty), \
+            estimated_hours = CASE WHEN $7 THEN $8 ELSE c.estimated_hours END, \
+            image_url = CASE WHEN $9 THEN $10 ELSE c.image_url END, \
+            metadata = CASE WHEN $11 THEN $12 ELSE c.metadata END, \
+            version = c.version + 1, updated_at = now(), updated_by = $3 \
+         WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
+           AND ($13::int IS NULL OR c.version = $13) \
          RETURNING ",
         course_columns!()
     ))
@@ -211,22 +356,65 @@ pub async fn update(
     .bind(p.title)
     .bind(p.description)
     .bind(p.difficulty.map(Difficulty::as_str))
-    .bind(p.estimated_hours)
+    .bind(p.estimated_hours.is_some())
+    .bind(p.estimated_hours.flatten())
     .bind(p.image_url.is_some())
     .bind(p.image_url.flatten())
     .bind(p.metadata.is_some())
     .bind(p.metadata.flatten())
-    .bind(p.is_published)
     .bind(p.expected_version)
     .fetch_optional(tx.conn())
     .await?;
     match row {
         Some(row) => Ok(UpdateOutcome::Updated(Box::new(row))),
-        None if p.expected_version.is_some() && get(tx, id).await?.is_some() => {
+        None if p.expected_version.is_some() && get(tx, id, true).await?.is_some() => {
             Ok(UpdateOutcome::VersionMismatch)
         }
         None => Ok(UpdateOutcome::NotFound),
     }
+}
+
+/// Publishes or unpublishes a course. Publishing snapshots the whole tree
+/// into `course_versions` under the new version number, so what learners
+/// enrolled in can be kept while authors go on editing. `None` when there
+/// is no such live course.
+pub async fn set_published(
+    tx: &mut TenantTx,
+    id: CourseId,
+    by: UserId,
+    published: bool,
+) -> Result<Option<CourseRow>, DbError> {
+    let org = tx.org();
+    let row: Option<CourseRow> = sqlx::query_as(concat!(
+        "UPDATE courses AS c SET is_published = $4, version = c.version + 1, updated_at = now(), updated_by = $3 \
+         WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL RETURNING ",
+        course_columns!()
+    ))
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(by.as_uuid())
+    .bind(published)
+    .fetch_optional(tx.conn())
+    .await?;
+    if let (Some(row), true) = (&row, published) {
+        let tree = detail_json(tx, id, true).await?.unwrap_or(Value::Null);
+        sqlx::query(
+            "INSERT INTO course_versions (organization_id, id, course_id, version, title, description, content, \
+                                          published_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8)",
+        )
+        .bind(org.as_uuid())
+        .bind(Uuid::now_v7())
+        .bind(id.as_uuid())
+        .bind(row.version)
+        .bind(&row.title)
+        .bind(&row.description)
+        .bind(&tree)
+        .bind(by.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(row)
 }
 
 /// Soft-deletes a course. `false` when there was no such (live) course.
@@ -255,4 +443,163 @@ pub async fn lock(tx: &mut TenantTx, id: CourseId) -> Result<bool, DbError> {
     .fetch_optional(tx.conn())
     .await?
     .is_some())
+}
+
+/// Marks a course changed (its children changed): bumps version and time.
+pub async fn touch(tx: &mut TenantTx, id: CourseId, by: UserId) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query(
+        "UPDATE courses SET version = version + 1, updated_at = now(), updated_by = $3 \
+         WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(by.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A lesson in a course tree.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LessonTree {
+    /// Id.
+    pub id: Uuid,
+    /// Its course.
+    pub course_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Position.
+    pub position: i32,
+    /// Counts towards completion.
+    pub is_required: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Its sections, in order.
+    pub sections: Vec<SectionTree>,
+}
+
+/// A section in a course tree.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SectionTree {
+    /// Id.
+    pub id: Uuid,
+    /// Its lesson.
+    pub lesson_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Content.
+    pub content: String,
+    /// Type label.
+    pub r#type: String,
+    /// Position.
+    pub position: i32,
+    /// Minutes.
+    pub duration_minutes: i32,
+    /// Not needed for completion.
+    pub is_optional: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A category or tag named in a course tree.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Label {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Slug (categories).
+    #[serde(default)]
+    pub slug: Option<String>,
+    /// Colour (tags).
+    #[serde(default)]
+    pub color: Option<String>,
+}
+
+/// The whole tree of a course.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CourseTree {
+    /// The course.
+    pub course: CourseRow,
+    /// Its lessons with their sections.
+    pub lessons: Vec<LessonTree>,
+    /// Its categories.
+    pub categories: Vec<Label>,
+    /// Its tags.
+    pub tags: Vec<Label>,
+}
+
+/// [`detail_json`], parsed.
+pub async fn detail(
+    tx: &mut TenantTx,
+    id: CourseId,
+    drafts: bool,
+) -> Result<Option<CourseTree>, DbError> {
+    match detail_json(tx, id, drafts).await? {
+        Some(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e)))),
+        None => Ok(None),
+    }
+}
+
+/// The whole tree of a live course as one JSON document — course, lessons
+/// with their sections, categories, tags — built by PostgreSQL in a single
+/// statement (one round trip, no N+1). Drafts only when `drafts` is true.
+pub async fn detail_json(
+    tx: &mut TenantTx,
+    id: CourseId,
+    drafts: bool,
+) -> Result<Option<Value>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT jsonb_build_object( \
+            'course', (SELECT to_jsonb(x) FROM (SELECT ", course_columns!(), ") x), \
+            'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                    'id', l.id, 'course_id', l.course_id, 'title', l.title, 'description', l.description, \
+                    'position', l.position, 'is_required', l.is_required, \
+                    'created_at', l.created_at, 'updated_at', l.updated_at, \
+                    'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                            'id', s.id, 'lesson_id', s.lesson_id, 'title', s.title, 'content', s.content, \
+                            'type', s.type, 'position', s.position, 'duration_minutes', s.duration_minutes, \
+                            'is_optional', s.is_optional, 'created_at', s.created_at, 'updated_at', s.updated_at) \
+                          ORDER BY s.position) \
+                        FROM sections s WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id), '[]')) \
+                  ORDER BY l.position) \
+                FROM lessons l WHERE l.organization_id = c.organization_id AND l.course_id = c.id), '[]'), \
+            'categories', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', k.id, 'name', k.name, 'slug', k.slug) \
+                  ORDER BY lower(k.name)) \
+                FROM course_categories cc JOIN categories k ON k.organization_id = cc.organization_id AND k.id = cc.category_id \
+                WHERE cc.organization_id = c.organization_id AND cc.course_id = c.id), '[]'), \
+            'tags', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', t.id, 'name', t.name, 'color', t.color) \
+                  ORDER BY lower(t.name)) \
+                FROM course_tags ct JOIN tags t ON t.organization_id = ct.organization_id AND t.id = ct.tag_id \
+                WHERE ct.organization_id = c.organization_id AND ct.course_id = c.id), '[]')) \
+         FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
+           AND ($3 OR c.is_published)"
+    ))
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(drafts)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Sets the search language of every course of the tenant (after the
+/// organization changed its setting).
+pub async fn set_search_language(tx: &mut TenantTx, language: &str) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query("UPDATE courses SET search_language = $2::regconfig WHERE organization_id = $1")
+        .bind(org.as_uuid())
+        .bind(language)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use lms_domain::{CourseId, LessonId};
 use uuid::Uuid;
 
+use super::ordering::{self, Ordered};
 use crate::{DbError, TenantTx};
 
 /// A lesson as stored.
@@ -27,44 +28,136 @@ pub struct LessonRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Appends a lesson at the end of a course. The caller has locked the
-/// course ([`super::courses::lock`]), so concurrent appends queue instead of
-/// colliding on the position.
-pub async fn append(
+const COLUMNS: &str =
+    "id, course_id, title, description, position, is_required, created_at, updated_at";
+
+/// A new lesson.
+#[derive(Debug)]
+pub struct NewLesson<'a> {
+    /// Id to give.
+    pub id: LessonId,
+    /// Title.
+    pub title: &'a str,
+    /// Description.
+    pub description: Option<&'a str>,
+    /// Counts towards completion.
+    pub is_required: bool,
+    /// Where to insert (default: at the end).
+    pub position: Option<i32>,
+}
+
+/// Inserts a lesson at its position, shifting the ones after it. The caller
+/// has locked the course ([`super::courses::lock`]).
+pub async fn insert(
     tx: &mut TenantTx,
     course: CourseId,
-    id: LessonId,
-    title: &str,
-    description: Option<&str>,
-    is_required: bool,
+    l: &NewLesson<'_>,
 ) -> Result<LessonRow, DbError> {
     let org = tx.org();
+    let at = ordering::open_gap(tx, Ordered::Lessons, course.as_uuid(), l.position).await?;
     Ok(sqlx::query_as(
         "INSERT INTO lessons (organization_id, id, course_id, title, description, position, is_required) \
-         VALUES ($1, $2, $3, $4, $5, \
-                 (SELECT COALESCE(max(position) + 1, 0) FROM lessons WHERE organization_id = $1 AND course_id = $3), \
-                 $6) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
          RETURNING id, course_id, title, description, position, is_required, created_at, updated_at",
     )
     .bind(org.as_uuid())
-    .bind(id.as_uuid())
+    .bind(l.id.as_uuid())
     .bind(course.as_uuid())
-    .bind(title)
-    .bind(description)
-    .bind(is_required)
+    .bind(l.title)
+    .bind(l.description)
+    .bind(at)
+    .bind(l.is_required)
     .fetch_one(tx.conn())
     .await?)
+}
+
+/// One lesson of a course.
+pub async fn get(
+    tx: &mut TenantTx,
+    course: CourseId,
+    id: LessonId,
+) -> Result<Option<LessonRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3"
+    )))
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// One lesson of a course, locked for a change of its sections.
+pub async fn lock(tx: &mut TenantTx, course: CourseId, id: LessonId) -> Result<bool, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_scalar::<_, i32>(
+        "SELECT 1 FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3 FOR UPDATE",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?
+    .is_some())
 }
 
 /// The lessons of a course, in order.
 pub async fn list(tx: &mut TenantTx, course: CourseId) -> Result<Vec<LessonRow>, DbError> {
     let org = tx.org();
-    Ok(sqlx::query_as(
-        "SELECT id, course_id, title, description, position, is_required, created_at, updated_at \
-         FROM lessons WHERE organization_id = $1 AND course_id = $2 ORDER BY position",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM lessons WHERE organization_id = $1 AND course_id = $2 ORDER BY position"
+    )))
     .bind(org.as_uuid())
     .bind(course.as_uuid())
     .fetch_all(tx.conn())
     .await?)
+}
+
+/// Changes a lesson; `None` leaves a field as it is.
+pub async fn update(
+    tx: &mut TenantTx,
+    course: CourseId,
+    id: LessonId,
+    title: Option<&str>,
+    description: Option<Option<&str>>,
+    is_required: Option<bool>,
+) -> Result<Option<LessonRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE lessons SET title = COALESCE($4, title), \
+                description = CASE WHEN $5 THEN $6 ELSE description END, \
+                is_required = COALESCE($7, is_required), updated_at = now() \
+          WHERE organization_id = $1 AND course_id = $2 AND id = $3 RETURNING {COLUMNS}"
+    )))
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .bind(id.as_uuid())
+    .bind(title)
+    .bind(description.is_some())
+    .bind(description.flatten())
+    .bind(is_required)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Deletes a lesson (its sections and progress go with it) and closes the
+/// gap. `false` when there was no such lesson.
+pub async fn delete(tx: &mut TenantTx, course: CourseId, id: LessonId) -> Result<bool, DbError> {
+    let org = tx.org();
+    let position: Option<i32> = sqlx::query_scalar(
+        "DELETE FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3 RETURNING position",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    match position {
+        Some(p) => {
+            ordering::close_gap(tx, Ordered::Lessons, course.as_uuid(), p).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }

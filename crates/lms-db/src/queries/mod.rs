@@ -5,10 +5,13 @@
 //! security already does: that is what lets the planner use the
 //! tenant-leading indexes, and a second guard costs nothing.
 
+pub mod categories;
 pub mod courses;
 pub mod lessons;
+pub mod ordering;
 pub mod orgs;
 pub mod platform_admins;
 pub mod roles;
+pub mod sections;
 pub mod sessions;
 pub mod users;

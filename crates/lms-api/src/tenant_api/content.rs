@@ -1,0 +1,831 @@
+//! Lessons and sections: ordered content under a course.
+
+use chrono::{DateTime, Utc};
+use lms_db::TenantTx;
+use lms_db::queries::courses;
+use lms_db::queries::lessons::{self, LessonRow, NewLesson};
+use lms_db::queries::ordering::{self, Ordered};
+use lms_db::queries::sections::{self, NewSection, SectionPatch, SectionRow};
+use lms_domain::{CourseId, InputError, LessonId, SectionId, Title};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::courses::{course_not_found, sees_drafts};
+use super::{TenantBearer, TenantTags};
+use crate::context::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::paging::maybe;
+use crate::tenancy::Tenant;
+
+/// Longest section content, in characters.
+const MAX_CONTENT_CHARS: usize = 1_000_000;
+/// Most children a reorder may name.
+const MAX_ORDER_ITEMS: usize = 1000;
+
+/// What a section holds.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SectionType {
+    /// Text.
+    Text,
+    /// Video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Quiz.
+    Quiz,
+    /// Assignment.
+    Assignment,
+    /// Interactive content.
+    Interactive,
+    /// A coding exercise.
+    CodeExercise,
+}
+
+impl From<SectionType> for lms_domain::SectionType {
+    fn from(t: SectionType) -> Self {
+        use lms_domain::SectionType as D;
+        match t {
+            SectionType::Text => D::Text,
+            SectionType::Video => D::Video,
+            SectionType::Audio => D::Audio,
+            SectionType::Quiz => D::Quiz,
+            SectionType::Assignment => D::Assignment,
+            SectionType::Interactive => D::Interactive,
+            SectionType::CodeExercise => D::CodeExercise,
+        }
+    }
+}
+
+impl From<lms_domain::SectionType> for SectionType {
+    fn from(t: lms_domain::SectionType) -> Self {
+        use lms_domain::SectionType as D;
+        match t {
+            D::Text => SectionType::Text,
+            D::Video => SectionType::Video,
+            D::Audio => SectionType::Audio,
+            D::Quiz => SectionType::Quiz,
+            D::Assignment => SectionType::Assignment,
+            D::Interactive => SectionType::Interactive,
+            D::CodeExercise => SectionType::CodeExercise,
+        }
+    }
+}
+
+/// A lesson.
+#[derive(Object, Debug, Clone)]
+pub struct Lesson {
+    /// Id.
+    pub id: Uuid,
+    /// Its course.
+    pub course_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Position in the course, from 0, dense.
+    pub position: i32,
+    /// Whether it counts towards completion.
+    pub is_required: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<LessonRow> for Lesson {
+    fn from(r: LessonRow) -> Self {
+        Self {
+            id: r.id,
+            course_id: r.course_id,
+            title: r.title,
+            description: r.description,
+            position: r.position,
+            is_required: r.is_required,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A section.
+#[derive(Object, Debug, Clone)]
+pub struct Section {
+    /// Id.
+    pub id: Uuid,
+    /// Its lesson.
+    pub lesson_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Rich content.
+    pub content: String,
+    /// Type.
+    #[oai(rename = "type")]
+    pub section_type: SectionType,
+    /// Position in the lesson, from 0, dense.
+    pub position: i32,
+    /// Duration in minutes.
+    pub duration_minutes: i32,
+    /// Not needed for completion.
+    pub is_optional: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<SectionRow> for Section {
+    fn from(r: SectionRow) -> Self {
+        Self {
+            section_type: r.section_type().into(),
+            id: r.id,
+            lesson_id: r.lesson_id,
+            title: r.title,
+            content: r.content,
+            position: r.position,
+            duration_minutes: r.duration_minutes,
+            is_optional: r.is_optional,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+impl From<lms_db::queries::courses::SectionTree> for Section {
+    fn from(s: lms_db::queries::courses::SectionTree) -> Self {
+        Self {
+            section_type: s
+                .r#type
+                .parse::<lms_domain::SectionType>()
+                .unwrap_or(lms_domain::SectionType::Text)
+                .into(),
+            id: s.id,
+            lesson_id: s.lesson_id,
+            title: s.title,
+            content: s.content,
+            position: s.position,
+            duration_minutes: s.duration_minutes,
+            is_optional: s.is_optional,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// A new lesson.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateLesson {
+    /// Title, 1–200 characters.
+    #[oai(validator(max_length = 200))]
+    pub title: String,
+    /// Description.
+    #[oai(validator(max_length = 20000))]
+    pub description: Option<String>,
+    /// Whether it counts towards completion (default true).
+    pub is_required: Option<bool>,
+    /// Where to insert it (0 = first); the lessons from there on move down.
+    /// Default: at the end.
+    #[oai(validator(minimum(value = "0")))]
+    pub position: Option<i32>,
+}
+
+/// Changes to a lesson.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateLesson {
+    /// New title.
+    #[oai(validator(max_length = 200))]
+    pub title: Option<String>,
+    /// New description, or `null`.
+    #[oai(validator(max_length = 20000))]
+    pub description: MaybeUndefined<String>,
+    /// Required or not.
+    pub is_required: Option<bool>,
+}
+
+/// A new section.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateSection {
+    /// Title, 1–200 characters.
+    #[oai(validator(max_length = 200))]
+    pub title: String,
+    /// Rich content.
+    #[oai(validator(max_length = 1000000))]
+    pub content: Option<String>,
+    /// Type (default `TEXT`).
+    #[oai(rename = "type")]
+    pub section_type: Option<SectionType>,
+    /// Duration in minutes (default 0).
+    #[oai(validator(minimum(value = "0"), maximum(value = "100000")))]
+    pub duration_minutes: Option<i32>,
+    /// Not needed for completion (default false).
+    pub is_optional: Option<bool>,
+    /// Where to insert it (0 = first). Default: at the end.
+    #[oai(validator(minimum(value = "0")))]
+    pub position: Option<i32>,
+}
+
+/// Changes to a section.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateSection {
+    /// New title.
+    #[oai(validator(max_length = 200))]
+    pub title: Option<String>,
+    /// New content.
+    #[oai(validator(max_length = 1000000))]
+    pub content: Option<String>,
+    /// New type.
+    #[oai(rename = "type")]
+    pub section_type: Option<SectionType>,
+    /// New duration in minutes.
+    #[oai(validator(minimum(value = "0"), maximum(value = "100000")))]
+    pub duration_minutes: Option<i32>,
+    /// Optional or not.
+    pub is_optional: Option<bool>,
+}
+
+/// A full new order of the children.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct Order {
+    /// Every child id exactly once, in the new order.
+    #[oai(validator(max_items = 1000))]
+    pub ids: Vec<Uuid>,
+}
+
+/// The lessons of a course.
+#[derive(Object, Debug)]
+pub struct LessonList {
+    /// In course order.
+    pub items: Vec<Lesson>,
+}
+
+/// The sections of a lesson.
+#[derive(Object, Debug)]
+pub struct SectionList {
+    /// In lesson order.
+    pub items: Vec<Section>,
+}
+
+#[derive(ApiResponse)]
+enum LessonCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<Lesson>),
+}
+
+#[derive(ApiResponse)]
+enum LessonFound {
+    /// The lesson.
+    #[oai(status = 200)]
+    Ok(Json<Lesson>),
+}
+
+#[derive(ApiResponse)]
+enum LessonsListed {
+    /// The lessons.
+    #[oai(status = 200)]
+    Ok(Json<LessonList>),
+}
+
+#[derive(ApiResponse)]
+enum SectionCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<Section>),
+}
+
+#[derive(ApiResponse)]
+enum SectionFound {
+    /// The section.
+    #[oai(status = 200)]
+    Ok(Json<Section>),
+}
+
+#[derive(ApiResponse)]
+enum SectionsListed {
+    /// The sections.
+    #[oai(status = 200)]
+    Ok(Json<SectionList>),
+}
+
+#[derive(ApiResponse)]
+enum Deleted {
+    /// Deleted; the positions after it moved up.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+fn lesson_not_found() -> ApiError {
+    ApiError::not_found("lesson_not_found", "no such lesson in this course")
+}
+
+fn section_not_found() -> ApiError {
+    ApiError::not_found("section_not_found", "no such section in this lesson")
+}
+
+fn check_description(d: Option<&str>) -> Result<(), InputError> {
+    match d {
+        Some(d) if d.chars().count() > 20_000 => Err(InputError::new(
+            "description",
+            "must be at most 20000 characters",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_content(c: Option<&str>) -> Result<(), InputError> {
+    match c {
+        Some(c) if c.chars().count() > MAX_CONTENT_CHARS => Err(InputError::new(
+            "content",
+            "must be at most 1000000 characters",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_duration(d: Option<i32>) -> Result<(), InputError> {
+    match d {
+        Some(d) if !(0..=100_000).contains(&d) => Err(InputError::new(
+            "duration_minutes",
+            "must be between 0 and 100000",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks `order` names exactly the current children, once each.
+fn check_order(current: &[Uuid], order: &[Uuid]) -> ApiResult<()> {
+    let mismatch = || {
+        ApiError::unprocessable(
+            "order_mismatch",
+            "`ids` must list every current child exactly once, and nothing else",
+        )
+    };
+    if order.len() != current.len() || order.len() > MAX_ORDER_ITEMS {
+        return Err(mismatch());
+    }
+    let mut sorted = order.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut have = current.to_vec();
+    have.sort_unstable();
+    if sorted != have {
+        return Err(mismatch());
+    }
+    Ok(())
+}
+
+/// Locks the course for a change of its content (404 when it is not a live
+/// course of this tenant).
+async fn lock_course(tx: &mut TenantTx, course: CourseId) -> ApiResult<()> {
+    if courses::lock(tx, course).await? {
+        Ok(())
+    } else {
+        Err(course_not_found())
+    }
+}
+
+/// Locks the course, then the lesson, for a change of the lesson's sections.
+async fn lock_lesson(tx: &mut TenantTx, course: CourseId, lesson: LessonId) -> ApiResult<()> {
+    lock_course(tx, course).await?;
+    if lessons::lock(tx, course, lesson).await? {
+        Ok(())
+    } else {
+        Err(lesson_not_found())
+    }
+}
+
+/// A readable course for this viewer (drafts only for `course:read`).
+async fn visible_course(tx: &mut TenantTx, course: CourseId, drafts: bool) -> ApiResult<()> {
+    courses::get(tx, course, drafts)
+        .await?
+        .ok_or_else(course_not_found)?;
+    Ok(())
+}
+
+/// Lessons and sections.
+pub struct ContentApi;
+
+#[OpenApi(tag = "TenantTags::Content")]
+impl ContentApi {
+    /// The lessons of a course, in order.
+    #[oai(
+        path = "/courses/:course_id/lessons",
+        method = "get",
+        operation_id = "listLessons"
+    )]
+    async fn list_lessons(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<LessonsListed> {
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listLessons").await?;
+        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
+        let rows = lessons::list(&mut tx, course).await?;
+        tx.commit().await?;
+        Ok(LessonsListed::Ok(Json(LessonList {
+            items: rows.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// Add a lesson, at the end or at a position.
+    #[oai(
+        path = "/courses/:course_id/lessons",
+        method = "post",
+        operation_id = "createLesson"
+    )]
+    async fn create_lesson(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        body: Json<CreateLesson>,
+    ) -> ApiResult<LessonCreated> {
+        let b = body.0;
+        let title = Title::parse("title", &b.title)?;
+        check_description(b.description.as_deref())?;
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createLesson").await?;
+        lock_course(&mut tx, course).await?;
+        let row = lessons::insert(
+            &mut tx,
+            course,
+            &NewLesson {
+                id: LessonId::new(),
+                title: title.as_str(),
+                description: b.description.as_deref(),
+                is_required: b.is_required.unwrap_or(true),
+                position: b.position,
+            },
+        )
+        .await?;
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(LessonCreated::Created(Json(row.into())))
+    }
+
+    /// Store a new order of a course's lessons, atomically.
+    #[oai(
+        path = "/courses/:course_id/lessons/order",
+        method = "put",
+        operation_id = "reorderLessons"
+    )]
+    async fn reorder_lessons(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        body: Json<Order>,
+    ) -> ApiResult<LessonsListed> {
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "reorderLessons").await?;
+        lock_course(&mut tx, course).await?;
+        let current = ordering::ids(&mut tx, Ordered::Lessons, course.as_uuid()).await?;
+        check_order(&current, &body.0.ids)?;
+        ordering::reorder(&mut tx, Ordered::Lessons, course.as_uuid(), &body.0.ids).await?;
+        courses::touch(&mut tx, course, actor.user).await?;
+        let rows = lessons::list(&mut tx, course).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(LessonsListed::Ok(Json(LessonList {
+            items: rows.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// One lesson.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id",
+        method = "get",
+        operation_id = "getLesson"
+    )]
+    async fn get_lesson(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+    ) -> ApiResult<LessonFound> {
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getLesson").await?;
+        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
+        let row = lessons::get(&mut tx, course, LessonId::from_uuid(lesson_id.0))
+            .await?
+            .ok_or_else(lesson_not_found)?;
+        tx.commit().await?;
+        Ok(LessonFound::Ok(Json(row.into())))
+    }
+
+    /// Change a lesson.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id",
+        method = "patch",
+        operation_id = "updateLesson"
+    )]
+    async fn update_lesson(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+        body: Json<UpdateLesson>,
+    ) -> ApiResult<LessonFound> {
+        let b = body.0;
+        let title = b
+            .title
+            .as_deref()
+            .map(|t| Title::parse("title", t))
+            .transpose()?;
+        check_description(b.description.value().map(String::as_str))?;
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateLesson").await?;
+        lock_course(&mut tx, course).await?;
+        let row = lessons::update(
+            &mut tx,
+            course,
+            LessonId::from_uuid(lesson_id.0),
+            title.as_ref().map(Title::as_str),
+            maybe(&b.description).map(|d| d.map(String::as_str)),
+            b.is_required,
+        )
+        .await?
+        .ok_or_else(lesson_not_found)?;
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(LessonFound::Ok(Json(row.into())))
+    }
+
+    /// Delete a lesson with its sections; the lessons after it move up.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id",
+        method = "delete",
+        operation_id = "deleteLesson"
+    )]
+    async fn delete_lesson(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deleteLesson").await?;
+        lock_course(&mut tx, course).await?;
+        if !lessons::delete(&mut tx, course, LessonId::from_uuid(lesson_id.0)).await? {
+            return Err(lesson_not_found());
+        }
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Deleted::NoContent)
+    }
+
+    /// The sections of a lesson, in order.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/sections",
+        method = "get",
+        operation_id = "listSections"
+    )]
+    async fn list_sections(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+    ) -> ApiResult<SectionsListed> {
+        let course = CourseId::from_uuid(course_id.0);
+        let lesson = LessonId::from_uuid(lesson_id.0);
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listSections").await?;
+        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
+        lessons::get(&mut tx, course, lesson)
+            .await?
+            .ok_or_else(lesson_not_found)?;
+        let rows = sections::list(&mut tx, lesson).await?;
+        tx.commit().await?;
+        Ok(SectionsListed::Ok(Json(SectionList {
+            items: rows.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// Add a section to a lesson, at the end or at a position.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/sections",
+        method = "post",
+        operation_id = "createSection"
+    )]
+    async fn create_section(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+        body: Json<CreateSection>,
+    ) -> ApiResult<SectionCreated> {
+        let b = body.0;
+        let title = Title::parse("title", &b.title)?;
+        check_content(b.content.as_deref())?;
+        check_duration(b.duration_minutes)?;
+        let (course, lesson) = (
+            CourseId::from_uuid(course_id.0),
+            LessonId::from_uuid(lesson_id.0),
+        );
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createSection").await?;
+        lock_lesson(&mut tx, course, lesson).await?;
+        let row = sections::insert(
+            &mut tx,
+            lesson,
+            &NewSection {
+                id: SectionId::new(),
+                title: title.as_str(),
+                content: b.content.as_deref().unwrap_or(""),
+                section_type: b
+                    .section_type
+                    .map(Into::into)
+                    .unwrap_or(lms_domain::SectionType::Text),
+                duration_minutes: b.duration_minutes.unwrap_or(0),
+                is_optional: b.is_optional.unwrap_or(false),
+                position: b.position,
+            },
+        )
+        .await?;
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(SectionCreated::Created(Json(row.into())))
+    }
+
+    /// Store a new order of a lesson's sections, atomically.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/sections/order",
+        method = "put",
+        operation_id = "reorderSections"
+    )]
+    async fn reorder_sections(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+        body: Json<Order>,
+    ) -> ApiResult<SectionsListed> {
+        let (course, lesson) = (
+            CourseId::from_uuid(course_id.0),
+            LessonId::from_uuid(lesson_id.0),
+        );
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "reorderSections").await?;
+        lock_lesson(&mut tx, course, lesson).await?;
+        let current = ordering::ids(&mut tx, Ordered::Sections, lesson.as_uuid()).await?;
+        check_order(&current, &body.0.ids)?;
+        ordering::reorder(&mut tx, Ordered::Sections, lesson.as_uuid(), &body.0.ids).await?;
+        courses::touch(&mut tx, course, actor.user).await?;
+        let rows = sections::list(&mut tx, lesson).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(SectionsListed::Ok(Json(SectionList {
+            items: rows.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// One section.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/sections/:section_id",
+        method = "get",
+        operation_id = "getSection"
+    )]
+    async fn get_section(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+        section_id: Path<Uuid>,
+    ) -> ApiResult<SectionFound> {
+        let (course, lesson) = (
+            CourseId::from_uuid(course_id.0),
+            LessonId::from_uuid(lesson_id.0),
+        );
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getSection").await?;
+        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
+        lessons::get(&mut tx, course, lesson)
+            .await?
+            .ok_or_else(lesson_not_found)?;
+        let row = sections::get(&mut tx, lesson, SectionId::from_uuid(section_id.0))
+            .await?
+            .ok_or_else(section_not_found)?;
+        tx.commit().await?;
+        Ok(SectionFound::Ok(Json(row.into())))
+    }
+
+    /// Change a section.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/sections/:section_id",
+        method = "patch",
+        operation_id = "updateSection"
+    )]
+    #[allow(clippy::too_many_arguments)] // one per path parameter
+    async fn update_section(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+        section_id: Path<Uuid>,
+        body: Json<UpdateSection>,
+    ) -> ApiResult<SectionFound> {
+        let b = body.0;
+        let title = b
+            .title
+            .as_deref()
+            .map(|t| Title::parse("title", t))
+            .transpose()?;
+        check_content(b.content.as_deref())?;
+        check_duration(b.duration_minutes)?;
+        let (course, lesson) = (
+            CourseId::from_uuid(course_id.0),
+            LessonId::from_uuid(lesson_id.0),
+        );
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateSection").await?;
+        lock_lesson(&mut tx, course, lesson).await?;
+        let patch = SectionPatch {
+            title: title.as_ref().map(Title::as_str),
+            content: b.content.as_deref(),
+            section_type: b.section_type.map(Into::into),
+            duration_minutes: b.duration_minutes,
+            is_optional: b.is_optional,
+        };
+        let row = sections::update(&mut tx, lesson, SectionId::from_uuid(section_id.0), &patch)
+            .await?
+            .ok_or_else(section_not_found)?;
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(SectionFound::Ok(Json(row.into())))
+    }
+
+    /// Delete a section; the sections after it move up.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/sections/:section_id",
+        method = "delete",
+        operation_id = "deleteSection"
+    )]
+    async fn delete_section(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+        section_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let (course, lesson) = (
+            CourseId::from_uuid(course_id.0),
+            LessonId::from_uuid(lesson_id.0),
+        );
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deleteSection").await?;
+        lock_lesson(&mut tx, course, lesson).await?;
+        if !sections::delete(&mut tx, lesson, SectionId::from_uuid(section_id.0)).await? {
+            return Err(section_not_found());
+        }
+        courses::touch(&mut tx, course, actor.user).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Deleted::NoContent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_must_name_exactly_the_current_children() {
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        assert!(check_order(&[a, b], &[b, a]).is_ok());
+        assert!(check_order(&[a, b], &[a, a]).is_err());
+        assert!(check_order(&[a, b], &[a]).is_err());
+        assert!(check_order(&[a, b], &[a, c]).is_err());
+        assert!(check_order(&[a, b], &[a, b, c]).is_err());
+    }
+}

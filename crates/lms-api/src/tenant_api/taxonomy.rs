@@ -1,0 +1,524 @@
+//! Categories (a tree) and tags.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lms_db::queries::categories::{self, CategoryFields, CategoryRow, TagRow};
+use lms_domain::{CategoryId, InputError, Slug, TagId, Title};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::{MaybeUndefined, ToJSON};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::courses::{from_cache, sees_drafts};
+use super::{TenantBearer, TenantTags};
+use crate::catalog_cache::Entry;
+use crate::context::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::paging::maybe;
+use crate::tenancy::Tenant;
+
+/// A category.
+#[derive(Object, Debug, Clone)]
+pub struct Category {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Slug, unique in the organization.
+    pub slug: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Parent category, if any.
+    pub parent_id: Option<Uuid>,
+    /// Colour, `#rrggbb`.
+    pub color: Option<String>,
+    /// Icon name.
+    pub icon: Option<String>,
+    /// Courses filed directly under it (visible to the caller).
+    pub course_count: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<CategoryRow> for Category {
+    fn from(r: CategoryRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            slug: r.slug,
+            description: r.description,
+            parent_id: r.parent_id,
+            color: r.color,
+            icon: r.icon,
+            course_count: r.course_count,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A category with its descendants.
+#[derive(Object, Debug, Clone)]
+pub struct CategoryNode {
+    /// The category.
+    pub category: Category,
+    /// Its children, by name, each with theirs.
+    pub children: Vec<CategoryNode>,
+}
+
+/// The whole category tree.
+#[derive(Object, Debug, Clone)]
+pub struct CategoryTree {
+    /// Top-level categories, by name.
+    pub roots: Vec<CategoryNode>,
+}
+
+/// A new category.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateCategory {
+    /// Name, 1–100 characters.
+    #[oai(validator(max_length = 100))]
+    pub name: String,
+    /// Slug: lower-case letters, digits and inner hyphens.
+    #[oai(validator(max_length = 100))]
+    pub slug: String,
+    /// Description.
+    #[oai(validator(max_length = 2000))]
+    pub description: Option<String>,
+    /// Parent category.
+    pub parent_id: Option<Uuid>,
+    /// Colour, `#rrggbb`.
+    #[oai(validator(max_length = 7))]
+    pub color: Option<String>,
+    /// Icon name.
+    #[oai(validator(max_length = 64))]
+    pub icon: Option<String>,
+}
+
+/// Changes to a category; `parent_id: null` moves it to the top level.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateCategory {
+    /// New name.
+    #[oai(validator(max_length = 100))]
+    pub name: Option<String>,
+    /// New slug.
+    #[oai(validator(max_length = 100))]
+    pub slug: Option<String>,
+    /// New description, or `null`.
+    #[oai(validator(max_length = 2000))]
+    pub description: MaybeUndefined<String>,
+    /// New parent, or `null` for the top level. A category cannot move under
+    /// itself or its own descendants.
+    pub parent_id: MaybeUndefined<Uuid>,
+    /// New colour, or `null`.
+    #[oai(validator(max_length = 7))]
+    pub color: MaybeUndefined<String>,
+    /// New icon, or `null`.
+    #[oai(validator(max_length = 64))]
+    pub icon: MaybeUndefined<String>,
+}
+
+/// A tag.
+#[derive(Object, Debug, Clone)]
+pub struct Tag {
+    /// Id.
+    pub id: Uuid,
+    /// Name, unique in the organization regardless of case.
+    pub name: String,
+    /// Colour, `#rrggbb`.
+    pub color: Option<String>,
+    /// Courses carrying it (visible to the caller).
+    pub course_count: i64,
+}
+
+impl From<TagRow> for Tag {
+    fn from(r: TagRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            color: r.color,
+            course_count: r.course_count,
+        }
+    }
+}
+
+/// A new tag.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateTag {
+    /// Name, 1–64 characters.
+    #[oai(validator(max_length = 64))]
+    pub name: String,
+    /// Colour, `#rrggbb`.
+    #[oai(validator(max_length = 7))]
+    pub color: Option<String>,
+}
+
+/// Every tag.
+#[derive(Object, Debug)]
+pub struct TagList {
+    /// By name.
+    pub items: Vec<Tag>,
+}
+
+#[derive(ApiResponse)]
+enum CategoryCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<Category>),
+}
+
+#[derive(ApiResponse)]
+enum CategoryFound {
+    /// The category.
+    #[oai(status = 200)]
+    Ok(Json<Category>),
+}
+
+#[derive(ApiResponse)]
+enum TreeFound {
+    /// The tree.
+    #[oai(status = 200)]
+    Ok(Json<CategoryTree>),
+}
+
+#[derive(ApiResponse)]
+enum TagCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<Tag>),
+}
+
+#[derive(ApiResponse)]
+enum TagsListed {
+    /// The tags.
+    #[oai(status = 200)]
+    Ok(Json<TagList>),
+}
+
+#[derive(ApiResponse)]
+enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub(crate) fn category_not_found() -> ApiError {
+    ApiError::not_found("category_not_found", "no such category")
+}
+
+pub(crate) fn tag_not_found() -> ApiError {
+    ApiError::not_found("tag_not_found", "no such tag")
+}
+
+fn color(field: &'static str, c: Option<&String>) -> Result<Option<String>, InputError> {
+    match c {
+        Some(c)
+            if c.len() == 7
+                && c.starts_with('#')
+                && c[1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(Some(c.to_ascii_lowercase()))
+        }
+        Some(_) => Err(InputError::new(field, "must be a colour like #1a2b3c")),
+        None => Ok(None),
+    }
+}
+
+fn icon(i: Option<&String>) -> Result<Option<String>, InputError> {
+    match i.map(|s| s.trim()) {
+        Some(s) if s.is_empty() || s.chars().any(|c| c.is_control() || c.is_whitespace()) => Err(
+            InputError::new("icon", "must be an icon name without spaces"),
+        ),
+        Some(s) => Ok(Some(s.to_owned())),
+        None => Ok(None),
+    }
+}
+
+fn name(field: &'static str, raw: &str, max: usize) -> Result<String, InputError> {
+    let t = Title::parse(field, raw)?;
+    if t.as_str().chars().count() > max {
+        return Err(InputError::new(field, "is too long"));
+    }
+    Ok(t.into_inner())
+}
+
+fn build_tree(rows: Vec<CategoryRow>) -> CategoryTree {
+    let mut children: HashMap<Option<Uuid>, Vec<Category>> = HashMap::new();
+    for r in rows {
+        children.entry(r.parent_id).or_default().push(r.into());
+    }
+    fn grow(
+        parent: Option<Uuid>,
+        children: &mut HashMap<Option<Uuid>, Vec<Category>>,
+    ) -> Vec<CategoryNode> {
+        let mine = children.remove(&parent).unwrap_or_default();
+        mine.into_iter()
+            .map(|c| {
+                let id = c.id;
+                CategoryNode {
+                    category: c,
+                    children: grow(Some(id), children),
+                }
+            })
+            .collect()
+    }
+    CategoryTree {
+        roots: grow(None, &mut children),
+    }
+}
+
+/// Categories and tags.
+pub struct TaxonomyApi;
+
+#[OpenApi(tag = "TenantTags::Taxonomy")]
+impl TaxonomyApi {
+    /// The category tree.
+    #[oai(
+        path = "/categories/tree",
+        method = "get",
+        operation_id = "getCategoryTree"
+    )]
+    async fn tree(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+    ) -> ApiResult<TreeFound> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getCategoryTree").await?;
+        let drafts = sees_drafts(&actor);
+        let ticket = match ctx.catalog.get(tenant.id, drafts, Entry::CategoryTree) {
+            Ok(hit) => {
+                tx.commit().await?;
+                return Ok(TreeFound::Ok(Json(from_cache(&hit)?)));
+            }
+            Err(t) => t,
+        };
+        let rows = categories::list(&mut tx, drafts).await?;
+        tx.commit().await?;
+        let tree = build_tree(rows);
+        ctx.catalog
+            .put(ticket, Arc::new(tree.to_json().unwrap_or_default()));
+        Ok(TreeFound::Ok(Json(tree)))
+    }
+
+    /// Create a category.
+    #[oai(path = "/categories", method = "post", operation_id = "createCategory")]
+    async fn create(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        body: Json<CreateCategory>,
+    ) -> ApiResult<CategoryCreated> {
+        let b = body.0;
+        let n = name("name", &b.name, 100)?;
+        let slug = Slug::parse("slug", &b.slug).map_err(|_| {
+            InputError::new(
+                "slug",
+                "must be lower-case letters, digits and inner hyphens",
+            )
+        })?;
+        let col = color("color", b.color.as_ref())?;
+        let ic = icon(b.icon.as_ref())?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createCategory").await?;
+        let parent = b.parent_id.map(CategoryId::from_uuid);
+        if let Some(p) = parent {
+            categories::get(&mut tx, p).await?.ok_or_else(|| {
+                ApiError::unprocessable("parent_not_found", "the parent category does not exist")
+            })?;
+        }
+        let id = CategoryId::new();
+        categories::create(
+            &mut tx,
+            id,
+            &CategoryFields {
+                name: &n,
+                slug: slug.as_str(),
+                description: b.description.as_deref(),
+                parent_id: parent,
+                color: col.as_deref(),
+                icon: ic.as_deref(),
+            },
+        )
+        .await?;
+        let row = categories::get(&mut tx, id)
+            .await?
+            .ok_or_else(category_not_found)?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(CategoryCreated::Created(Json(row.into())))
+    }
+
+    /// Change or move a category.
+    #[oai(
+        path = "/categories/:category_id",
+        method = "patch",
+        operation_id = "updateCategory"
+    )]
+    async fn update(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        category_id: Path<Uuid>,
+        body: Json<UpdateCategory>,
+    ) -> ApiResult<CategoryFound> {
+        let b = body.0;
+        let n = b
+            .name
+            .as_deref()
+            .map(|x| name("name", x, 100))
+            .transpose()?;
+        let slug = b
+            .slug
+            .as_deref()
+            .map(|s| {
+                Slug::parse("slug", s).map_err(|_| {
+                    InputError::new(
+                        "slug",
+                        "must be lower-case letters, digits and inner hyphens",
+                    )
+                })
+            })
+            .transpose()?;
+        let col = maybe(&b.color).map(|c| color("color", c)).transpose()?;
+        let ic = maybe(&b.icon).map(icon).transpose()?;
+        let id = CategoryId::from_uuid(category_id.0);
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "updateCategory").await?;
+        categories::lock_tree(&mut tx).await?;
+        let cur = categories::get(&mut tx, id)
+            .await?
+            .ok_or_else(category_not_found)?;
+        let parent = match maybe(&b.parent_id) {
+            None => cur.parent_id.map(CategoryId::from_uuid),
+            Some(None) => None,
+            Some(Some(p)) => {
+                let p = CategoryId::from_uuid(*p);
+                categories::get(&mut tx, p).await?.ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "parent_not_found",
+                        "the parent category does not exist",
+                    )
+                })?;
+                if categories::is_self_or_descendant(&mut tx, id, p).await? {
+                    return Err(ApiError::unprocessable(
+                        "category_cycle",
+                        "a category cannot move under itself or one of its descendants",
+                    ));
+                }
+                Some(p)
+            }
+        };
+        let description = match maybe(&b.description) {
+            None => cur.description.clone(),
+            Some(d) => d.cloned(),
+        };
+        categories::update(
+            &mut tx,
+            id,
+            &CategoryFields {
+                name: n.as_deref().unwrap_or(&cur.name),
+                slug: slug.as_ref().map(Slug::as_str).unwrap_or(&cur.slug),
+                description: description.as_deref(),
+                parent_id: parent,
+                color: col.unwrap_or(cur.color.clone()).as_deref(),
+                icon: ic.unwrap_or(cur.icon.clone()).as_deref(),
+            },
+        )
+        .await?;
+        let row = categories::get(&mut tx, id)
+            .await?
+            .ok_or_else(category_not_found)?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(CategoryFound::Ok(Json(row.into())))
+    }
+
+    /// Delete a category: its courses leave it, its children move to the top.
+    #[oai(
+        path = "/categories/:category_id",
+        method = "delete",
+        operation_id = "deleteCategory"
+    )]
+    async fn delete(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        category_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "deleteCategory").await?;
+        categories::lock_tree(&mut tx).await?;
+        if !categories::delete(&mut tx, CategoryId::from_uuid(category_id.0)).await? {
+            return Err(category_not_found());
+        }
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Deleted::NoContent)
+    }
+
+    /// Every tag.
+    #[oai(path = "/tags", method = "get", operation_id = "listTags")]
+    async fn list_tags(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+    ) -> ApiResult<TagsListed> {
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listTags").await?;
+        let rows = categories::list_tags(&mut tx, sees_drafts(&actor)).await?;
+        tx.commit().await?;
+        Ok(TagsListed::Ok(Json(TagList {
+            items: rows.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// Create a tag.
+    #[oai(path = "/tags", method = "post", operation_id = "createTag")]
+    async fn create_tag(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        body: Json<CreateTag>,
+    ) -> ApiResult<TagCreated> {
+        let b = body.0;
+        let n = name("name", &b.name, 64)?;
+        let col = color("color", b.color.as_ref())?;
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createTag").await?;
+        let id = TagId::new();
+        categories::create_tag(&mut tx, id, &n, col.as_deref()).await?;
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(TagCreated::Created(Json(Tag {
+            id: id.as_uuid(),
+            name: n,
+            color: col,
+            course_count: 0,
+        })))
+    }
+
+    /// Delete a tag: it comes off every course.
+    #[oai(path = "/tags/:tag_id", method = "delete", operation_id = "deleteTag")]
+    async fn delete_tag(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        tag_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "deleteTag").await?;
+        if !categories::delete_tag(&mut tx, TagId::from_uuid(tag_id.0)).await? {
+            return Err(tag_not_found());
+        }
+        tx.commit().await?;
+        ctx.catalog.invalidate(tenant.id);
+        Ok(Deleted::NoContent)
+    }
+}

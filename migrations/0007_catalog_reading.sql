@@ -1,0 +1,12 @@
+-- Catalog reading: derived estimates, sort indexes, search per language.
+
+-- An estimate nobody set is derived from the sections' durations (rounded up
+-- to whole hours) instead of claiming "0 hours". NULL now means "derive".
+ALTER TABLE courses ALTER COLUMN estimated_hours DROP NOT NULL;
+ALTER TABLE courses ALTER COLUMN estimated_hours DROP DEFAULT;
+UPDATE courses SET estimated_hours = NULL WHERE estimated_hours = 0;
+
+-- Sort orders of the catalog, each with the id as tie-breaker so keyset
+-- pagination is exact. Live courses only, like the catalog.
+CREATE INDEX courses_title_sort_idx ON courses (organization_id, lower(title), id) WHERE deleted_at IS NULL;
+CREATE INDEX courses_rating_sort_idx ON courses (organization_id, average_rating DESC, id DESC) WHERE deleted_at IS NULL;
