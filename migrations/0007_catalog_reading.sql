@@ -10,3 +10,16 @@ UPDATE courses SET estimated_hours = NULL WHERE estimated_hours = 0;
 -- pagination is exact. Live courses only, like the catalog.
 CREATE INDEX courses_title_sort_idx ON courses (organization_id, lower(title), id) WHERE deleted_at IS NULL;
 CREATE INDEX courses_rating_sort_idx ON courses (organization_id, average_rating DESC, id DESC) WHERE deleted_at IS NULL;
+
+-- Search ranks a match in the title above one in the description: the
+-- vector weighs them A and B. (The generated column is rebuilt; its index
+-- with it.)
+DROP INDEX courses_search_idx;
+ALTER TABLE courses DROP COLUMN search_vector;
+ALTER TABLE courses ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector(search_language, title), 'A') ||
+    setweight(to_tsvector(search_language, description), 'B')
+) STORED;
+-- The tenant is the first column of the GIN index (btree_gin), so one
+-- tenant's search never walks another tenant's postings.
+CREATE INDEX courses_search_idx ON courses USING gin (organization_id, search_vector);

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server, real PostgreSQL, the real roles.
 
 mod auth;
+mod catalog;
 mod courses;
 mod hosts;
 mod identity;

@@ -442,6 +442,18 @@ pub fn claims(token: &str) -> Value {
 }
 
 impl Tenant<'_> {
+    /// A second handle on the same tenant (for closures that must own one).
+    pub fn clone_ref(&self) -> Self {
+        Tenant {
+            app: self.app,
+            slug: self.slug.clone(),
+            host: self.host.clone(),
+            org_id: self.org_id,
+            admin_id: self.admin_id,
+            token: self.token.clone(),
+        }
+    }
+
     /// Logs in on this tenant's host.
     pub async fn login(&self, email: &str, password: &str) -> Answer {
         self.app

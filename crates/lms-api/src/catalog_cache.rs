@@ -163,6 +163,6 @@ mod tests {
         c.put(stale, Arc::new(serde_json::json!("old")));
         assert!(c.get(a, false, Entry::List("q".into())).is_err());
         assert!(c.get(a, false, Entry::Detail(id)).is_err());
-        assert_eq!((c.hits(), c.misses()), (1, 5));
+        assert_eq!((c.hits(), c.misses()), (1, 6));
     }
 }

@@ -205,6 +205,16 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "a role with this name already exists",
     ),
     (
+        "categories_slug_key",
+        "slug_taken",
+        "a category with this slug already exists",
+    ),
+    (
+        "tags_name_key",
+        "tag_name_taken",
+        "a tag with this name already exists",
+    ),
+    (
         "lessons_position_key",
         "position_conflict",
         "another change to the lesson order happened at the same time; retry",
