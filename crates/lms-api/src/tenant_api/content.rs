@@ -155,27 +155,6 @@ impl From<SectionRow> for Section {
     }
 }
 
-impl From<lms_db::queries::courses::SectionTree> for Section {
-    fn from(s: lms_db::queries::courses::SectionTree) -> Self {
-        Self {
-            section_type: s
-                .r#type
-                .parse::<lms_domain::SectionType>()
-                .unwrap_or(lms_domain::SectionType::Text)
-                .into(),
-            id: s.id,
-            lesson_id: s.lesson_id,
-            title: s.title,
-            content: s.content,
-            position: s.position,
-            duration_minutes: s.duration_minutes,
-            is_optional: s.is_optional,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        }
-    }
-}
-
 /// A new lesson.
 #[derive(Object, Debug)]
 #[oai(deny_unknown_fields)]

@@ -189,17 +189,8 @@ impl From<CourseTree> for CourseDetail {
                 .lessons
                 .into_iter()
                 .map(|l| LessonDetail {
+                    lesson: l.lesson.into(),
                     sections: l.sections.into_iter().map(Section::from).collect(),
-                    lesson: Lesson {
-                        id: l.id,
-                        course_id: l.course_id,
-                        title: l.title,
-                        description: l.description,
-                        position: l.position,
-                        is_required: l.is_required,
-                        created_at: l.created_at,
-                        updated_at: l.updated_at,
-                    },
                 })
                 .collect(),
             categories: t.categories.into_iter().map(label).collect(),

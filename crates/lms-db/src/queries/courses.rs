@@ -7,6 +7,8 @@ use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::lessons::LessonRow;
+use super::sections::SectionRow;
 use crate::{DbError, TenantTx};
 
 /// A course as the API shows it.
@@ -460,52 +462,14 @@ pub async fn touch(tx: &mut TenantTx, id: CourseId, by: UserId) -> Result<(), Db
     Ok(())
 }
 
-/// A lesson in a course tree.
+/// A lesson in a course tree, with its sections.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LessonTree {
-    /// Id.
-    pub id: Uuid,
-    /// Its course.
-    pub course_id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Position.
-    pub position: i32,
-    /// Counts towards completion.
-    pub is_required: bool,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
+    /// The lesson.
+    #[serde(flatten)]
+    pub lesson: LessonRow,
     /// Its sections, in order.
-    pub sections: Vec<SectionTree>,
-}
-
-/// A section in a course tree.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SectionTree {
-    /// Id.
-    pub id: Uuid,
-    /// Its lesson.
-    pub lesson_id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Content.
-    pub content: String,
-    /// Type label.
-    pub r#type: String,
-    /// Position.
-    pub position: i32,
-    /// Minutes.
-    pub duration_minutes: i32,
-    /// Not needed for completion.
-    pub is_optional: bool,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
+    pub sections: Vec<SectionRow>,
 }
 
 /// A category or tag named in a course tree.

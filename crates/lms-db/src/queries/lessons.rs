@@ -8,7 +8,7 @@ use super::ordering::{self, Ordered};
 use crate::{DbError, TenantTx};
 
 /// A lesson as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct LessonRow {
     /// Id.
     pub id: Uuid,
