@@ -224,6 +224,7 @@ impl RolesApi {
             .transpose()?;
         let (mut tx, _) = ctx.authorize(&tenant, auth.0, "updateRole").await?;
         let id = RoleId::from_uuid(role_id.0);
+        roles::lock_assignments(&mut tx).await?;
         let current = roles::get_for_update(&mut tx, id)
             .await?
             .ok_or_else(role_not_found)?;
@@ -269,6 +270,7 @@ impl RolesApi {
     ) -> ApiResult<RoleDeleted> {
         let (mut tx, _) = ctx.authorize(&tenant, auth.0, "deleteRole").await?;
         let id = RoleId::from_uuid(role_id.0);
+        roles::lock_assignments(&mut tx).await?;
         let current = roles::get_for_update(&mut tx, id)
             .await?
             .ok_or_else(role_not_found)?;

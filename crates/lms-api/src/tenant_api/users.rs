@@ -151,6 +151,8 @@ fn role_not_found() -> ApiError {
 /// Refuses a change that would leave no active user able to manage roles:
 /// an organization must never lock itself out. Called after the change, in
 /// its transaction, so the check sees exactly the new state.
+///
+/// Callers take [`roles::lock_assignments`] before their change.
 pub(crate) async fn ensure_a_role_manager_remains(tx: &mut TenantTx) -> ApiResult<()> {
     let left =
         roles::active_holders_except(tx, Permission::RoleManage.as_str(), None, None).await?;
@@ -372,6 +374,7 @@ impl UsersApi {
                 "you cannot deactivate yourself",
             ));
         }
+        roles::lock_assignments(&mut tx).await?;
         if !users::set_active(&mut tx, id, false).await? {
             return Err(user_not_found());
         }
@@ -456,6 +459,7 @@ impl UsersApi {
         roles::get(&mut tx, role)
             .await?
             .ok_or_else(role_not_found)?;
+        roles::lock_assignments(&mut tx).await?;
         users::remove_role(&mut tx, user, role).await?;
         ensure_a_role_manager_remains(&mut tx).await?;
         let user = fetch(&mut tx, user).await?;

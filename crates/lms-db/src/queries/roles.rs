@@ -172,3 +172,16 @@ pub async fn active_holders_except(
     .fetch_one(tx.conn())
     .await?)
 }
+
+/// Serialises changes that can take role management away from someone
+/// (removing a role, editing or deleting one, deactivating a user) within a
+/// tenant, so the "someone can still manage roles" check after each change
+/// cannot be passed by two concurrent changes that together break it.
+pub async fn lock_assignments(tx: &mut TenantTx) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('roles:' || $1::text, 0))")
+        .bind(org.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
