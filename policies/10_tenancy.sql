@@ -19,19 +19,32 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO lms_app, lms_platform;
 -- tenant happens before any tenant is known, and provisioning creates them.
 ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
+-- tenant_reads_itself (lms_app, SELECT): only the row of the transaction's
+-- tenant; no tenant set, no row.
 DROP POLICY IF EXISTS tenant_reads_itself ON organizations;
 CREATE POLICY tenant_reads_itself ON organizations AS PERMISSIVE FOR SELECT TO lms_app
     USING (id = (SELECT app.current_org_id()));
+-- platform_manages_registry (lms_platform, all commands): every row. The
+-- grants below allow no DELETE: tenants are suspended, not removed.
 DROP POLICY IF EXISTS platform_manages_registry ON organizations;
 CREATE POLICY platform_manages_registry ON organizations AS PERMISSIVE FOR ALL TO lms_platform
     USING (true) WITH CHECK (true);
--- A tenant may change its own settings (self sign-up, search language),
--- and nothing else of its registry row: the column grant below stops it
--- from renaming its slug or lifting its own suspension.
+-- tenant_updates_own_settings (lms_app, UPDATE): a tenant may change its
+-- own settings (self sign-up, search language) and nothing else of its
+-- registry row: the column grant below stops it from renaming its slug or
+-- lifting its own suspension.
 DROP POLICY IF EXISTS tenant_updates_own_settings ON organizations;
 CREATE POLICY tenant_updates_own_settings ON organizations AS PERMISSIVE FOR UPDATE TO lms_app
     USING (id = (SELECT app.current_org_id()))
     WITH CHECK (id = (SELECT app.current_org_id()));
+-- owner_reads_registry (lms_owner, SELECT): the owner reads the registry,
+-- which is not tenant data. The audit trigger asks it whether a row's
+-- organization still exists (migration 0008); a data migration run as the
+-- owner must get the true answer, not an empty registry that would silence
+-- the trail. Tenant tables stay closed to the owner.
+DROP POLICY IF EXISTS owner_reads_registry ON organizations;
+CREATE POLICY owner_reads_registry ON organizations AS PERMISSIVE FOR SELECT TO lms_owner
+    USING (true);
 REVOKE ALL ON organizations FROM PUBLIC;
 GRANT SELECT ON organizations TO lms_app;
 GRANT UPDATE (settings, updated_at) ON organizations TO lms_app;
@@ -39,6 +52,9 @@ GRANT SELECT, INSERT, UPDATE ON organizations TO lms_platform;
 
 -- organization_domains: a tenant reads its own domains; the platform role
 -- resolves and registers domains of every tenant.
+-- tenant_isolation (lms_app): its own tenant's domains, read-only by grant.
+-- platform_manages_domains (lms_platform): every row, since a Host is
+-- resolved before any tenant is known; SELECT, INSERT, DELETE by grant.
 ALTER TABLE organization_domains ENABLE ROW LEVEL SECURITY;
 ALTER TABLE organization_domains FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON organization_domains;
@@ -52,8 +68,9 @@ REVOKE ALL ON organization_domains FROM PUBLIC;
 GRANT SELECT ON organization_domains TO lms_app;
 GRANT SELECT, INSERT, DELETE ON organization_domains TO lms_platform;
 
--- platform_admins: the platform role only. lms_app has no grant at all, and
--- the policy would hide every row from it anyway.
+-- platform_admins: the platform role only (platform_only: every row, for
+-- lms_platform). lms_app has no grant at all, and no policy names it, so
+-- it would see no row even with one.
 ALTER TABLE platform_admins ENABLE ROW LEVEL SECURITY;
 ALTER TABLE platform_admins FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS platform_only ON platform_admins;

@@ -9,7 +9,10 @@
 -- With no tenant set, app.current_org_id() is NULL: nothing is visible and
 -- every write fails its check.
 
--- users
+-- users: people of the current tenant only. The same e-mail in another
+-- tenant is another row this tenant never sees.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE users FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON users;
@@ -19,7 +22,9 @@ CREATE POLICY tenant_isolation ON users AS PERMISSIVE FOR ALL TO lms_app, lms_pl
 REVOKE ALL ON users FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON users TO lms_app, lms_platform;
 
--- roles
+-- roles: the current tenant's roles (system and custom).
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE roles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE roles FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON roles;
@@ -29,7 +34,10 @@ CREATE POLICY tenant_isolation ON roles AS PERMISSIVE FOR ALL TO lms_app, lms_pl
 REVOKE ALL ON roles FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON roles TO lms_app, lms_platform;
 
--- user_roles
+-- user_roles: role assignments inside the current tenant; the composite
+-- keys stop an assignment from naming another tenant's user or role.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE user_roles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE user_roles FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON user_roles;
@@ -39,7 +47,9 @@ CREATE POLICY tenant_isolation ON user_roles AS PERMISSIVE FOR ALL TO lms_app, l
 REVOKE ALL ON user_roles FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON user_roles TO lms_app, lms_platform;
 
--- user_profiles
+-- user_profiles: profiles of the current tenant's users.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE user_profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE user_profiles FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON user_profiles;
@@ -49,7 +59,10 @@ CREATE POLICY tenant_isolation ON user_profiles AS PERMISSIVE FOR ALL TO lms_app
 REVOKE ALL ON user_profiles FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON user_profiles TO lms_app, lms_platform;
 
--- auth_sessions: logins; never deleted by the runtime, only revoked
+-- auth_sessions: logins of the current tenant's users. No DELETE: the
+-- runtime only revokes (revoked_at); rows go with their user.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE auth_sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE auth_sessions FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON auth_sessions;
@@ -59,7 +72,10 @@ CREATE POLICY tenant_isolation ON auth_sessions AS PERMISSIVE FOR ALL TO lms_app
 REVOKE ALL ON auth_sessions FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE ON auth_sessions TO lms_app, lms_platform;
 
--- refresh_tokens: digests of refresh tokens
+-- refresh_tokens: digests of the current tenant's refresh tokens. No
+-- DELETE: spent tokens are marked (used_at), so a replay is recognised.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE refresh_tokens FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON refresh_tokens;

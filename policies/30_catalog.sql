@@ -9,7 +9,10 @@
 -- With no tenant set, app.current_org_id() is NULL: nothing is visible and
 -- every write fails its check.
 
--- courses
+-- courses: the current tenant's catalog, soft-deleted courses included (the
+-- queries filter deleted_at; a restore must see them).
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE courses ENABLE ROW LEVEL SECURITY;
 ALTER TABLE courses FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON courses;
@@ -19,7 +22,9 @@ CREATE POLICY tenant_isolation ON courses AS PERMISSIVE FOR ALL TO lms_app, lms_
 REVOKE ALL ON courses FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON courses TO lms_app, lms_platform;
 
--- lessons
+-- lessons: lessons of the current tenant's courses.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE lessons ENABLE ROW LEVEL SECURITY;
 ALTER TABLE lessons FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON lessons;
@@ -29,7 +34,9 @@ CREATE POLICY tenant_isolation ON lessons AS PERMISSIVE FOR ALL TO lms_app, lms_
 REVOKE ALL ON lessons FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON lessons TO lms_app, lms_platform;
 
--- sections
+-- sections: sections of the current tenant's lessons.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE sections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sections FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON sections;
@@ -39,7 +46,9 @@ CREATE POLICY tenant_isolation ON sections AS PERMISSIVE FOR ALL TO lms_app, lms
 REVOKE ALL ON sections FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sections TO lms_app, lms_platform;
 
--- categories
+-- categories: the current tenant's category tree.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE categories ENABLE ROW LEVEL SECURITY;
 ALTER TABLE categories FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON categories;
@@ -49,7 +58,9 @@ CREATE POLICY tenant_isolation ON categories AS PERMISSIVE FOR ALL TO lms_app, l
 REVOKE ALL ON categories FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON categories TO lms_app, lms_platform;
 
--- tags
+-- tags: the current tenant's tags.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE tags ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tags FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON tags;
@@ -59,7 +70,10 @@ CREATE POLICY tenant_isolation ON tags AS PERMISSIVE FOR ALL TO lms_app, lms_pla
 REVOKE ALL ON tags FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON tags TO lms_app, lms_platform;
 
--- course_categories
+-- course_categories: links between the current tenant's courses and
+-- categories.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE course_categories ENABLE ROW LEVEL SECURITY;
 ALTER TABLE course_categories FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON course_categories;
@@ -69,7 +83,9 @@ CREATE POLICY tenant_isolation ON course_categories AS PERMISSIVE FOR ALL TO lms
 REVOKE ALL ON course_categories FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON course_categories TO lms_app, lms_platform;
 
--- course_tags
+-- course_tags: links between the current tenant's courses and tags.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE course_tags ENABLE ROW LEVEL SECURITY;
 ALTER TABLE course_tags FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON course_tags;
@@ -79,7 +95,9 @@ CREATE POLICY tenant_isolation ON course_tags AS PERMISSIVE FOR ALL TO lms_app, 
 REVOKE ALL ON course_tags FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON course_tags TO lms_app, lms_platform;
 
--- course_versions
+-- course_versions: published snapshots of the current tenant's courses.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE course_versions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE course_versions FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON course_versions;

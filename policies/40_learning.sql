@@ -9,7 +9,10 @@
 -- With no tenant set, app.current_org_id() is NULL: nothing is visible and
 -- every write fails its check.
 
--- enrollments
+-- enrollments: the current tenant's enrollments (narrowed to the learner's
+-- own by own_rows below).
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE enrollments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE enrollments FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON enrollments;
@@ -19,7 +22,10 @@ CREATE POLICY tenant_isolation ON enrollments AS PERMISSIVE FOR ALL TO lms_app, 
 REVOKE ALL ON enrollments FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON enrollments TO lms_app, lms_platform;
 
--- progress
+-- progress: the current tenant's progress rows (narrowed by own_rows
+-- below).
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE progress ENABLE ROW LEVEL SECURITY;
 ALTER TABLE progress FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON progress;
@@ -29,7 +35,10 @@ CREATE POLICY tenant_isolation ON progress AS PERMISSIVE FOR ALL TO lms_app, lms
 REVOKE ALL ON progress FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON progress TO lms_app, lms_platform;
 
--- learning_sessions
+-- learning_sessions: the current tenant's learning sessions (narrowed by
+-- own_rows below).
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE learning_sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE learning_sessions FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON learning_sessions;
@@ -39,7 +48,10 @@ CREATE POLICY tenant_isolation ON learning_sessions AS PERMISSIVE FOR ALL TO lms
 REVOKE ALL ON learning_sessions FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON learning_sessions TO lms_app, lms_platform;
 
--- reviews
+-- reviews: the current tenant's reviews; every learner of the tenant may
+-- read all of them.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE reviews ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reviews FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON reviews;
@@ -49,19 +61,28 @@ CREATE POLICY tenant_isolation ON reviews AS PERMISSIVE FOR ALL TO lms_app, lms_
 REVOKE ALL ON reviews FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON reviews TO lms_app, lms_platform;
 
--- Own rows. On top of the tenant boundary, a RESTRICTIVE policy: a user
--- sees and writes only their own enrollments, progress and learning
--- sessions, unless one of their roles grants the permission to act on the
--- tenant's (instructors and admins). With no acting user set, only
--- contexts that hold no user at all see nothing.
+-- Own rows. On top of the tenant boundary, a RESTRICTIVE policy (ANDed
+-- with tenant_isolation) for lms_app: a user sees and writes only their own
+-- enrollments, progress and learning sessions, unless one of their roles
+-- grants the permission to act on the tenant's (instructors and admins;
+-- app.actor_has reads user_roles and roles under their own tenant policy).
+-- With no acting user (app.user_id unset) there are no own rows and no
+-- permission: nothing is visible. lms_platform is not narrowed: it acts for
+-- the operator inside a tenant context, never as a learner.
+
+-- own_rows on enrollments: own rows; 'enrollment:manage' reads and writes
+-- every enrollment of the tenant (enrolling others, changing status).
 DROP POLICY IF EXISTS own_rows ON enrollments;
 CREATE POLICY own_rows ON enrollments AS RESTRICTIVE FOR ALL TO lms_app
     USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')))
     WITH CHECK (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
+-- own_rows on progress: own rows; 'progress:read:any' reads everyone's
+-- (reports), but progress is only ever written by the learner themselves.
 DROP POLICY IF EXISTS own_rows ON progress;
 CREATE POLICY own_rows ON progress AS RESTRICTIVE FOR ALL TO lms_app
     USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('progress:read:any')))
     WITH CHECK (user_id = (SELECT app.current_user_id()));
+-- own_rows on learning_sessions: as progress.
 DROP POLICY IF EXISTS own_rows ON learning_sessions;
 CREATE POLICY own_rows ON learning_sessions AS RESTRICTIVE FOR ALL TO lms_app
     USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('progress:read:any')))

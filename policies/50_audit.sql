@@ -9,7 +9,13 @@
 -- With no tenant set, app.current_org_id() is NULL: nothing is visible and
 -- every write fails its check.
 
--- audit_logs: append-only: the runtime roles may read and add entries, never change or remove them
+-- audit_logs: the current tenant's trail. Append-only: the runtime roles
+-- may read and add entries (SELECT, INSERT), never change or remove them
+-- (no UPDATE or DELETE grant). Entries are written by app.audit_trigger()
+-- as the acting role (not SECURITY DEFINER), so they pass WITH CHECK only
+-- for the row's own tenant. They leave only with their organization.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
 ALTER TABLE audit_logs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_logs FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON audit_logs;

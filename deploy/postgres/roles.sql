@@ -15,6 +15,10 @@
 --                 the registry tables (organizations, their domains, the
 --                 platform admins); tenant rows still only inside a tenant
 --                 context.
+--
+-- Passwords are not set here: that is the operator's business (or trust /
+-- certificate authentication), and a password in a versioned file would be
+-- a leak.
 
 DO $$
 DECLARE
@@ -37,17 +41,51 @@ BEGIN
 END
 $$;
 
--- The migrating user must be able to SET ROLE lms_owner.
+-- A role that already existed (made by hand, or by an older script) must
+-- not carry an attribute that voids row-level security: a superuser or
+-- BYPASSRLS runtime role would see every tenant. Corrected only when it
+-- differs, so a normal run writes nothing cluster-wide. Changing SUPERUSER
+-- or BYPASSRLS needs a superuser: run by a mere CREATEROLE user, this fails
+-- loudly instead of migrating a database that would not be isolated.
 DO $$
+DECLARE
+    r record;
 BEGIN
-    IF NOT pg_has_role(current_user, 'lms_owner', 'MEMBER') THEN
-        EXECUTE format('GRANT lms_owner TO %I', current_user);
+    FOR r IN SELECT rolname FROM pg_roles
+              WHERE rolname IN ('lms_owner', 'lms_app', 'lms_platform')
+                AND (rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole OR rolreplication)
+    LOOP
+        EXECUTE format('ALTER ROLE %I NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION',
+                       r.rolname);
+    END LOOP;
+END
+$$;
+
+-- The migrating user must be able to SET ROLE lms_owner. A superuser always
+-- can. From PostgreSQL 16 on, membership and the right to SET ROLE are
+-- separate (a CREATEROLE user is an ADMIN-only member of the roles it
+-- creates), so ask for the SET right where it exists.
+DO $$
+DECLARE
+    can_set boolean;
+BEGIN
+    IF current_setting('server_version_num')::int >= 160000 THEN
+        EXECUTE 'SELECT pg_has_role(current_user, ''lms_owner'', ''SET'')' INTO can_set;
+    ELSE
+        can_set := pg_has_role(current_user, 'lms_owner', 'MEMBER');
+    END IF;
+    IF NOT can_set THEN
+        BEGIN
+            EXECUTE format('GRANT lms_owner TO %I', current_user);
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL; -- granted concurrently
+        END;
     END IF;
 END
 $$;
 
--- Database level: the owner may create the `app` schema and trusted
--- extensions; the runtime roles may connect.
+-- Database level: the owner may create the `app` schema and the trusted
+-- extension btree_gin; the runtime roles may connect, nothing more.
 DO $$
 BEGIN
     EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO lms_owner', current_database());
@@ -55,7 +93,9 @@ BEGIN
 END
 $$;
 
--- Schema `public`: only the owner creates objects in it.
+-- Schema `public`: only the owner creates objects in it (PostgreSQL 15
+-- already revokes CREATE from PUBLIC; older clusters and restored dumps may
+-- not have).
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO lms_owner;
 GRANT USAGE ON SCHEMA public TO lms_app, lms_platform;
