@@ -263,3 +263,51 @@ async fn the_seed_constraints_live_in_the_database() {
     assert_eq!(got.json["course"]["rating_count"], 1);
     assert_eq!(got.json["course"]["average_rating"], 4.0);
 }
+
+#[tokio::test]
+async fn an_organization_with_content_can_be_deleted_whole() {
+    let app = TestApp::spawn().await;
+    let a = app.tenant("acme").await;
+    let b = app.tenant("globex").await;
+    for t in [&a, &b] {
+        let c = t.create_course("Course").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let l = t
+            .post(
+                &format!("/api/v1/courses/{c}/lessons"),
+                serde_json::json!({ "title": "L" }),
+            )
+            .await;
+        let l = l.json["id"].as_str().unwrap().to_owned();
+        t.post(
+            &format!("/api/v1/courses/{c}/lessons/{l}/sections"),
+            serde_json::json!({ "title": "S" }),
+        )
+        .await;
+    }
+    let mut su = app.connect_as_superuser().await;
+    sqlx::query("DELETE FROM organizations WHERE id = $1")
+        .bind(a.org_id)
+        .execute(&mut su)
+        .await
+        .expect("the cascade (and the audit trigger it fires) lets the tenant go");
+    for table in ["courses", "lessons", "sections", "users", "audit_logs"] {
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE organization_id = $1"
+        )))
+        .bind(a.org_id)
+        .fetch_one(&mut su)
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "{table} keeps rows of a deleted tenant");
+    }
+    assert_eq!(
+        b.get("/api/v1/courses").await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
