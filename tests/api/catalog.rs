@@ -753,6 +753,9 @@ async fn the_search_index_serves_a_tenant_query() {
         .await
         .unwrap();
     let mut tx = sqlx::Connection::begin(&mut su).await.unwrap();
+    // Read as the superuser: for lms_app, row-level security keeps the
+    // non-leakproof `@@` out of the index condition (the index then
+    // narrows to the tenant only; see the README).
     // At this size the planner rightly prefers the tenant's btree indexes
     // plus a filter. What must hold is that the GIN index *can* answer the
     // query with the tenant inside its index condition: so, in a
