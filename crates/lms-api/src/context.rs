@@ -26,6 +26,8 @@ pub struct ApiConfig {
     pub platform_host: String,
     /// Peers whose `X-Forwarded-Host` is believed. Empty: never.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Peers allowed to read `/metrics` (on the platform host).
+    pub metrics_allow: Vec<IpAddr>,
     /// How long a host → tenant answer is cached.
     pub tenant_cache_ttl: Duration,
     /// Largest request body accepted, in bytes.
@@ -160,6 +162,23 @@ impl Actor {
         let mut v: Vec<Permission> = self.permissions.iter().copied().collect();
         v.sort_by_key(|p| p.as_str());
         v
+    }
+
+    /// Refuses with 403 unless the actor holds every permission in `perms`:
+    /// nobody may grant, through a role or a user, more than they hold.
+    pub fn require_all(&self, perms: &[String]) -> ApiResult<()> {
+        let all = perms.iter().all(|p| {
+            p.parse::<Permission>()
+                .is_ok_and(|p| self.permissions.contains(&p))
+        });
+        if all {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "permission_escalation",
+                "you cannot grant or act on permissions you do not hold",
+            ))
+        }
     }
 
     /// Refuses with 403 unless the actor holds `p`.

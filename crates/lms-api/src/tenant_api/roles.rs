@@ -192,7 +192,13 @@ impl RolesApi {
         let b = body.0;
         let name = parse_name(&b.name)?;
         let permissions = parse_permissions(&b.permissions)?;
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createRole").await?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createRole").await?;
+        actor.require_all(
+            &permissions
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+        )?;
         let id = RoleId::new();
         roles::create(&mut tx, id, &name, b.description.as_deref(), &permissions).await?;
         let row = roles::get(&mut tx, id).await?.ok_or_else(role_not_found)?;
@@ -222,7 +228,10 @@ impl RolesApi {
             .as_deref()
             .map(parse_permissions)
             .transpose()?;
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "updateRole").await?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateRole").await?;
+        if let Some(p) = &permissions {
+            actor.require_all(&p.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+        }
         let id = RoleId::from_uuid(role_id.0);
         roles::lock_assignments(&mut tx).await?;
         let current = roles::get_for_update(&mut tx, id)

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{TenantBearer, TenantTags};
 use crate::auth::{check_new_password, hash_password_async};
-use crate::context::Ctx;
+use crate::context::{Actor, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{self, maybe};
 use crate::tenancy::Tenant;
@@ -165,6 +165,13 @@ pub(crate) async fn ensure_a_role_manager_remains(tx: &mut TenantTx) -> ApiResul
     Ok(())
 }
 
+/// A user manager may act only on users whose permissions they hold all
+/// of: `user:manage` alone cannot edit or deactivate an admin.
+async fn require_outranks(tx: &mut TenantTx, actor: &Actor, target: UserId) -> ApiResult<()> {
+    let theirs = users::permissions(tx, target).await?;
+    actor.require_all(&theirs)
+}
+
 async fn fetch(tx: &mut TenantTx, id: UserId) -> ApiResult<User> {
     Ok(users::get(tx, id).await?.ok_or_else(user_not_found)?.into())
 }
@@ -249,7 +256,7 @@ impl UsersApi {
             .roles
             .unwrap_or_else(|| vec![lms_domain::permissions::LEARNER_ROLE_NAME.to_owned()]);
 
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createUser").await?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createUser").await?;
         let id = UserId::new();
         users::create(
             &mut tx,
@@ -273,10 +280,19 @@ impl UsersApi {
             )
             .await?;
         }
+        // Giving roles is role management: anything beyond the default
+        // learner role needs role:manage, and nobody gives more than they hold.
+        let only_learner = role_names
+            .iter()
+            .all(|n| n == lms_domain::permissions::LEARNER_ROLE_NAME);
+        if !only_learner {
+            actor.require(Permission::RoleManage)?;
+        }
         for name in &role_names {
-            let role = roles::id_by_name(&mut tx, name).await?.ok_or_else(|| {
+            let (role, perms) = roles::by_name(&mut tx, name).await?.ok_or_else(|| {
                 ApiError::unprocessable("unknown_role", "a role in `roles` does not exist")
             })?;
+            actor.require_all(&perms)?;
             users::assign_role(&mut tx, id, role).await?;
         }
         let user = fetch(&mut tx, id).await?;
@@ -335,8 +351,9 @@ impl UsersApi {
         let avatar = maybe(&b.avatar_url)
             .map(|u| u.map(|u| WebUrl::parse("avatar_url", u)).transpose())
             .transpose()?;
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "updateUser").await?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateUser").await?;
         let id = UserId::from_uuid(user_id.0);
+        require_outranks(&mut tx, &actor, id).await?;
         let patch = UserPatch {
             email: email.as_ref().map(Email::as_str),
             username: username.as_ref().map(|u| u.as_ref().map(Username::as_str)),
@@ -368,6 +385,7 @@ impl UsersApi {
     ) -> ApiResult<UserFound> {
         let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deactivateUser").await?;
         let id = UserId::from_uuid(user_id.0);
+        require_outranks(&mut tx, &actor, id).await?;
         if id == actor.user {
             return Err(ApiError::conflict(
                 "cannot_deactivate_self",
@@ -398,8 +416,9 @@ impl UsersApi {
         auth: TenantBearer,
         user_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "reactivateUser").await?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "reactivateUser").await?;
         let id = UserId::from_uuid(user_id.0);
+        require_outranks(&mut tx, &actor, id).await?;
         if !users::set_active(&mut tx, id, true).await? {
             return Err(user_not_found());
         }
@@ -422,14 +441,15 @@ impl UsersApi {
         user_id: Path<Uuid>,
         role_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "assignRole").await?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "assignRole").await?;
         let (user, role) = (UserId::from_uuid(user_id.0), RoleId::from_uuid(role_id.0));
         users::get(&mut tx, user)
             .await?
             .ok_or_else(user_not_found)?;
-        roles::get(&mut tx, role)
+        let row = roles::get(&mut tx, role)
             .await?
             .ok_or_else(role_not_found)?;
+        actor.require_all(&row.permissions.0)?;
         users::assign_role(&mut tx, user, role).await?;
         let user = fetch(&mut tx, user).await?;
         tx.commit().await?;
@@ -451,7 +471,7 @@ impl UsersApi {
         user_id: Path<Uuid>,
         role_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "removeRole").await?;
+        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "removeRole").await?;
         let (user, role) = (UserId::from_uuid(user_id.0), RoleId::from_uuid(role_id.0));
         users::get(&mut tx, user)
             .await?
@@ -459,6 +479,7 @@ impl UsersApi {
         roles::get(&mut tx, role)
             .await?
             .ok_or_else(role_not_found)?;
+        require_outranks(&mut tx, &actor, user).await?;
         roles::lock_assignments(&mut tx).await?;
         users::remove_role(&mut tx, user, role).await?;
         ensure_a_role_manager_remains(&mut tx).await?;

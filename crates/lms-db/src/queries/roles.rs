@@ -134,6 +134,22 @@ pub async fn delete(tx: &mut TenantTx, id: RoleId) -> Result<bool, DbError> {
     Ok(done.rows_affected() == 1)
 }
 
+/// The role named `name`: its id and permissions.
+pub async fn by_name(
+    tx: &mut TenantTx,
+    name: &str,
+) -> Result<Option<(RoleId, Vec<String>)>, DbError> {
+    let org = tx.org();
+    let row: Option<(Uuid, sqlx::types::Json<Vec<String>>)> = sqlx::query_as(
+        "SELECT id, permissions FROM roles WHERE organization_id = $1 AND name = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(name)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(id, p)| (RoleId::from_uuid(id), p.0)))
+}
+
 /// The id of the role named `name`.
 pub async fn id_by_name(tx: &mut TenantTx, name: &str) -> Result<Option<RoleId>, DbError> {
     let org = tx.org();
@@ -147,8 +163,9 @@ pub async fn id_by_name(tx: &mut TenantTx, name: &str) -> Result<Option<RoleId>,
     .map(RoleId::from_uuid))
 }
 
-/// How many active users hold `permission` through any role, other than
-/// `except`: guards against an organization locking itself out.
+/// How many active users who can log in (a password is set) hold
+/// `permission` through any role, other than `except`: guards against an
+/// organization locking itself out.
 pub async fn active_holders_except(
     tx: &mut TenantTx,
     permission: &str,
@@ -160,7 +177,8 @@ pub async fn active_holders_except(
         "SELECT count(DISTINCT u.id) FROM users u \
            JOIN user_roles ur ON ur.organization_id = u.organization_id AND ur.user_id = u.id \
            JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
-          WHERE u.organization_id = $1 AND u.is_active AND r.permissions ? $2 \
+          WHERE u.organization_id = $1 AND u.is_active AND u.password_hash IS NOT NULL \
+            AND r.permissions ? $2 \
             AND ($3::uuid IS NULL OR u.id <> $3) \
             AND ($4::uuid IS NULL OR NOT (ur.user_id = $4 AND ur.role_id = $5))",
     )

@@ -397,3 +397,18 @@ pub async fn actor(
     .fetch_optional(tx.conn())
     .await?)
 }
+
+/// Every permission a user holds through their roles.
+pub async fn permissions(tx: &mut TenantTx, id: UserId) -> Result<Vec<String>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT p.value FROM user_roles ur \
+           JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
+           CROSS JOIN LATERAL jsonb_array_elements_text(r.permissions) AS p(value) \
+          WHERE ur.organization_id = $1 AND ur.user_id = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_all(tx.conn())
+    .await?)
+}
