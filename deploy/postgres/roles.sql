@@ -90,6 +90,9 @@ DO $$
 BEGIN
     EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO lms_owner', current_database());
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO lms_app, lms_platform', current_database());
+    -- No temporary tables for anyone by default: the runtime roles need
+    -- none, and a temporary table can shadow a table name.
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
 END
 $$;
 
