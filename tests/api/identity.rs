@@ -914,3 +914,215 @@ async fn visible_enrollments(
     tx.rollback().await.unwrap();
     ids
 }
+
+#[tokio::test]
+async fn nobody_grants_more_than_they_hold() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let hr = acme
+        .post(
+            "/api/v1/roles",
+            json!({ "name": "hr", "permissions": ["user:manage"] }),
+        )
+        .await;
+    let hr_role = hr.json["id"].as_str().unwrap().to_owned();
+    let (hr_user, hr_token) = acme.user_with_role("hr@acme.test", "learner").await;
+    acme.send_as(
+        &acme.token,
+        Method::PUT,
+        &format!("/api/v1/users/{hr_user}/roles/{hr_role}"),
+        None,
+    )
+    .await;
+
+    // user:manage alone invites learners, but cannot hand out roles...
+    let a = acme
+        .send_as(&hr_token, Method::POST, "/api/v1/users", Some(json!({ "email": "new@acme.test", "first_name": "N", "last_name": "U", "password": PASSWORD, "roles": ["admin"] })))
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    let a = acme
+        .send_as(
+            &hr_token,
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({ "email": "new@acme.test", "first_name": "N", "last_name": "U" })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    // ...nor act on someone who holds more than they do.
+    let a = acme
+        .send_as(
+            &hr_token,
+            Method::POST,
+            &format!("/api/v1/users/{}/deactivate", acme.admin_id),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.code(), "permission_escalation");
+    let a = acme
+        .send_as(
+            &hr_token,
+            Method::PATCH,
+            &format!("/api/v1/users/{}", acme.admin_id),
+            Some(json!({ "email": "mine@acme.test" })),
+        )
+        .await;
+    assert_eq!(a.code(), "permission_escalation");
+    assert_eq!(
+        acme.get("/api/v1/me").await.json["user"]["email"],
+        "admin@acme.test"
+    );
+
+    // role:manage alone cannot make anyone (itself included) an admin, nor
+    // write a role with permissions it lacks.
+    let rm = acme
+        .post(
+            "/api/v1/roles",
+            json!({ "name": "rm", "permissions": ["role:manage"] }),
+        )
+        .await;
+    let rm_role = rm.json["id"].as_str().unwrap().to_owned();
+    let (rm_user, rm_token) = acme.user_with_role("rm@acme.test", "learner").await;
+    acme.send_as(
+        &acme.token,
+        Method::PUT,
+        &format!("/api/v1/users/{rm_user}/roles/{rm_role}"),
+        None,
+    )
+    .await;
+    let roles = acme.get("/api/v1/roles").await;
+    let admin_role = roles.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = acme
+        .send_as(
+            &rm_token,
+            Method::PUT,
+            &format!("/api/v1/users/{rm_user}/roles/{admin_role}"),
+            None,
+        )
+        .await;
+    assert_eq!(a.code(), "permission_escalation");
+    let a = acme
+        .send_as(
+            &rm_token,
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({ "name": "sneaky", "permissions": ["audit:read"] })),
+        )
+        .await;
+    assert_eq!(a.code(), "permission_escalation");
+    let a = acme
+        .send_as(
+            &rm_token,
+            Method::PATCH,
+            &format!("/api/v1/roles/{rm_role}"),
+            Some(json!({ "permissions": ["role:manage", "user:manage"] })),
+        )
+        .await;
+    assert_eq!(a.code(), "permission_escalation");
+    assert_eq!(
+        acme.get(&format!("/api/v1/users/{rm_user}")).await.json["roles"],
+        json!(["learner", "rm"])
+    );
+}
+
+#[tokio::test]
+async fn a_role_manager_who_cannot_log_in_does_not_count() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    // An invited admin without a password cannot rescue the tenant.
+    let ghost = acme.post("/api/v1/users", json!({ "email": "ghost@acme.test", "first_name": "G", "last_name": "H", "roles": ["admin"] })).await;
+    assert_eq!(ghost.status, StatusCode::CREATED, "{}", ghost.text);
+    let roles = acme.get("/api/v1/roles").await;
+    let admin_role = roles.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = acme
+        .delete(&format!(
+            "/api/v1/users/{}/roles/{admin_role}",
+            acme.admin_id
+        ))
+        .await;
+    assert_eq!(a.code(), "last_role_manager");
+}
+
+#[tokio::test]
+async fn a_parallel_burst_of_logins_is_limited_too() {
+    let app = TestApp::spawn_with(|a| a.login_failures_per_account = 5).await;
+    let acme = app.tenant("acme").await;
+    let attempts = (0..20).map(|_| acme.login("admin@acme.test", "wrong wrong wrong"));
+    let answers = futures::future::join_all(attempts).await;
+    let checked = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked in a burst of 20"
+    );
+    assert_eq!(checked + limited, 20);
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_client_is_the_rightmost_untrusted_hop() {
+    let app = TestApp::spawn_with(|a| {
+        a.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        a.login_attempts_per_client = 4;
+    })
+    .await;
+    let acme = app.tenant("acme").await; // one attempt, from 127.0.0.1 itself
+    let attempt = |spoof: String| {
+        let app = &app;
+        let host = acme.host.clone();
+        async move {
+            app.http
+                .post(format!("http://{}/api/v1/auth/token", app.addr))
+                .header("host", host)
+                // The client wrote the left part; our proxy appended the real address.
+                .header("x-forwarded-for", format!("{spoof}, 203.0.113.9"))
+                .json(&json!({ "email": "admin@acme.test", "password": "wrong wrong wrong" }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for i in 0..4 {
+        assert_eq!(
+            attempt(format!("10.9.9.{i}")).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt("10.9.9.200".into()).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a new left-hand address changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_only_for_allowed_peers() {
+    let app = TestApp::spawn_with(|a| a.metrics_allow = vec![]).await;
+    let a = app
+        .send(Method::GET, PLATFORM_HOST, "/metrics", None, None)
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+}

@@ -77,6 +77,11 @@ fn metrics(req: &Request) -> Response {
     let Some(ctx) = req.data::<Ctx>() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    // Process-wide counters are for the operator's scraper only.
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    if !peer.is_some_and(|ip| ctx.config.metrics_allow.contains(&ip)) {
+        return ApiError::not_found("route_not_found", "no such route").into_response();
+    }
     let (entries, bytes) = ctx.catalog.size();
     let body = format!(
         "# HELP lms_catalog_cache_hits_total Catalog reads answered from the cache.\n\
@@ -99,20 +104,34 @@ fn metrics(req: &Request) -> Response {
         .body(body)
 }
 
-/// The client's address: the first `X-Forwarded-For` hop when the peer is a
-/// trusted proxy, else the peer itself.
+/// The client's address. Behind trusted proxies, `X-Forwarded-For` is read
+/// from the right: each proxy appends the address it saw, so the right-most
+/// address that is not one of our proxies is the client; anything to its
+/// left was written by the client and proves nothing.
 pub fn client_ip(req: &Request, config: &crate::ApiConfig) -> String {
+    let trusted = |ip: &std::net::IpAddr| config.trusted_proxies.contains(ip);
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    if peer.is_some_and(|ip| config.trusted_proxies.contains(&ip))
-        && let Some(first) = req
-            .header("x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-        && let Ok(ip) = first.trim().parse::<std::net::IpAddr>()
-    {
-        return ip.to_string();
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    if !trusted(&peer) {
+        return peer.to_string();
     }
-    peer.map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let hops: Vec<std::net::IpAddr> = forwarded
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .copied()
+        .unwrap_or(peer)
+        .to_string()
 }
 
 /// Resolves the Host and hands the request to the platform or tenant app.

@@ -1,8 +1,9 @@
 //! Login abuse limits: fixed windows counted in moka.
 //!
-//! Two counters guard each login endpoint: failures per (tenant, e-mail),
-//! which stops guessing one account's password, and attempts per client
-//! address, which stops spraying many accounts from one place. A blocked
+//! Two counters guard each login endpoint: attempts per (tenant, e-mail)
+//! since the last success, which stops guessing one account's password, and
+//! attempts per client address, which stops spraying many accounts from one
+//! place. Both count before the password is checked. A blocked
 //! login answers 429 with `Retry-After` whether or not the e-mail exists.
 //! The counters are per process: with N replicas an attacker gets at most N
 //! times the budget, which the limits are sized for.
@@ -46,26 +47,23 @@ impl RateLimiter {
         Self { limit, windows }
     }
 
-    /// `Err(seconds to wait)` when `key` has used up its window.
-    pub fn check(&self, key: &str) -> Result<(), u64> {
-        match self.windows.get(key) {
-            Some(w) if w.count.load(Ordering::Relaxed) >= self.limit.max => {
-                let left = self.limit.window.saturating_sub(w.started.elapsed());
-                Err(left.as_secs().max(1))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts one event for `key`.
-    pub fn record(&self, key: &str) {
+    /// Counts one event for `key` and refuses it (`Err(seconds to wait)`)
+    /// when it goes over the limit. Counting *before* the work is what holds
+    /// under concurrency: a burst of parallel attempts cannot all slip
+    /// through between a check and a record.
+    pub fn hit(&self, key: &str) -> Result<(), u64> {
         let w = self.windows.get_with(key.to_owned(), || {
             Arc::new(Window {
                 started: Instant::now(),
                 count: AtomicU32::new(0),
             })
         });
-        w.count.fetch_add(1, Ordering::Relaxed);
+        let n = w.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if n > self.limit.max {
+            let left = self.limit.window.saturating_sub(w.started.elapsed());
+            return Err(left.as_secs().max(1));
+        }
+        Ok(())
     }
 
     /// Forgets `key` (a successful login clears its failures).
@@ -87,13 +85,26 @@ mod tests {
             },
             100,
         );
-        assert!(l.check("k").is_ok());
-        l.record("k");
-        l.record("k");
-        let wait = l.check("k").unwrap_err();
+        assert!(l.hit("k").is_ok());
+        assert!(l.hit("k").is_ok());
+        let wait = l.hit("k").unwrap_err();
         assert!((1..=60).contains(&wait));
-        assert!(l.check("other").is_ok());
         l.clear("k");
-        assert!(l.check("k").is_ok());
+        assert!(l.hit("k").is_ok());
+    }
+
+    #[test]
+    fn hit_counts_before_the_work() {
+        let l = RateLimiter::new(
+            Limit {
+                max: 2,
+                window: Duration::from_secs(60),
+            },
+            100,
+        );
+        assert!(l.hit("k").is_ok());
+        assert!(l.hit("k").is_ok());
+        assert!(l.hit("k").is_err());
+        assert!(l.hit("other").is_ok());
     }
 }

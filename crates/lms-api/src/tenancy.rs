@@ -32,7 +32,13 @@ struct Entry {
 pub struct TenantResolver {
     db: Database,
     cache: Cache<String, Option<Entry>>,
+    /// Bounds the lookups in flight: a flood of made-up hosts queues here
+    /// instead of taking every connection of the platform pool.
+    lookups: tokio::sync::Semaphore,
 }
+
+/// Lookups that may run at once (the platform pool keeps the rest).
+const CONCURRENT_LOOKUPS: usize = 2;
 
 impl TenantResolver {
     /// A resolver whose answers live for `ttl`.
@@ -41,7 +47,11 @@ impl TenantResolver {
             .max_capacity(100_000)
             .time_to_live(ttl)
             .build();
-        Self { db, cache }
+        Self {
+            db,
+            cache,
+            lookups: tokio::sync::Semaphore::new(CONCURRENT_LOOKUPS),
+        }
     }
 
     /// The active tenant of `host`, or the error a client should see.
@@ -49,6 +59,15 @@ impl TenantResolver {
         let entry = match self.cache.get(host).await {
             Some(hit) => hit,
             None => {
+                let _permit = self
+                    .lookups
+                    .acquire()
+                    .await
+                    .map_err(|_| ApiError::unavailable())?;
+                // Another request may have looked this host up meanwhile.
+                if let Some(hit) = self.cache.get(host).await {
+                    return Self::answer(hit);
+                }
                 let found = self.lookup(target).await?;
                 let entry = found.map(|o| Entry {
                     id: OrgId::from_uuid(o.id),
@@ -59,6 +78,10 @@ impl TenantResolver {
                 entry
             }
         };
+        Self::answer(entry)
+    }
+
+    fn answer(entry: Option<Entry>) -> ApiResult<Tenant> {
         match entry {
             None => Err(ApiError::not_found(
                 "tenant_not_found",
@@ -78,6 +101,9 @@ impl TenantResolver {
     async fn lookup(&self, target: &HostTarget) -> ApiResult<Option<ResolvedOrg>> {
         let mut tx = self.db.platform().await?;
         let found = match target {
+            // A label no organization can have (reserved, malformed) needs
+            // no query.
+            HostTarget::Subdomain(slug) if lms_domain::Slug::parse("slug", slug).is_err() => None,
             HostTarget::Subdomain(slug) => orgs::resolve_slug(&mut tx, slug).await?,
             HostTarget::CustomDomain(domain) => orgs::resolve_domain(&mut tx, domain).await?,
             HostTarget::Platform => None,

@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply roles, migrations and policies to the database, then exit.
     Migrate,
     /// Write the OpenAPI documents to a folder (default `openapi/`).
@@ -125,6 +125,15 @@ pub struct ServeArgs {
     /// Proxies whose `X-Forwarded-Host` is believed (comma-separated IPs).
     #[arg(long, env = "LMS_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
+    /// Addresses allowed to read `/metrics` on the platform host
+    /// (comma-separated IPs).
+    #[arg(
+        long,
+        env = "LMS_METRICS_ALLOW",
+        value_delimiter = ',',
+        default_value = "127.0.0.1,::1"
+    )]
+    pub metrics_allow: Vec<IpAddr>,
     /// HS256 secret for access tokens (at least 32 bytes). Unset: a random
     /// one per process, so tokens do not survive a restart and replicas do
     /// not accept each other's tokens.

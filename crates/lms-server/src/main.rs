@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
     match cli.command {
         None => serve(&cli.db, ServeArgs::from_env()).await,
-        Some(Command::Serve(args)) => serve(&cli.db, args).await,
+        Some(Command::Serve(args)) => serve(&cli.db, *args).await,
         Some(Command::Migrate) => {
             let (_cluster, admin) = admin_url(&cli.db).await?;
             lms_db::migrate::run(&admin).await?;

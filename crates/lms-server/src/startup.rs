@@ -59,6 +59,7 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
             .trim_end_matches('.')
             .to_ascii_lowercase(),
         trusted_proxies: args.trusted_proxies.clone(),
+        metrics_allow: args.metrics_allow.clone(),
         tenant_cache_ttl: Duration::from_secs(args.tenant_cache_ttl_secs),
         max_body_bytes: args.max_body_bytes,
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl_secs),

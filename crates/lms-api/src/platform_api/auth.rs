@@ -76,13 +76,14 @@ impl AuthApi {
         let PlatformTokenRequest { email, password } = body.0;
         let client_key = format!("platform|{}", crate::app::client_ip(req, &ctx.config));
         let account_key = format!("platform|{}", email.trim().to_lowercase());
+        // Counted before the password is checked, so a parallel burst is
+        // limited too; a success clears the account's count.
         ctx.login_attempts
-            .check(&client_key)
+            .hit(&client_key)
             .map_err(ApiError::too_many_requests)?;
         ctx.login_failures
-            .check(&account_key)
+            .hit(&account_key)
             .map_err(ApiError::too_many_requests)?;
-        ctx.login_attempts.record(&client_key);
 
         let email = Email::parse("email", &email).ok();
         let password = (password.chars().count() <= MAX_PASSWORD_CHARS).then_some(password);
@@ -98,10 +99,7 @@ impl AuthApi {
         .await;
         let id = match admin {
             Some(a) if ok && a.is_active => PlatformAdminId::from_uuid(a.id),
-            _ => {
-                ctx.login_failures.record(&account_key);
-                return Err(ApiError::invalid_credentials());
-            }
+            _ => return Err(ApiError::invalid_credentials()),
         };
         ctx.login_failures.clear(&account_key);
         platform_admins::touch_login(&mut tx, id).await?;

@@ -120,13 +120,14 @@ impl AuthApi {
         let TokenRequest { email, password } = body.0;
         let client_key = format!("{}|{}", tenant.id, crate::app::client_ip(req, &ctx.config));
         let account_key = format!("{}|{}", tenant.id, email.trim().to_lowercase());
+        // Counted before the password is checked, so a parallel burst is
+        // limited too; a success clears the account's count.
         ctx.login_attempts
-            .check(&client_key)
+            .hit(&client_key)
             .map_err(ApiError::too_many_requests)?;
         ctx.login_failures
-            .check(&account_key)
+            .hit(&account_key)
             .map_err(ApiError::too_many_requests)?;
-        ctx.login_attempts.record(&client_key);
 
         // A malformed e-mail or an over-long password is just a wrong
         // login: same answer, same work.
@@ -141,10 +142,7 @@ impl AuthApi {
         let password_ok = verify_password_async(password.unwrap_or_default(), hash).await;
         let user = match login {
             Some(l) if password_ok && l.is_active => UserId::from_uuid(l.id),
-            _ => {
-                ctx.login_failures.record(&account_key);
-                return Err(ApiError::invalid_credentials());
-            }
+            _ => return Err(ApiError::invalid_credentials()),
         };
         ctx.login_failures.clear(&account_key);
         users::touch_login(&mut tx, user).await?;
@@ -208,9 +206,8 @@ impl AuthApi {
         let b = body.0;
         let client_key = format!("{}|{}", tenant.id, crate::app::client_ip(req, &ctx.config));
         ctx.login_attempts
-            .check(&client_key)
+            .hit(&client_key)
             .map_err(ApiError::too_many_requests)?;
-        ctx.login_attempts.record(&client_key);
         let email = Email::parse("email", &b.email)?;
         let first = PersonName::parse("first_name", &b.first_name)?;
         let last = PersonName::parse("last_name", &b.last_name)?;
