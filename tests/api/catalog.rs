@@ -1080,3 +1080,69 @@ async fn another_tenant_cannot_reach_content_taxonomy_or_links_by_id() {
     assert_eq!(d.json["lessons"][0]["sections"][0]["title"], "Acme Section");
     let _ = Body::Json(json!(null));
 }
+
+#[tokio::test]
+async fn concurrent_inserts_and_reorders_queue_and_keep_the_order_dense() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let c = acme.create_course("Busy").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/courses/{c}/lessons");
+    // Ten lessons added at once, half of them at the front.
+    let adds = (0..10).map(|i| {
+        let body = if i % 2 == 0 {
+            json!({ "title": format!("L{i}"), "position": 0 })
+        } else {
+            json!({ "title": format!("L{i}") })
+        };
+        acme.post(&path, body)
+    });
+    for a in futures::future::join_all(adds).await {
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    }
+    let list = acme.get(&path).await;
+    let items = list.json["items"].as_array().unwrap();
+    let positions: Vec<i64> = items
+        .iter()
+        .map(|x| x["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, (0..10).collect::<Vec<i64>>());
+    let ids: Vec<String> = items
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Five full reorders at once: each is applied whole, one after another.
+    let orders: Vec<Vec<String>> = (0..5)
+        .map(|k| {
+            let mut o = ids.clone();
+            o.rotate_left(k + 1);
+            o
+        })
+        .collect();
+    let order_path = format!("{path}/order");
+    let reorders = orders.iter().map(|o| {
+        acme.send_as(
+            &acme.token,
+            Method::PUT,
+            &order_path,
+            Some(json!({ "ids": o })),
+        )
+    });
+    for a in futures::future::join_all(reorders).await {
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    }
+    let after = acme.get(&path).await;
+    let now: Vec<String> = after.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        orders.contains(&now),
+        "the final order is exactly one of the requested ones"
+    );
+}
