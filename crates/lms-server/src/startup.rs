@@ -125,20 +125,12 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Its state.
     pub ctx: Ctx,
-    shutdown: Option<oneshot::Sender<()>>,
+    /// Dropping it (with the server) starts the graceful shutdown.
+    _shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets in-flight requests finish (up to 10 s), and waits.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        (&mut self.task).await??;
-        Ok(())
-    }
-
     /// Waits until the server stops (after `stop_signal` resolves).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await??;
@@ -180,7 +172,7 @@ pub async fn start(
     Ok(RunningServer {
         addr,
         ctx,
-        shutdown: Some(tx),
+        _shutdown: tx,
         task,
     })
 }

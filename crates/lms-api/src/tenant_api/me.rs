@@ -1,8 +1,8 @@
 //! The caller's own account: profile, preferences, password.
 
-use lms_db::queries::users::{self, ProfileRow, UserPatch};
+use lms_db::queries::users::{self, ProfileRow};
 use lms_db::queries::{orgs, sessions};
-use lms_domain::{InputError, PersonName, Username, WebUrl};
+use lms_domain::{InputError, WebUrl};
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
@@ -10,12 +10,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::users::{User, user_not_found};
+use super::users::{AccountChanges, User, user_not_found};
 use super::{TenantBearer, TenantTags};
 use crate::auth::{check_new_password, hash_password_async, verify_password_async};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::paging::maybe;
 use crate::tenancy::Tenant;
 
 /// Largest preferences object, serialised.
@@ -237,22 +236,13 @@ impl MeApi {
         body: Json<UpdateMe>,
     ) -> ApiResult<MeFound> {
         let b = body.0;
-        let first = b
-            .first_name
-            .as_deref()
-            .map(|n| PersonName::parse("first_name", n))
-            .transpose()?;
-        let last = b
-            .last_name
-            .as_deref()
-            .map(|n| PersonName::parse("last_name", n))
-            .transpose()?;
-        let username = maybe(&b.username)
-            .map(|u| u.map(|u| Username::parse("username", u)).transpose())
-            .transpose()?;
-        let avatar = maybe(&b.avatar_url)
-            .map(|u| u.map(|u| WebUrl::parse("avatar_url", u)).transpose())
-            .transpose()?;
+        let changes = AccountChanges::parse(
+            None,
+            b.first_name.as_deref(),
+            b.last_name.as_deref(),
+            &b.username,
+            &b.avatar_url,
+        )?;
         if let Some(p) = &b.profile {
             if let Some(w) = p.website.value() {
                 WebUrl::parse("profile.website", w)?;
@@ -268,14 +258,7 @@ impl MeApi {
         }
 
         let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateMe").await?;
-        let patch = UserPatch {
-            email: None,
-            username: username.as_ref().map(|u| u.as_ref().map(Username::as_str)),
-            first_name: first.as_ref().map(PersonName::as_str),
-            last_name: last.as_ref().map(PersonName::as_str),
-            avatar_url: avatar.as_ref().map(|u| u.as_ref().map(WebUrl::as_str)),
-        };
-        users::update(&mut tx, actor.user, &patch).await?;
+        users::update(&mut tx, actor.user, &changes.patch()).await?;
         if let Some(p) = b.profile {
             let mut row = users::profile(&mut tx, actor.user).await?;
             apply(&mut row.bio, &p.bio, |s| {

@@ -154,8 +154,7 @@ fn role_not_found() -> ApiError {
 ///
 /// Callers take [`roles::lock_assignments`] before their change.
 pub(crate) async fn ensure_a_role_manager_remains(tx: &mut TenantTx) -> ApiResult<()> {
-    let left =
-        roles::active_holders_except(tx, Permission::RoleManage.as_str(), None, None).await?;
+    let left = roles::active_holders(tx, Permission::RoleManage.as_str()).await?;
     if left == 0 {
         return Err(ApiError::conflict(
             "last_role_manager",
@@ -163,6 +162,60 @@ pub(crate) async fn ensure_a_role_manager_remains(tx: &mut TenantTx) -> ApiResul
         ));
     }
     Ok(())
+}
+
+/// Validated changes to a user's account fields, shared by `PATCH
+/// /users/{id}` and `PATCH /me` (which passes no e-mail).
+pub(crate) struct AccountChanges {
+    email: Option<Email>,
+    first_name: Option<PersonName>,
+    last_name: Option<PersonName>,
+    username: Option<Option<Username>>,
+    avatar_url: Option<Option<WebUrl>>,
+}
+
+impl AccountChanges {
+    /// Parses the fields of a PATCH body.
+    pub(crate) fn parse(
+        email: Option<&str>,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+        username: &MaybeUndefined<String>,
+        avatar_url: &MaybeUndefined<String>,
+    ) -> Result<Self, lms_domain::InputError> {
+        Ok(Self {
+            email: email.map(|e| Email::parse("email", e)).transpose()?,
+            first_name: first_name
+                .map(|n| PersonName::parse("first_name", n))
+                .transpose()?,
+            last_name: last_name
+                .map(|n| PersonName::parse("last_name", n))
+                .transpose()?,
+            username: maybe(username)
+                .map(|u| u.map(|u| Username::parse("username", u)).transpose())
+                .transpose()?,
+            avatar_url: maybe(avatar_url)
+                .map(|u| u.map(|u| WebUrl::parse("avatar_url", u)).transpose())
+                .transpose()?,
+        })
+    }
+
+    /// The update to store.
+    pub(crate) fn patch(&self) -> UserPatch<'_> {
+        UserPatch {
+            email: self.email.as_ref().map(Email::as_str),
+            username: self
+                .username
+                .as_ref()
+                .map(|u| u.as_ref().map(Username::as_str)),
+            first_name: self.first_name.as_ref().map(PersonName::as_str),
+            last_name: self.last_name.as_ref().map(PersonName::as_str),
+            avatar_url: self
+                .avatar_url
+                .as_ref()
+                .map(|u| u.as_ref().map(WebUrl::as_str)),
+        }
+    }
 }
 
 /// A user manager may act only on users whose permissions they hold all
@@ -330,38 +383,17 @@ impl UsersApi {
         body: Json<UpdateUser>,
     ) -> ApiResult<UserFound> {
         let b = body.0;
-        let email = b
-            .email
-            .as_deref()
-            .map(|e| Email::parse("email", e))
-            .transpose()?;
-        let first = b
-            .first_name
-            .as_deref()
-            .map(|n| PersonName::parse("first_name", n))
-            .transpose()?;
-        let last = b
-            .last_name
-            .as_deref()
-            .map(|n| PersonName::parse("last_name", n))
-            .transpose()?;
-        let username = maybe(&b.username)
-            .map(|u| u.map(|u| Username::parse("username", u)).transpose())
-            .transpose()?;
-        let avatar = maybe(&b.avatar_url)
-            .map(|u| u.map(|u| WebUrl::parse("avatar_url", u)).transpose())
-            .transpose()?;
+        let changes = AccountChanges::parse(
+            b.email.as_deref(),
+            b.first_name.as_deref(),
+            b.last_name.as_deref(),
+            &b.username,
+            &b.avatar_url,
+        )?;
         let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateUser").await?;
         let id = UserId::from_uuid(user_id.0);
         require_outranks(&mut tx, &actor, id).await?;
-        let patch = UserPatch {
-            email: email.as_ref().map(Email::as_str),
-            username: username.as_ref().map(|u| u.as_ref().map(Username::as_str)),
-            first_name: first.as_ref().map(PersonName::as_str),
-            last_name: last.as_ref().map(PersonName::as_str),
-            avatar_url: avatar.as_ref().map(|u| u.as_ref().map(WebUrl::as_str)),
-        };
-        if !users::update(&mut tx, id, &patch).await? {
+        if !users::update(&mut tx, id, &changes.patch()).await? {
             return Err(user_not_found());
         }
         let user = fetch(&mut tx, id).await?;

@@ -164,29 +164,19 @@ pub async fn id_by_name(tx: &mut TenantTx, name: &str) -> Result<Option<RoleId>,
 }
 
 /// How many active users who can log in (a password is set) hold
-/// `permission` through any role, other than `except`: guards against an
-/// organization locking itself out.
-pub async fn active_holders_except(
-    tx: &mut TenantTx,
-    permission: &str,
-    except_user: Option<Uuid>,
-    except_role: Option<(Uuid, Uuid)>,
-) -> Result<i64, DbError> {
+/// `permission` through any role: guards against an organization locking
+/// itself out.
+pub async fn active_holders(tx: &mut TenantTx, permission: &str) -> Result<i64, DbError> {
     let org = tx.org();
     Ok(sqlx::query_scalar(
         "SELECT count(DISTINCT u.id) FROM users u \
            JOIN user_roles ur ON ur.organization_id = u.organization_id AND ur.user_id = u.id \
            JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
           WHERE u.organization_id = $1 AND u.is_active AND u.password_hash IS NOT NULL \
-            AND r.permissions ? $2 \
-            AND ($3::uuid IS NULL OR u.id <> $3) \
-            AND ($4::uuid IS NULL OR NOT (ur.user_id = $4 AND ur.role_id = $5))",
+            AND r.permissions ? $2",
     )
     .bind(org.as_uuid())
     .bind(permission)
-    .bind(except_user)
-    .bind(except_role.map(|r| r.0))
-    .bind(except_role.map(|r| r.1))
     .fetch_one(tx.conn())
     .await?)
 }
