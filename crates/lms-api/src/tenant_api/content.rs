@@ -14,7 +14,7 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::courses::{course_not_found, sees_drafts};
+use super::courses::{check_description, course_not_found, sees_drafts};
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -308,16 +308,6 @@ fn lesson_not_found() -> ApiError {
 
 fn section_not_found() -> ApiError {
     ApiError::not_found("section_not_found", "no such section in this lesson")
-}
-
-fn check_description(d: Option<&str>) -> Result<(), InputError> {
-    match d {
-        Some(d) if d.chars().count() > 20_000 => Err(InputError::new(
-            "description",
-            "must be at most 20000 characters",
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn check_content(c: Option<&str>) -> Result<(), InputError> {

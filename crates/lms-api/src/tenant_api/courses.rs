@@ -23,7 +23,7 @@ use super::{TenantBearer, TenantTags};
 use crate::catalog_cache::Entry;
 use crate::context::{Actor, Ctx};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{DEFAULT_LIMIT, maybe};
+use crate::paging::{self, DEFAULT_LIMIT, maybe};
 use crate::tenancy::Tenant;
 
 /// Longest description accepted, in characters.
@@ -295,7 +295,7 @@ pub(crate) fn course_not_found() -> ApiError {
     ApiError::not_found("course_not_found", "no such course")
 }
 
-fn check_description(d: Option<&str>) -> Result<(), InputError> {
+pub(crate) fn check_description(d: Option<&str>) -> Result<(), InputError> {
     match d {
         Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(InputError::new(
             "description",
@@ -523,14 +523,7 @@ impl CoursesApi {
         )
         .await?;
         tx.commit().await?;
-        let more = rows.len() as i64 > limit;
-        let mut rows = rows;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = if more {
-            rows.last().map(|r| encode_cursor(sort, r))
-        } else {
-            None
-        };
+        let (rows, next_cursor) = paging::page(rows, limit, |r| encode_cursor(sort, r));
         let page = CoursePage {
             items: rows.into_iter().map(|r| r.course.into()).collect(),
             next_cursor,
@@ -702,22 +695,17 @@ impl CoursesApi {
         course_id: Path<Uuid>,
         category_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "addCourseCategory").await?;
-        let (course, cat) = (
+        let link = Link::Category(CategoryId::from_uuid(category_id.0));
+        change_link(
+            &ctx,
+            &tenant,
+            auth,
+            "addCourseCategory",
             CourseId::from_uuid(course_id.0),
-            CategoryId::from_uuid(category_id.0),
-        );
-        if !courses::lock(&mut tx, course).await? {
-            return Err(course_not_found());
-        }
-        categories::get(&mut tx, cat)
-            .await?
-            .ok_or_else(super::taxonomy::category_not_found)?;
-        categories::attach(&mut tx, course, cat).await?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(Done::NoContent)
+            link,
+            true,
+        )
+        .await
     }
 
     /// Take a course out of a category.
@@ -734,20 +722,17 @@ impl CoursesApi {
         course_id: Path<Uuid>,
         category_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        let (mut tx, actor) = ctx
-            .authorize(&tenant, auth.0, "removeCourseCategory")
-            .await?;
-        let course = CourseId::from_uuid(course_id.0);
-        if !courses::lock(&mut tx, course).await? {
-            return Err(course_not_found());
-        }
-        if !categories::detach(&mut tx, course, CategoryId::from_uuid(category_id.0)).await? {
-            return Err(super::taxonomy::category_not_found());
-        }
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(Done::NoContent)
+        let link = Link::Category(CategoryId::from_uuid(category_id.0));
+        change_link(
+            &ctx,
+            &tenant,
+            auth,
+            "removeCourseCategory",
+            CourseId::from_uuid(course_id.0),
+            link,
+            false,
+        )
+        .await
     }
 
     /// Tag a course (idempotent).
@@ -764,19 +749,17 @@ impl CoursesApi {
         course_id: Path<Uuid>,
         tag_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "addCourseTag").await?;
-        let (course, tag) = (CourseId::from_uuid(course_id.0), TagId::from_uuid(tag_id.0));
-        if !courses::lock(&mut tx, course).await? {
-            return Err(course_not_found());
-        }
-        if !categories::tag_exists(&mut tx, tag).await? {
-            return Err(super::taxonomy::tag_not_found());
-        }
-        categories::attach_tag(&mut tx, course, tag).await?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(Done::NoContent)
+        let link = Link::Tag(TagId::from_uuid(tag_id.0));
+        change_link(
+            &ctx,
+            &tenant,
+            auth,
+            "addCourseTag",
+            CourseId::from_uuid(course_id.0),
+            link,
+            true,
+        )
+        .await
     }
 
     /// Untag a course.
@@ -793,19 +776,70 @@ impl CoursesApi {
         course_id: Path<Uuid>,
         tag_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "removeCourseTag").await?;
-        let course = CourseId::from_uuid(course_id.0);
-        if !courses::lock(&mut tx, course).await? {
-            return Err(course_not_found());
-        }
-        if !categories::detach_tag(&mut tx, course, TagId::from_uuid(tag_id.0)).await? {
-            return Err(super::taxonomy::tag_not_found());
-        }
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(Done::NoContent)
+        let link = Link::Tag(TagId::from_uuid(tag_id.0));
+        change_link(
+            &ctx,
+            &tenant,
+            auth,
+            "removeCourseTag",
+            CourseId::from_uuid(course_id.0),
+            link,
+            false,
+        )
+        .await
     }
+}
+
+/// A course's category or tag.
+#[derive(Clone, Copy)]
+enum Link {
+    Category(CategoryId),
+    Tag(TagId),
+}
+
+/// Attaches (idempotently) or detaches a category or tag, under the course's
+/// lock, and counts it as a change of the course.
+async fn change_link(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    auth: TenantBearer,
+    op: &'static str,
+    course: CourseId,
+    link: Link,
+    attach: bool,
+) -> ApiResult<Done> {
+    let (mut tx, actor) = ctx.authorize(tenant, auth.0, op).await?;
+    if !courses::lock(&mut tx, course).await? {
+        return Err(course_not_found());
+    }
+    let found = match (link, attach) {
+        (Link::Category(cat), true) => {
+            let exists = categories::get(&mut tx, cat).await?.is_some();
+            if exists {
+                categories::attach(&mut tx, course, cat).await?;
+            }
+            exists
+        }
+        (Link::Category(cat), false) => categories::detach(&mut tx, course, cat).await?,
+        (Link::Tag(tag), true) => {
+            let exists = categories::tag_exists(&mut tx, tag).await?;
+            if exists {
+                categories::attach_tag(&mut tx, course, tag).await?;
+            }
+            exists
+        }
+        (Link::Tag(tag), false) => categories::detach_tag(&mut tx, course, tag).await?,
+    };
+    if !found {
+        return Err(match link {
+            Link::Category(_) => super::taxonomy::category_not_found(),
+            Link::Tag(_) => super::taxonomy::tag_not_found(),
+        });
+    }
+    courses::touch(&mut tx, course, actor.user).await?;
+    tx.commit().await?;
+    ctx.catalog.invalidate(tenant.id);
+    Ok(Done::NoContent)
 }
 
 async fn set_published(
