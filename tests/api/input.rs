@@ -249,3 +249,114 @@ async fn organization_input_is_validated() {
         .unwrap();
     assert_eq!(users, 0);
 }
+
+#[tokio::test]
+async fn identity_and_catalog_inputs_get_clear_errors() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let posts = [
+        (
+            "/api/v1/roles",
+            json!({ "name": "  ", "permissions": [] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "/api/v1/roles",
+            json!({ "name": "r", "permissions": "course:read" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "/api/v1/users",
+            json!({ "email": "x@acme.test", "first_name": "X", "last_name": "Y", "username": "no spaces allowed" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "/api/v1/users",
+            json!({ "email": "x@acme.test", "first_name": "X", "last_name": "Y", "password": "short" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "/api/v1/users",
+            json!({ "email": "x@acme.test", "first_name": "X", "last_name": "Y", "roles": ["nope"] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_role",
+        ),
+        (
+            "/api/v1/categories",
+            json!({ "name": "C", "slug": "c", "icon": "two words" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "/api/v1/categories",
+            json!({ "name": "C", "slug": "c", "colour": "#000000" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "/api/v1/tags",
+            json!({ "name": "" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": { "token": "x" } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+    ];
+    for (path, body, status, code) in posts {
+        let a = acme.post(path, body.clone()).await;
+        assert_eq!(a.status, status, "{path} {body}: {}", a.text);
+        assert_eq!(a.code(), code, "{path} {body}");
+    }
+    for (path, status, code) in [
+        (
+            "/api/v1/courses?sort=popular",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/courses?category=not-a-uuid",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/users?cursor=abc",
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "/api/v1/users?active=maybe",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+    ] {
+        let a = acme.get(path).await;
+        assert_eq!(a.status, status, "{path}: {}", a.text);
+        assert_eq!(a.code(), code, "{path}");
+    }
+    let a = acme
+        .patch(
+            "/api/v1/organization/settings",
+            json!({ "self_signup": "yes" }),
+        )
+        .await;
+    assert_eq!(a.code(), "invalid_body");
+    let a = acme
+        .patch(
+            "/api/v1/organization/settings",
+            json!({ "slug": "taken-over" }),
+        )
+        .await;
+    assert_eq!(
+        a.code(),
+        "invalid_body",
+        "unknown fields are refused, the slug is not a setting"
+    );
+}
