@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use lms_domain::{HostError, HostTarget, normalize_host};
+use lms_domain::HostTarget;
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderValue, StatusCode};
 use poem::web::Json;
@@ -104,36 +104,6 @@ fn metrics(req: &Request) -> Response {
         .body(body)
 }
 
-/// The client's address. Behind trusted proxies, `X-Forwarded-For` is read
-/// from the right: each proxy appends the address it saw, so the right-most
-/// address that is not one of our proxies is the client; anything to its
-/// left was written by the client and proves nothing.
-pub fn client_ip(req: &Request, config: &crate::ApiConfig) -> String {
-    let trusted = |ip: &std::net::IpAddr| config.trusted_proxies.contains(ip);
-    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    let Some(peer) = peer else {
-        return "unknown".into();
-    };
-    if !trusted(&peer) {
-        return peer.to_string();
-    }
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    let hops: Vec<std::net::IpAddr> = forwarded
-        .flat_map(|v| v.split(','))
-        .filter_map(|h| h.trim().parse().ok())
-        .collect();
-    hops.iter()
-        .rev()
-        .find(|ip| !trusted(ip))
-        .copied()
-        .unwrap_or(peer)
-        .to_string()
-}
-
 /// Resolves the Host and hands the request to the platform or tenant app.
 struct HostRouter {
     ctx: Ctx,
@@ -141,38 +111,11 @@ struct HostRouter {
     platform: BoxEndpoint<'static>,
 }
 
-impl HostRouter {
-    /// The host the client asked for. `X-Forwarded-Host` counts only when
-    /// the peer is a trusted proxy; otherwise anyone could pick a tenant.
-    fn requested_host(&self, req: &Request) -> Result<String, ApiError> {
-        let trusted = req
-            .remote_addr()
-            .as_socket_addr()
-            .is_some_and(|peer| self.ctx.config.trusted_proxies.contains(&peer.ip()));
-        let forwarded = trusted
-            .then(|| req.header("x-forwarded-host"))
-            .flatten()
-            .and_then(|v| v.split(',').next());
-        let raw = forwarded
-            .or_else(|| req.header("host"))
-            .or_else(|| req.uri().authority().map(|a| a.as_str()))
-            .unwrap_or("");
-        normalize_host(raw).map_err(|e| match e {
-            HostError::Missing => {
-                ApiError::bad_request("missing_host", "the request has no Host header")
-            }
-            HostError::Invalid => {
-                ApiError::bad_request("invalid_host", "the Host header is not a valid host name")
-            }
-        })
-    }
-}
-
 impl Endpoint for HostRouter {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let host = self.requested_host(&req)?;
+        let host = crate::client::requested_host(&req, &self.ctx.config)?;
         let cfg = &self.ctx.config;
         match HostTarget::classify(&host, &cfg.base_domain, &cfg.platform_host) {
             HostTarget::Platform => self.platform.call(req).await,

@@ -4,6 +4,7 @@ pub mod access;
 pub mod app;
 pub mod auth;
 pub mod catalog_cache;
+pub mod client;
 pub mod context;
 pub mod error;
 pub mod limiter;

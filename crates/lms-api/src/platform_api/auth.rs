@@ -74,7 +74,7 @@ impl AuthApi {
         body: Json<PlatformTokenRequest>,
     ) -> ApiResult<TokenIssued> {
         let PlatformTokenRequest { email, password } = body.0;
-        let client_key = format!("platform|{}", crate::app::client_ip(req, &ctx.config));
+        let client_key = format!("platform|{}", crate::client::client_ip(req, &ctx.config));
         let account_key = format!("platform|{}", email.trim().to_lowercase());
         // Counted before the password is checked, so a parallel burst is
         // limited too; a success clears the account's count.

@@ -118,7 +118,11 @@ impl AuthApi {
         body: Json<TokenRequest>,
     ) -> ApiResult<TokenIssued> {
         let TokenRequest { email, password } = body.0;
-        let client_key = format!("{}|{}", tenant.id, crate::app::client_ip(req, &ctx.config));
+        let client_key = format!(
+            "{}|{}",
+            tenant.id,
+            crate::client::client_ip(req, &ctx.config)
+        );
         let account_key = format!("{}|{}", tenant.id, email.trim().to_lowercase());
         // Counted before the password is checked, so a parallel burst is
         // limited too; a success clears the account's count.
@@ -204,7 +208,11 @@ impl AuthApi {
         body: Json<SignUpRequest>,
     ) -> ApiResult<SignedUp> {
         let b = body.0;
-        let client_key = format!("{}|{}", tenant.id, crate::app::client_ip(req, &ctx.config));
+        let client_key = format!(
+            "{}|{}",
+            tenant.id,
+            crate::client::client_ip(req, &ctx.config)
+        );
         ctx.login_attempts
             .hit(&client_key)
             .map_err(ApiError::too_many_requests)?;

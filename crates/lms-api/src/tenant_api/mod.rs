@@ -1,12 +1,10 @@
 //! The tenant API, served under `/api/v1` on tenant hosts.
 
 mod auth;
-mod content;
-mod courses;
+mod catalog;
 mod me;
 mod organization;
 mod roles;
-mod taxonomy;
 mod users;
 
 use lms_domain::UserId;
@@ -74,9 +72,9 @@ pub type Apis = (
     organization::OrganizationApi,
     users::UsersApi,
     roles::RolesApi,
-    courses::CoursesApi,
-    content::ContentApi,
-    taxonomy::TaxonomyApi,
+    catalog::CoursesApi,
+    catalog::ContentApi,
+    catalog::TaxonomyApi,
 );
 
 /// The OpenAPI service of the tenant API.
@@ -88,9 +86,9 @@ pub fn service() -> OpenApiService<Apis, ()> {
             organization::OrganizationApi,
             users::UsersApi,
             roles::RolesApi,
-            courses::CoursesApi,
-            content::ContentApi,
-            taxonomy::TaxonomyApi,
+            catalog::CoursesApi,
+            catalog::ContentApi,
+            catalog::TaxonomyApi,
         ),
         "Tenantry LMS tenant API",
         env!("CARGO_PKG_VERSION"),

@@ -13,13 +13,13 @@ use poem_openapi::types::{MaybeUndefined, ToJSON};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::courses::{from_cache, sees_drafts};
-use super::{TenantBearer, TenantTags};
+use super::{category_not_found, from_cache, sees_drafts, tag_not_found};
 use crate::catalog_cache::Entry;
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::maybe;
 use crate::tenancy::Tenant;
+use crate::tenant_api::{TenantBearer, TenantTags};
 
 /// A category.
 #[derive(Object, Debug, Clone)]
@@ -206,14 +206,6 @@ enum Deleted {
     /// Deleted.
     #[oai(status = 204)]
     NoContent,
-}
-
-pub(crate) fn category_not_found() -> ApiError {
-    ApiError::not_found("category_not_found", "no such category")
-}
-
-pub(crate) fn tag_not_found() -> ApiError {
-    ApiError::not_found("tag_not_found", "no such tag")
 }
 
 fn color(field: &'static str, c: Option<&String>) -> Result<Option<String>, InputError> {

@@ -8,26 +8,27 @@ use lms_db::queries::courses::{
     self, After, CatalogQuery, CatalogRow, CoursePatch, CourseRow, CourseTree, NewCourse, Sort,
     UpdateOutcome,
 };
-use lms_domain::{CategoryId, CourseId, InputError, Permission, TagId, Title};
+use lms_domain::{CategoryId, CourseId, InputError, TagId, Title};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::{MaybeUndefined, ParseFromJSON, ToJSON};
+use poem_openapi::types::{MaybeUndefined, ToJSON};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::content::{Lesson, Section};
-use super::{TenantBearer, TenantTags};
+use super::{
+    Lesson, Section, category_not_found, check_description, course_not_found, from_cache,
+    sees_drafts, tag_not_found,
+};
 use crate::catalog_cache::Entry;
-use crate::context::{Actor, Ctx};
+use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{self, DEFAULT_LIMIT, maybe};
 use crate::tenancy::Tenant;
+use crate::tenant_api::{TenantBearer, TenantTags};
 
-/// Longest description accepted, in characters.
-const MAX_DESCRIPTION_CHARS: usize = 20_000;
 /// Largest metadata object accepted, serialised, in bytes.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Longest search accepted.
@@ -291,20 +292,6 @@ enum Done {
     NoContent,
 }
 
-pub(crate) fn course_not_found() -> ApiError {
-    ApiError::not_found("course_not_found", "no such course")
-}
-
-pub(crate) fn check_description(d: Option<&str>) -> Result<(), InputError> {
-    match d {
-        Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(InputError::new(
-            "description",
-            "must be at most 20000 characters",
-        )),
-        _ => Ok(()),
-    }
-}
-
 fn check_metadata(m: Option<&Value>) -> Result<(), InputError> {
     match m {
         Some(v @ Value::Object(_)) => {
@@ -333,11 +320,6 @@ fn check_hours(h: Option<i32>) -> Result<(), InputError> {
 fn image_url(u: Option<&String>) -> Result<Option<lms_domain::WebUrl>, InputError> {
     u.map(|u| lms_domain::WebUrl::parse("image_url", u))
         .transpose()
-}
-
-/// Whether the viewer sees drafts.
-pub(crate) fn sees_drafts(actor: &Actor) -> bool {
-    actor.can(Permission::CourseRead)
 }
 
 /// The opaque catalog cursor: the sort it belongs to, the last row's key
@@ -832,8 +814,8 @@ async fn change_link(
     };
     if !found {
         return Err(match link {
-            Link::Category(_) => super::taxonomy::category_not_found(),
-            Link::Tag(_) => super::taxonomy::tag_not_found(),
+            Link::Category(_) => category_not_found(),
+            Link::Tag(_) => tag_not_found(),
         });
     }
     courses::touch(&mut tx, course, actor.user).await?;
@@ -857,10 +839,4 @@ async fn set_published(
     tx.commit().await?;
     ctx.catalog.invalidate(tenant.id);
     Ok(CourseFound::Ok(Json(row.into())))
-}
-
-/// A cached body, as the API type.
-pub(crate) fn from_cache<T: ParseFromJSON>(v: &Arc<Value>) -> ApiResult<T> {
-    T::parse_from_json(Some(v.as_ref().clone()))
-        .map_err(|e| ApiError::internal(format!("cached entry: {}", e.into_message())))
 }

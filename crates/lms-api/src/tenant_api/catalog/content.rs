@@ -1,159 +1,29 @@
 //! Lessons and sections: ordered content under a course.
 
-use chrono::{DateTime, Utc};
 use lms_db::TenantTx;
 use lms_db::queries::courses;
-use lms_db::queries::lessons::{self, LessonRow, NewLesson};
+use lms_db::queries::lessons::{self, NewLesson};
 use lms_db::queries::ordering::{self, Ordered};
-use lms_db::queries::sections::{self, NewSection, SectionPatch, SectionRow};
+use lms_db::queries::sections::{self, NewSection, SectionPatch};
 use lms_domain::{CourseId, InputError, LessonId, SectionId, Title};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::courses::{check_description, course_not_found, sees_drafts};
-use super::{TenantBearer, TenantTags};
+use super::{Lesson, Section, SectionType, check_description, course_not_found, sees_drafts};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::maybe;
 use crate::tenancy::Tenant;
+use crate::tenant_api::{TenantBearer, TenantTags};
 
 /// Longest section content, in characters.
 const MAX_CONTENT_CHARS: usize = 1_000_000;
 /// Most children a reorder may name.
 const MAX_ORDER_ITEMS: usize = 1000;
-
-/// What a section holds.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SectionType {
-    /// Text.
-    Text,
-    /// Video.
-    Video,
-    /// Audio.
-    Audio,
-    /// Quiz.
-    Quiz,
-    /// Assignment.
-    Assignment,
-    /// Interactive content.
-    Interactive,
-    /// A coding exercise.
-    CodeExercise,
-}
-
-impl From<SectionType> for lms_domain::SectionType {
-    fn from(t: SectionType) -> Self {
-        use lms_domain::SectionType as D;
-        match t {
-            SectionType::Text => D::Text,
-            SectionType::Video => D::Video,
-            SectionType::Audio => D::Audio,
-            SectionType::Quiz => D::Quiz,
-            SectionType::Assignment => D::Assignment,
-            SectionType::Interactive => D::Interactive,
-            SectionType::CodeExercise => D::CodeExercise,
-        }
-    }
-}
-
-impl From<lms_domain::SectionType> for SectionType {
-    fn from(t: lms_domain::SectionType) -> Self {
-        use lms_domain::SectionType as D;
-        match t {
-            D::Text => SectionType::Text,
-            D::Video => SectionType::Video,
-            D::Audio => SectionType::Audio,
-            D::Quiz => SectionType::Quiz,
-            D::Assignment => SectionType::Assignment,
-            D::Interactive => SectionType::Interactive,
-            D::CodeExercise => SectionType::CodeExercise,
-        }
-    }
-}
-
-/// A lesson.
-#[derive(Object, Debug, Clone)]
-pub struct Lesson {
-    /// Id.
-    pub id: Uuid,
-    /// Its course.
-    pub course_id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Position in the course, from 0, dense.
-    pub position: i32,
-    /// Whether it counts towards completion.
-    pub is_required: bool,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<LessonRow> for Lesson {
-    fn from(r: LessonRow) -> Self {
-        Self {
-            id: r.id,
-            course_id: r.course_id,
-            title: r.title,
-            description: r.description,
-            position: r.position,
-            is_required: r.is_required,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-/// A section.
-#[derive(Object, Debug, Clone)]
-pub struct Section {
-    /// Id.
-    pub id: Uuid,
-    /// Its lesson.
-    pub lesson_id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Rich content.
-    pub content: String,
-    /// Type.
-    #[oai(rename = "type")]
-    pub section_type: SectionType,
-    /// Position in the lesson, from 0, dense.
-    pub position: i32,
-    /// Duration in minutes.
-    pub duration_minutes: i32,
-    /// Not needed for completion.
-    pub is_optional: bool,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<SectionRow> for Section {
-    fn from(r: SectionRow) -> Self {
-        Self {
-            section_type: r.section_type().into(),
-            id: r.id,
-            lesson_id: r.lesson_id,
-            title: r.title,
-            content: r.content,
-            position: r.position,
-            duration_minutes: r.duration_minutes,
-            is_optional: r.is_optional,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
 
 /// A new lesson.
 #[derive(Object, Debug)]

@@ -1,0 +1,70 @@
+//! Who is asking, and for which host: the one place that decides how far
+//! the forwarding headers of a proxy are believed.
+//!
+//! A peer listed in `--trusted-proxies` is a proxy of ours: its
+//! `X-Forwarded-Host` names the host the client asked for, and the hops it
+//! appended to `X-Forwarded-For` are believed. Anyone else's forwarding
+//! headers are ignored; otherwise a client could pick a tenant, or rotate
+//! its address past the login limits.
+
+use lms_domain::{HostError, normalize_host};
+use poem::Request;
+
+use crate::context::ApiConfig;
+use crate::error::ApiError;
+
+/// Whether the request came straight from one of our proxies.
+fn from_trusted_proxy(req: &Request, config: &ApiConfig) -> bool {
+    req.remote_addr()
+        .as_socket_addr()
+        .is_some_and(|peer| config.trusted_proxies.contains(&peer.ip()))
+}
+
+/// The client's address. Behind trusted proxies, `X-Forwarded-For` is read
+/// from the right: each proxy appends the address it saw, so the right-most
+/// address that is not one of our proxies is the client; anything to its
+/// left was written by the client and proves nothing.
+pub fn client_ip(req: &Request, config: &ApiConfig) -> String {
+    let trusted = |ip: &std::net::IpAddr| config.trusted_proxies.contains(ip);
+    let Some(peer) = req.remote_addr().as_socket_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    if !trusted(&peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .copied()
+        .unwrap_or(peer)
+        .to_string()
+}
+
+/// The host the client asked for, normalised. `X-Forwarded-Host` counts
+/// only when the peer is a trusted proxy.
+pub fn requested_host(req: &Request, config: &ApiConfig) -> Result<String, ApiError> {
+    let forwarded = from_trusted_proxy(req, config)
+        .then(|| req.header("x-forwarded-host"))
+        .flatten()
+        .and_then(|v| v.split(',').next());
+    let raw = forwarded
+        .or_else(|| req.header("host"))
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    normalize_host(raw).map_err(|e| match e {
+        HostError::Missing => {
+            ApiError::bad_request("missing_host", "the request has no Host header")
+        }
+        HostError::Invalid => {
+            ApiError::bad_request("invalid_host", "the Host header is not a valid host name")
+        }
+    })
+}

@@ -1,0 +1,191 @@
+//! The catalog: courses, their lessons and sections, categories and tags.
+//!
+//! The three operation groups share the types and helpers below; they import
+//! from here, never from each other.
+
+mod content;
+mod courses;
+mod taxonomy;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lms_db::queries::lessons::LessonRow;
+use lms_db::queries::sections::SectionRow;
+use lms_domain::{InputError, Permission};
+use poem_openapi::types::ParseFromJSON;
+use poem_openapi::{Enum, Object};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use content::ContentApi;
+pub use courses::CoursesApi;
+pub use taxonomy::TaxonomyApi;
+
+use crate::context::Actor;
+use crate::error::{ApiError, ApiResult};
+
+/// Longest description accepted, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 20_000;
+
+/// What a section holds.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SectionType {
+    /// Text.
+    Text,
+    /// Video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Quiz.
+    Quiz,
+    /// Assignment.
+    Assignment,
+    /// Interactive content.
+    Interactive,
+    /// A coding exercise.
+    CodeExercise,
+}
+
+impl From<SectionType> for lms_domain::SectionType {
+    fn from(t: SectionType) -> Self {
+        use lms_domain::SectionType as D;
+        match t {
+            SectionType::Text => D::Text,
+            SectionType::Video => D::Video,
+            SectionType::Audio => D::Audio,
+            SectionType::Quiz => D::Quiz,
+            SectionType::Assignment => D::Assignment,
+            SectionType::Interactive => D::Interactive,
+            SectionType::CodeExercise => D::CodeExercise,
+        }
+    }
+}
+
+impl From<lms_domain::SectionType> for SectionType {
+    fn from(t: lms_domain::SectionType) -> Self {
+        use lms_domain::SectionType as D;
+        match t {
+            D::Text => SectionType::Text,
+            D::Video => SectionType::Video,
+            D::Audio => SectionType::Audio,
+            D::Quiz => SectionType::Quiz,
+            D::Assignment => SectionType::Assignment,
+            D::Interactive => SectionType::Interactive,
+            D::CodeExercise => SectionType::CodeExercise,
+        }
+    }
+}
+
+/// A lesson.
+#[derive(Object, Debug, Clone)]
+pub struct Lesson {
+    /// Id.
+    pub id: Uuid,
+    /// Its course.
+    pub course_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Position in the course, from 0, dense.
+    pub position: i32,
+    /// Whether it counts towards completion.
+    pub is_required: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<LessonRow> for Lesson {
+    fn from(r: LessonRow) -> Self {
+        Self {
+            id: r.id,
+            course_id: r.course_id,
+            title: r.title,
+            description: r.description,
+            position: r.position,
+            is_required: r.is_required,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A section.
+#[derive(Object, Debug, Clone)]
+pub struct Section {
+    /// Id.
+    pub id: Uuid,
+    /// Its lesson.
+    pub lesson_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Rich content.
+    pub content: String,
+    /// Type.
+    #[oai(rename = "type")]
+    pub section_type: SectionType,
+    /// Position in the lesson, from 0, dense.
+    pub position: i32,
+    /// Duration in minutes.
+    pub duration_minutes: i32,
+    /// Not needed for completion.
+    pub is_optional: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<SectionRow> for Section {
+    fn from(r: SectionRow) -> Self {
+        Self {
+            section_type: r.section_type().into(),
+            id: r.id,
+            lesson_id: r.lesson_id,
+            title: r.title,
+            content: r.content,
+            position: r.position,
+            duration_minutes: r.duration_minutes,
+            is_optional: r.is_optional,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+fn course_not_found() -> ApiError {
+    ApiError::not_found("course_not_found", "no such course")
+}
+
+fn category_not_found() -> ApiError {
+    ApiError::not_found("category_not_found", "no such category")
+}
+
+fn tag_not_found() -> ApiError {
+    ApiError::not_found("tag_not_found", "no such tag")
+}
+
+fn check_description(d: Option<&str>) -> Result<(), InputError> {
+    match d {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(InputError::new(
+            "description",
+            "must be at most 20000 characters",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the viewer sees drafts.
+fn sees_drafts(actor: &Actor) -> bool {
+    actor.can(Permission::CourseRead)
+}
+
+/// A cached body, as the API type.
+fn from_cache<T: ParseFromJSON>(v: &Arc<Value>) -> ApiResult<T> {
+    T::parse_from_json(Some(v.as_ref().clone()))
+        .map_err(|e| ApiError::internal(format!("cached entry: {}", e.into_message())))
+}
