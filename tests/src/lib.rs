@@ -237,8 +237,9 @@ impl TestApp {
         args.jwt_issuer = JWT_ISSUER.into();
         args.trusted_proxies = vec![];
         tweak(&mut args);
+        let listener = startup::listener_options(&db, &args).unwrap();
         let ctx = startup::api_context(db, &args).unwrap();
-        let server = startup::start(ctx, args.listen, None)
+        let server = startup::start(ctx, args.listen, listener, None)
             .await
             .expect("starting the server");
         let http = reqwest::Client::builder()

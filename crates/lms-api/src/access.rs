@@ -94,6 +94,43 @@ pub const PLATFORM_OPERATIONS: &[(&str, Access)] = &[
     ("reactivateOrganization", Authenticated),
 ];
 
+/// The tenant operations that change what the cached catalog reads (the
+/// catalog list and search, course trees, the category tree) return. A
+/// unit of work of one of them invalidates the tenant's catalog on every
+/// replica when it commits. Every other write is, by this list, one that
+/// does not change those reads; a test performs every write of the API and
+/// checks both directions.
+pub const CATALOG_WRITES: &[&str] = &[
+    "createCourse",
+    "updateCourse",
+    "deleteCourse",
+    "publishCourse",
+    "unpublishCourse",
+    "addCourseCategory",
+    "removeCourseCategory",
+    "addCourseTag",
+    "removeCourseTag",
+    "createLesson",
+    "reorderLessons",
+    "updateLesson",
+    "deleteLesson",
+    "createSection",
+    "reorderSections",
+    "updateSection",
+    "deleteSection",
+    "createCategory",
+    "updateCategory",
+    "deleteCategory",
+    "deleteTag",
+    // The search language: the catalog is re-indexed.
+    "updateOrganizationSettings",
+];
+
+/// Whether the tenant operation `operation_id` changes the catalog.
+pub fn changes_catalog(operation_id: &str) -> bool {
+    CATALOG_WRITES.contains(&operation_id)
+}
+
 /// What the tenant operation `operation_id` requires.
 pub fn tenant_access(operation_id: &str) -> Option<Access> {
     TENANT_OPERATIONS

@@ -62,6 +62,10 @@ async fn readyz(req: &Request) -> Response {
     let Some(ctx) = req.data::<Ctx>() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    if !ctx.freshness.ready() {
+        tracing::warn!("not ready: the invalidation listener is disconnected");
+        return ApiError::unavailable().into_response();
+    }
     match ctx.db.ping().await {
         Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
         Err(e) => {
@@ -95,9 +99,25 @@ fn metrics(req: &Request) -> Response {
          lms_catalog_cache_entries {entries}\n\
          # HELP lms_catalog_cache_bytes Approximate size of the catalog cache.\n\
          # TYPE lms_catalog_cache_bytes gauge\n\
-         lms_catalog_cache_bytes {bytes}\n",
+         lms_catalog_cache_bytes {bytes}\n\
+         # HELP lms_actor_cache_entries Authorized callers in the cache.\n\
+         # TYPE lms_actor_cache_entries gauge\n\
+         lms_actor_cache_entries {}\n\
+         # HELP lms_invalidation_listener_up Whether the invalidation listener is connected.\n\
+         # TYPE lms_invalidation_listener_up gauge\n\
+         lms_invalidation_listener_up {}\n\
+         # HELP lms_invalidation_notices_total Invalidation notices applied.\n\
+         # TYPE lms_invalidation_notices_total counter\n\
+         lms_invalidation_notices_total {}\n\
+         # HELP lms_invalidation_listener_reconnects_total Times the listener reconnected.\n\
+         # TYPE lms_invalidation_listener_reconnects_total counter\n\
+         lms_invalidation_listener_reconnects_total {}\n",
         ctx.catalog.hits(),
         ctx.catalog.misses(),
+        ctx.actors.entries(),
+        u8::from(ctx.freshness.trusted()),
+        ctx.freshness.notices(),
+        ctx.freshness.reconnects(),
     );
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -1,18 +1,18 @@
-//! What every handler gets: configuration, pools, keys, caches.
+//! What every handler gets: configuration, pools, keys, caches, and the
+//! authorization of tenant callers.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lms_db::{Database, TenantTx};
-use lms_domain::{OrgId, Permission, UserId};
-
+use lms_domain::{OrgId, Permission, PermissionSet, UserId};
 use uuid::Uuid;
 
 use crate::access::Access;
 use crate::auth::TokenKeys;
 use crate::catalog_cache::CatalogCache;
+use crate::coherence::{Freshness, Guarded, Notice};
 use crate::error::{ApiError, ApiResult};
 use crate::limiter::{Limit, RateLimiter};
 use crate::tenancy::{Tenant, TenantResolver};
@@ -28,8 +28,12 @@ pub struct ApiConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Peers allowed to read `/metrics` (on the platform host).
     pub metrics_allow: Vec<IpAddr>,
-    /// How long a host → tenant answer is cached.
+    /// How long a host → tenant answer is cached (bounds a lost notice).
     pub tenant_cache_ttl: Duration,
+    /// How long an authorized caller is cached (bounds a lost notice).
+    pub actor_cache_ttl: Duration,
+    /// How long a replica stays ready without its invalidation listener.
+    pub listener_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Largest total size of the catalog cache, in bytes (approximate).
@@ -61,18 +65,33 @@ pub struct ApiContext {
     pub login_attempts: RateLimiter,
     /// Catalog reads, per tenant and generation.
     pub catalog: CatalogCache,
+    /// Authorized callers, per (tenant, user, session).
+    pub actors: ActorCache,
+    /// Whether the caches hear every invalidation.
+    pub freshness: Arc<Freshness>,
 }
 
 /// Handle on the shared state, as stored in poem's request data.
 pub type Ctx = Arc<ApiContext>;
 
 impl ApiContext {
-    /// Builds the state.
+    /// Builds the state. The caches are trusted once the invalidation
+    /// listener runs ([`crate::coherence::spawn_listener`]).
     pub fn new(db: Database, config: ApiConfig, tokens: TokenKeys) -> Ctx {
-        let tenants = TenantResolver::new(db.clone(), config.tenant_cache_ttl);
+        let freshness = Arc::new(Freshness::new(config.listener_grace));
+        let tenants = TenantResolver::new(db.clone(), config.tenant_cache_ttl, freshness.clone());
         let login_failures = RateLimiter::new(config.login_failures_per_account, 100_000);
         let login_attempts = RateLimiter::new(config.login_attempts_per_client, 100_000);
-        let catalog = CatalogCache::new(config.catalog_cache_bytes, config.catalog_cache_ttl);
+        let catalog = CatalogCache::new(
+            config.catalog_cache_bytes,
+            config.catalog_cache_ttl,
+            freshness.clone(),
+        );
+        let actors = ActorCache(Guarded::new(
+            100_000,
+            config.actor_cache_ttl,
+            freshness.clone(),
+        ));
         Arc::new(Self {
             db,
             config,
@@ -81,61 +100,105 @@ impl ApiContext {
             login_failures,
             login_attempts,
             catalog,
+            actors,
+            freshness,
         })
     }
 
-    /// Opens the request's tenant transaction as `user` and loads what the
-    /// user may do. A user that no longer exists or was deactivated is
-    /// refused here, and so is a token whose session was revoked (logout,
-    /// password change, refresh-token reuse): tokens stop working at once.
-    pub async fn act_as(&self, tenant: &Tenant, who: TenantCaller) -> ApiResult<(TenantTx, Actor)> {
-        let TenantCaller { user, session } = who;
-        let mut tx = self.db.tenant(tenant.id, Some(user)).await?;
-        let row = lms_db::queries::users::actor(&mut tx, user, session).await?;
-        match row {
-            Some(row) if row.is_active => {
-                tracing::Span::current().record("user_id", tracing::field::display(user));
-                let permissions = row
-                    .permissions
-                    .iter()
-                    .filter_map(|p| p.parse().ok())
-                    .collect();
-                Ok((
-                    tx,
-                    Actor {
-                        user,
-                        org: tenant.id,
-                        session,
-                        permissions,
-                    },
-                ))
-            }
-            _ => Err(ApiError::unauthorized()),
+    /// Applies a notice of a committed change to this replica's caches.
+    pub fn apply(&self, notice: Notice) {
+        match notice {
+            Notice::Catalog { org } => self.catalog.invalidate(org),
+            Notice::Tenant { org } => self.tenants.invalidate(org),
+            Notice::Actor { org, user } => self
+                .actors
+                .0
+                .invalidate_if(move |k, _| k.0 == org && k.1 == user),
+            Notice::Actors { org } => self.actors.0.invalidate_if(move |k, _| k.0 == org),
         }
     }
-}
 
-impl ApiContext {
-    /// Opens the request's tenant transaction as the caller and checks the
-    /// caller may run `operation_id`, as [`crate::access::TENANT_OPERATIONS`]
-    /// says.
+    /// Forgets every cached answer (the listener missed notices).
+    pub fn invalidate_everything(&self) {
+        self.catalog.invalidate_all();
+        self.tenants.invalidate_all();
+        self.actors.0.invalidate_all();
+    }
+
+    /// Opens the request's tenant transaction as `who` and loads, in it,
+    /// what the caller may do; refuses unless they may run `operation_id`
+    /// ([`crate::access::TENANT_OPERATIONS`]). A user that no longer exists
+    /// or was deactivated is refused, and so is a token whose session was
+    /// revoked (logout, password change, refresh-token reuse). This is the
+    /// check of writes: always against the database, never a cache.
     pub async fn authorize(
         &self,
         tenant: &Tenant,
         who: TenantCaller,
         operation_id: &'static str,
     ) -> ApiResult<(TenantTx, Actor)> {
-        let (tx, actor) = self.act_as(tenant, who).await?;
-        match crate::access::tenant_access(operation_id) {
-            Some(Access::Requires(p)) => actor.require(p)?,
-            Some(Access::Authenticated | Access::Public) => {}
-            None => {
-                return Err(ApiError::internal(format!(
-                    "no access rule for {operation_id}"
-                )));
-            }
-        }
+        let mut tx = self.db.tenant(tenant.id, Some(who.user)).await?;
+        let actor = load_actor(&mut tx, tenant.id, who).await?;
+        check_access(&actor, operation_id)?;
         Ok((tx, actor))
+    }
+
+    /// The caller of a read, authorized for `operation_id`: from the cache
+    /// when this replica holds it, else loaded in `tx` (opened by the
+    /// caller's closure on demand) and cached. Revocations reach the cache
+    /// through the invalidation channel; its TTL only bounds a lost notice.
+    pub(crate) async fn cached_actor(
+        &self,
+        tenant: &Tenant,
+        who: TenantCaller,
+        tx: &mut Option<TenantTx>,
+    ) -> ApiResult<Actor> {
+        let key = (tenant.id, who.user, who.session);
+        if let Some(permissions) = self.actors.0.get(&key) {
+            return Ok(Actor::new(tenant.id, who, permissions));
+        }
+        let ticket = self.actors.0.ticket();
+        let open = match tx.take() {
+            Some(open) => open,
+            None => self.db.tenant(tenant.id, Some(who.user)).await?,
+        };
+        let actor = load_actor(tx.insert(open), tenant.id, who).await?;
+        self.actors.0.put(ticket, key, actor.permissions);
+        Ok(actor)
+    }
+}
+
+/// Loads the actor of `who` in `tx`; 401 unless active with a live session.
+async fn load_actor(tx: &mut TenantTx, org: OrgId, who: TenantCaller) -> ApiResult<Actor> {
+    match lms_db::queries::users::actor(tx, who.user, who.session).await? {
+        Some(row) if row.is_active => {
+            tracing::Span::current().record("user_id", tracing::field::display(who.user));
+            Ok(Actor::new(org, who, PermissionSet::parse(&row.permissions)))
+        }
+        _ => Err(ApiError::unauthorized()),
+    }
+}
+
+/// Refuses unless `actor` may run `operation_id`, as the access table says.
+pub(crate) fn check_access(actor: &Actor, operation_id: &'static str) -> ApiResult<()> {
+    match crate::access::tenant_access(operation_id) {
+        Some(Access::Requires(p)) => actor.require(p),
+        Some(Access::Authenticated | Access::Public) => Ok(()),
+        None => Err(ApiError::internal(format!(
+            "no access rule for {operation_id}"
+        ))),
+    }
+}
+
+/// Authorized callers of this replica: (tenant, user, session) → what they
+/// may do. Only active users with a live session are stored.
+#[derive(Debug)]
+pub struct ActorCache(Guarded<(OrgId, UserId, Uuid), PermissionSet>);
+
+impl ActorCache {
+    /// Callers held (approximate).
+    pub fn entries(&self) -> u64 {
+        self.0.entries()
     }
 }
 
@@ -148,18 +211,27 @@ pub struct Actor {
     pub org: OrgId,
     /// The login session of the token.
     pub session: Uuid,
-    permissions: HashSet<Permission>,
+    permissions: PermissionSet,
 }
 
 impl Actor {
+    fn new(org: OrgId, who: TenantCaller, permissions: PermissionSet) -> Self {
+        Self {
+            user: who.user,
+            org,
+            session: who.session,
+            permissions,
+        }
+    }
+
     /// Whether the actor holds `p`.
     pub fn can(&self, p: Permission) -> bool {
-        self.permissions.contains(&p)
+        self.permissions.contains(p)
     }
 
     /// Every permission the actor holds, sorted.
     pub fn permissions(&self) -> Vec<Permission> {
-        let mut v: Vec<Permission> = self.permissions.iter().copied().collect();
+        let mut v: Vec<Permission> = self.permissions.iter().collect();
         v.sort_by_key(|p| p.as_str());
         v
     }
@@ -169,7 +241,7 @@ impl Actor {
     pub fn require_all(&self, perms: &[String]) -> ApiResult<()> {
         let all = perms.iter().all(|p| {
             p.parse::<Permission>()
-                .is_ok_and(|p| self.permissions.contains(&p))
+                .is_ok_and(|p| self.permissions.contains(p))
         });
         if all {
             Ok(())

@@ -4,7 +4,7 @@
 use lms_db::queries::orgs::{self, OrgRow};
 use lms_db::queries::platform_admins;
 use lms_db::queries::users::{self, NewUser};
-use lms_db::{Database, DbError};
+use lms_db::{Database, DbError, PlatformTx, TenantTx};
 use lms_domain::{ADMIN_ROLE_NAME, Email, OrgId, PersonName, PlatformAdminId, Slug, Title, UserId};
 
 /// A validated new organization.
@@ -34,16 +34,34 @@ pub async fn create_organization(
 ) -> Result<(OrgRow, UserId), DbError> {
     let mut tx = db.platform().await?;
     let org = OrgId::new();
-    let mut row = orgs::create(&mut tx, org, new.slug.as_str(), new.name.as_str()).await?;
+    let row = register(&mut tx, org, new).await?;
+    let mut tx = tx.into_tenant(org).await?;
+    let admin = seed(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok((row, admin))
+}
+
+/// The registry half of a new organization: its row and its domains.
+pub async fn register(
+    tx: &mut PlatformTx,
+    org: OrgId,
+    new: &NewOrganization,
+) -> Result<OrgRow, DbError> {
+    let mut row = orgs::create(tx, org, new.slug.as_str(), new.name.as_str()).await?;
     for d in &new.domains {
-        orgs::add_domain(&mut tx, org, d).await?;
+        orgs::add_domain(tx, org, d).await?;
     }
     row.domains = new.domains.clone();
-    let mut tx = tx.into_tenant(org).await?;
-    let roles = users::create_default_roles(&mut tx).await?;
+    Ok(row)
+}
+
+/// The tenant half of a new organization, inside it: the default roles and
+/// the first admin, who holds the `admin` role.
+pub async fn seed(tx: &mut TenantTx, new: &NewOrganization) -> Result<UserId, DbError> {
+    let roles = users::create_default_roles(tx).await?;
     let admin = UserId::new();
     users::create(
-        &mut tx,
+        tx,
         &NewUser {
             id: admin,
             email: new.admin_email.as_str(),
@@ -55,11 +73,10 @@ pub async fn create_organization(
     .await?;
     for (name, role) in roles {
         if name == ADMIN_ROLE_NAME {
-            users::assign_role(&mut tx, admin, role).await?;
+            users::assign_role(tx, admin, role).await?;
         }
     }
-    tx.commit().await?;
-    Ok((row, admin))
+    Ok(admin)
 }
 
 /// Creates a platform admin.

@@ -1,12 +1,13 @@
 //! Host → tenant.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lms_db::Database;
 use lms_db::queries::orgs::{self, ResolvedOrg};
 use lms_domain::{HostTarget, OrgId, OrgStatus};
-use moka::future::Cache;
 
+use crate::coherence::{Freshness, Guarded};
 use crate::error::{ApiError, ApiResult};
 
 /// The tenant a request is for, resolved from its Host.
@@ -27,11 +28,13 @@ struct Entry {
 
 /// Resolves hosts to tenants through a moka cache keyed by the normalised
 /// host. Unknown hosts are cached too (as `None`), so a flood of made-up
-/// subdomains does not become a flood of queries.
+/// subdomains does not become a flood of queries. A change of a tenant
+/// (status, slug, domains) drops its answers on every replica through the
+/// invalidation channel; the TTL only bounds a lost notice.
 #[derive(Debug)]
 pub struct TenantResolver {
     db: Database,
-    cache: Cache<String, Option<Entry>>,
+    cache: Guarded<String, Option<Entry>>,
     /// Bounds the lookups in flight: a flood of made-up hosts queues here
     /// instead of taking every connection of the platform pool.
     lookups: tokio::sync::Semaphore,
@@ -41,22 +44,19 @@ pub struct TenantResolver {
 const CONCURRENT_LOOKUPS: usize = 2;
 
 impl TenantResolver {
-    /// A resolver whose answers live for `ttl`.
-    pub fn new(db: Database, ttl: Duration) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(ttl)
-            .build();
+    /// A resolver whose answers live for `ttl`, trusted while `fresh` says so.
+    pub fn new(db: Database, ttl: Duration, fresh: Arc<Freshness>) -> Self {
         Self {
             db,
-            cache,
+            cache: Guarded::new(100_000, ttl, fresh),
             lookups: tokio::sync::Semaphore::new(CONCURRENT_LOOKUPS),
         }
     }
 
     /// The active tenant of `host`, or the error a client should see.
     pub async fn resolve(&self, host: &str, target: &HostTarget) -> ApiResult<Tenant> {
-        let entry = match self.cache.get(host).await {
+        let key = host.to_owned();
+        let entry = match self.cache.get(&key) {
             Some(hit) => hit,
             None => {
                 let _permit = self
@@ -65,16 +65,17 @@ impl TenantResolver {
                     .await
                     .map_err(|_| ApiError::unavailable())?;
                 // Another request may have looked this host up meanwhile.
-                if let Some(hit) = self.cache.get(host).await {
+                if let Some(hit) = self.cache.get(&key) {
                     return Self::answer(hit);
                 }
+                let ticket = self.cache.ticket();
                 let found = self.lookup(target).await?;
                 let entry = found.map(|o| Entry {
                     id: OrgId::from_uuid(o.id),
                     slug: o.slug,
                     status: o.status.parse().unwrap_or(OrgStatus::Suspended),
                 });
-                self.cache.insert(host.to_owned(), entry.clone()).await;
+                self.cache.put(ticket, key, entry.clone());
                 entry
             }
         };
@@ -112,8 +113,14 @@ impl TenantResolver {
         Ok(found)
     }
 
-    /// Forgets every cached answer: called when an organization is created,
-    /// suspended, reactivated or given a domain.
+    /// Forgets the answers naming `org`, and every "no such host" answer
+    /// (a new slug or domain may resolve now).
+    pub fn invalidate(&self, org: OrgId) {
+        self.cache
+            .invalidate_if(move |_, e| e.as_ref().is_none_or(|e| e.id == org));
+    }
+
+    /// Forgets every cached answer.
     pub fn invalidate_all(&self) {
         self.cache.invalidate_all();
     }

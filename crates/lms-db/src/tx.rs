@@ -81,6 +81,12 @@ impl Database {
         })
     }
 
+    /// The connection settings of the platform pool (for a session
+    /// connection of the same role, such as a `LISTEN`er).
+    pub fn platform_options(&self) -> PgConnectOptions {
+        (*self.platform.connect_options()).clone()
+    }
+
     /// Checks both pools reach the database.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.app).await?;
@@ -115,6 +121,12 @@ impl TenantTx {
         self.org
     }
 
+    /// Queues `payloads` on the notification `channel`. PostgreSQL delivers
+    /// them to the listeners when, and only if, this transaction commits.
+    pub async fn notify(&mut self, channel: &str, payloads: &[String]) -> Result<(), sqlx::Error> {
+        notify(&mut self.tx, channel, payloads).await
+    }
+
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
@@ -132,6 +144,11 @@ pub struct PlatformTx {
 }
 
 impl PlatformTx {
+    /// Queues `payloads` on the notification `channel`, delivered on commit.
+    pub async fn notify(&mut self, channel: &str, payloads: &[String]) -> Result<(), sqlx::Error> {
+        notify(&mut self.tx, channel, payloads).await
+    }
+
     /// Enters `org` for the rest of this transaction: from here on the
     /// tenant policies apply exactly as for a tenant request. Used to create
     /// an organization and its first rows atomically.
@@ -151,6 +168,24 @@ impl PlatformTx {
     pub(crate) fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
+}
+
+/// One `pg_notify` per payload, in one round trip. Identical payloads of one
+/// transaction are delivered once (PostgreSQL folds them).
+async fn notify(
+    conn: &mut PgConnection,
+    channel: &str,
+    payloads: &[String],
+) -> Result<(), sqlx::Error> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+        .bind(channel)
+        .bind(payloads)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,4 +16,4 @@ pub use ids::{
     CategoryId, CourseId, LessonId, OrgId, PlatformAdminId, RoleId, SectionId, TagId, UserId,
 };
 pub use input::{Email, InputError, PersonName, Slug, Title, Username, WebUrl};
-pub use permissions::{ADMIN_ROLE_NAME, DEFAULT_ROLES, DefaultRole, Permission};
+pub use permissions::{ADMIN_ROLE_NAME, DEFAULT_ROLES, DefaultRole, Permission, PermissionSet};

@@ -77,6 +77,45 @@ impl FromStr for Permission {
     }
 }
 
+/// A set of permissions, as a bit set: copying one is free, and so is
+/// asking it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PermissionSet(u32);
+
+impl PermissionSet {
+    fn bit(p: Permission) -> u32 {
+        let index = Permission::ALL
+            .iter()
+            .position(|q| *q == p)
+            .unwrap_or_default();
+        1 << index
+    }
+
+    /// The set of the known permissions among `strings`; unknown strings
+    /// (a permission a newer version stored) grant nothing.
+    pub fn parse<S: AsRef<str>>(strings: &[S]) -> Self {
+        Self(
+            strings
+                .iter()
+                .filter_map(|s| s.as_ref().parse().ok())
+                .fold(0, |acc, p| acc | Self::bit(p)),
+        )
+    }
+
+    /// Whether `p` is in the set.
+    pub fn contains(self, p: Permission) -> bool {
+        self.0 & Self::bit(p) != 0
+    }
+
+    /// The permissions in the set, in the order of [`Permission::ALL`].
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(move |p| self.contains(*p))
+    }
+}
+
 /// A role created with every organization.
 #[derive(Debug, Clone, Copy)]
 pub struct DefaultRole {
@@ -117,3 +156,21 @@ pub const ADMIN_ROLE_NAME: &str = "admin";
 
 /// The name of the default role given to self-signed-up users.
 pub const LEARNER_ROLE_NAME: &str = "learner";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_hold_exactly_the_known_permissions_named() {
+        let s = PermissionSet::parse(&["course:read", "audit:read", "no:such", "course:read"]);
+        assert!(s.contains(Permission::CourseRead) && s.contains(Permission::AuditRead));
+        assert!(!s.contains(Permission::CourseWrite));
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            [Permission::CourseRead, Permission::AuditRead]
+        );
+        assert_eq!(PermissionSet::parse::<&str>(&[]), PermissionSet::default());
+        assert!(Permission::ALL.len() <= 32, "the set is a u32");
+    }
+}

@@ -169,6 +169,21 @@ pub struct ServeArgs {
     /// How long a host → tenant answer is cached, in seconds.
     #[arg(long, env = "LMS_TENANT_CACHE_TTL_SECS", default_value_t = 30)]
     pub tenant_cache_ttl_secs: u64,
+    /// How long an authorized caller (roles, session) is cached, in seconds.
+    /// Changes reach every replica at once through the invalidation
+    /// listener; this only bounds how long a lost notice could matter.
+    #[arg(long, env = "LMS_ACTOR_CACHE_TTL_SECS", default_value_t = 30)]
+    pub actor_cache_ttl_secs: u64,
+    /// How long a replica stays ready while its invalidation listener is
+    /// disconnected, in seconds (it does not answer from its caches meanwhile).
+    #[arg(long, env = "LMS_LISTENER_GRACE_SECS", default_value_t = 10)]
+    pub listener_grace_secs: u64,
+    /// URL of the session connection that `LISTEN`s for invalidations. It
+    /// must reach PostgreSQL directly or through a session-mode pooler
+    /// (`LISTEN` does not work through transaction pooling). Default: the
+    /// platform URL.
+    #[arg(long, env = "LMS_LISTENER_DATABASE_URL", hide_env_values = true)]
+    pub listener_database_url: Option<String>,
     /// Largest total size of the catalog cache, in bytes (approximate).
     #[arg(long, env = "LMS_CATALOG_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub catalog_cache_bytes: u64,

@@ -90,7 +90,14 @@ async fn serve(db_args: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         embedded::ensure_demo(&db).await?;
     }
     let ctx = startup::api_context(db.clone(), &args)?;
-    let server = startup::start(ctx, args.listen, Some(Box::pin(shutdown_signal()))).await?;
+    let listener = startup::listener_options(&db, &args)?;
+    let server = startup::start(
+        ctx,
+        args.listen,
+        listener,
+        Some(Box::pin(shutdown_signal())),
+    )
+    .await?;
     print_welcome(&args, server.addr, demo);
     server.wait().await?;
     db.close().await;

@@ -61,6 +61,8 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
         trusted_proxies: args.trusted_proxies.clone(),
         metrics_allow: args.metrics_allow.clone(),
         tenant_cache_ttl: Duration::from_secs(args.tenant_cache_ttl_secs),
+        actor_cache_ttl: Duration::from_secs(args.actor_cache_ttl_secs),
+        listener_grace: Duration::from_secs(args.listener_grace_secs),
         max_body_bytes: args.max_body_bytes,
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
         catalog_cache_bytes: args.catalog_cache_bytes,
@@ -119,6 +121,15 @@ fn token_keys(args: &ServeArgs) -> anyhow::Result<TokenKeys> {
     }
 }
 
+/// Where the invalidation listener connects: `--listener-database-url`, or
+/// the platform pool's own settings.
+pub fn listener_options(db: &Database, args: &ServeArgs) -> anyhow::Result<PgConnectOptions> {
+    match &args.listener_database_url {
+        Some(url) => PgConnectOptions::from_str(url).context("listener database URL"),
+        None => Ok(db.platform_options()),
+    }
+}
+
 /// A server running in the background.
 pub struct RunningServer {
     /// The address it listens on (port 0 resolved).
@@ -128,6 +139,16 @@ pub struct RunningServer {
     /// Dropping it (with the server) starts the graceful shutdown.
     _shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    _listener: AbortOnDrop,
+}
+
+/// Stops a background task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl RunningServer {
@@ -138,11 +159,14 @@ impl RunningServer {
     }
 }
 
-/// Binds `listen` and serves the API in a background task until `stop` is
-/// called or `stop_signal` resolves; in-flight requests are drained.
+/// Binds `listen` and serves the API in a background task until the
+/// server is dropped or `stop_signal` resolves; in-flight requests are
+/// drained. The invalidation listener runs beside it, on its own session
+/// connection (`listener`).
 pub async fn start(
     ctx: Ctx,
     listen: SocketAddr,
+    listener: PgConnectOptions,
     stop_signal: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 ) -> anyhow::Result<RunningServer> {
     let acceptor = TcpListener::bind(listen)
@@ -154,6 +178,7 @@ pub async fn start(
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("no local address")?;
+    let listener = AbortOnDrop(lms_api::coherence::spawn_listener(ctx.clone(), listener));
     let app = lms_api::build(ctx.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -174,5 +199,6 @@ pub async fn start(
         ctx,
         _shutdown: tx,
         task,
+        _listener: listener,
     })
 }

@@ -149,8 +149,9 @@ impl AdminsApi {
         auth: PlatformBearer,
         admin_id: Path<Uuid>,
     ) -> ApiResult<AdminFound> {
-        let mut tx = ctx.db.platform().await?;
-        require_active(&mut tx, auth.0).await?;
+        let mut unit = ctx.platform_unit().await?;
+        let tx = unit.tx();
+        require_active(tx, auth.0).await?;
         let id = PlatformAdminId::from_uuid(admin_id.0);
         if id == auth.0.admin {
             return Err(ApiError::conflict(
@@ -158,17 +159,17 @@ impl AdminsApi {
                 "you cannot deactivate yourself",
             ));
         }
-        if !platform_admins::set_active(&mut tx, id, false).await? {
+        if !platform_admins::set_active(tx, id, false).await? {
             return Err(ApiError::not_found(
                 "admin_not_found",
                 "no such platform admin",
             ));
         }
-        sessions::revoke_all_platform(&mut tx, id).await?;
-        let row = platform_admins::get(&mut tx, id)
+        sessions::revoke_all_platform(tx, id).await?;
+        let row = platform_admins::get(tx, id)
             .await?
             .ok_or_else(|| ApiError::internal("admin vanished"))?;
-        tx.commit().await?;
+        unit.commit().await?;
         Ok(AdminFound::Ok(Json(row.into())))
     }
 }

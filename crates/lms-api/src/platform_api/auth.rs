@@ -87,9 +87,10 @@ impl AuthApi {
 
         let email = Email::parse("email", &email).ok();
         let password = (password.chars().count() <= MAX_PASSWORD_CHARS).then_some(password);
-        let mut tx = ctx.db.platform().await?;
+        let mut unit = ctx.platform_unit().await?;
+        let tx = unit.tx();
         let admin = match &email {
-            Some(e) => platform_admins::by_email(&mut tx, e.as_str()).await?,
+            Some(e) => platform_admins::by_email(tx, e.as_str()).await?,
             None => None,
         };
         let ok = verify_password_async(
@@ -102,11 +103,11 @@ impl AuthApi {
             _ => return Err(ApiError::invalid_credentials()),
         };
         ctx.login_failures.clear(&account_key);
-        platform_admins::touch_login(&mut tx, id).await?;
+        platform_admins::touch_login(tx, id).await?;
         let session = Uuid::now_v7();
-        sessions::open_platform(&mut tx, session, id).await?;
-        let pair = token_pair(&ctx, &mut tx, id, session).await?;
-        tx.commit().await?;
+        sessions::open_platform(tx, session, id).await?;
+        let pair = token_pair(&ctx, tx, id, session).await?;
+        unit.commit().await?;
         Ok(TokenIssued::Ok(Json(pair)))
     }
 
@@ -119,16 +120,17 @@ impl AuthApi {
     )]
     async fn refresh(&self, ctx: Data<&Ctx>, body: Json<RefreshRequest>) -> ApiResult<TokenIssued> {
         let digest = refresh_token_digest(&body.0.refresh_token);
-        let mut tx = ctx.db.platform().await?;
-        match sessions::redeem_platform(&mut tx, &digest).await? {
+        let mut unit = ctx.platform_unit().await?;
+        let tx = unit.tx();
+        match sessions::redeem_platform(tx, &digest).await? {
             Redemption::Redeemed { session, subject } => {
                 let pair =
-                    token_pair(&ctx, &mut tx, PlatformAdminId::from_uuid(subject), session).await?;
-                tx.commit().await?;
+                    token_pair(&ctx, tx, PlatformAdminId::from_uuid(subject), session).await?;
+                unit.commit().await?;
                 Ok(TokenIssued::Ok(Json(pair)))
             }
-            Redemption::Reused => {
-                tx.commit().await?;
+            Redemption::Reused { .. } => {
+                unit.commit().await?;
                 tracing::warn!("spent platform refresh token presented again: session revoked");
                 Err(ApiError::unauthorized())
             }
@@ -143,10 +145,11 @@ impl AuthApi {
         operation_id = "platformLogout"
     )]
     async fn logout(&self, ctx: Data<&Ctx>, auth: PlatformBearer) -> ApiResult<LoggedOut> {
-        let mut tx = ctx.db.platform().await?;
-        require_active(&mut tx, auth.0).await?;
-        sessions::revoke_platform(&mut tx, auth.0.session).await?;
-        tx.commit().await?;
+        let mut unit = ctx.platform_unit().await?;
+        let tx = unit.tx();
+        require_active(tx, auth.0).await?;
+        sessions::revoke_platform(tx, auth.0.session).await?;
+        unit.commit().await?;
         Ok(LoggedOut::NoContent)
     }
 }

@@ -9,6 +9,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{PlatformBearer, PlatformTags, require_active};
@@ -16,7 +17,7 @@ use crate::auth::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password_async};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging;
-use crate::provision::{NewOrganization, create_organization};
+use crate::provision::{self, NewOrganization};
 
 /// Whether a tenant is served.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,21 +183,41 @@ impl OrganizationsApi {
         let hash = hash_password_async(b.admin.password)
             .await
             .map_err(ApiError::internal)?;
+        let new = NewOrganization {
+            slug,
+            name,
+            domains,
+            admin_email: email,
+            admin_first_name: first,
+            admin_last_name: last,
+            admin_password_hash: hash,
+        };
 
-        let (row, admin) = create_organization(
-            &ctx.db,
-            &NewOrganization {
-                slug,
-                name,
-                domains,
-                admin_email: email,
-                admin_first_name: first,
-                admin_last_name: last,
-                admin_password_hash: hash,
-            },
-        )
-        .await?;
-        ctx.tenants.invalidate_all();
+        let mut unit = ctx.platform_unit().await?;
+        require_active(unit.tx(), auth.0).await?;
+        let org = OrgId::new();
+        let row = provision::register(unit.tx(), org, &new).await?;
+        // Hosts of the new tenant may be cached as unknown.
+        unit.tenant_changed(org);
+        unit.emit(
+            org,
+            "organization.created",
+            org,
+            json!({ "id": org, "slug": row.slug, "domains": row.domains }),
+        );
+        let mut unit = unit.into_tenant(org).await?;
+        let admin = provision::seed(unit.tx(), &new).await?;
+        unit.emit(
+            "user.created",
+            admin,
+            json!({
+                "id": admin,
+                "email": new.admin_email.as_str(),
+                "is_active": true,
+                "roles": [lms_domain::ADMIN_ROLE_NAME],
+            }),
+        );
+        unit.commit().await?;
         let org = row.id;
         let slug = row.slug.clone();
         tracing::info!(org_id = %org, slug = %slug, "organization created");
@@ -300,13 +321,19 @@ async fn set_status(
     id: Uuid,
     status: OrgStatus,
 ) -> ApiResult<OrgFound> {
-    let mut tx = ctx.db.platform().await?;
-    require_active(&mut tx, auth.0).await?;
-    let row = orgs::set_status(&mut tx, OrgId::from_uuid(id), status)
+    let org = OrgId::from_uuid(id);
+    let mut unit = ctx.platform_unit().await?;
+    require_active(unit.tx(), auth.0).await?;
+    let row = orgs::set_status(unit.tx(), org, status)
         .await?
         .ok_or_else(org_not_found)?;
-    tx.commit().await?;
-    ctx.tenants.invalidate_all();
+    unit.tenant_changed(org);
+    let event = match status {
+        OrgStatus::Suspended => "organization.suspended",
+        _ => "organization.reactivated",
+    };
+    unit.emit(org, event, org, json!({ "id": org, "status": row.status }));
+    unit.commit().await?;
     Ok(OrgFound::Ok(Json(organization(
         row,
         &ctx.config.base_domain,

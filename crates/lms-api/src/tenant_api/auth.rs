@@ -8,6 +8,7 @@ use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{TenantBearer, TenantTags};
@@ -137,9 +138,10 @@ impl AuthApi {
         // login: same answer, same work.
         let email = Email::parse("email", &email).ok();
         let password = (password.chars().count() <= MAX_PASSWORD_CHARS).then_some(password);
-        let mut tx = ctx.db.tenant(tenant.id, None).await?;
+        let mut unit = ctx.public_unit(&tenant, "createToken").await?;
+        let tx = unit.tx();
         let login = match &email {
-            Some(email) => users::login_by_email(&mut tx, email.as_str()).await?,
+            Some(email) => users::login_by_email(tx, email.as_str()).await?,
             None => None,
         };
         let hash = login.as_ref().and_then(|l| l.password_hash.clone());
@@ -149,9 +151,9 @@ impl AuthApi {
             _ => return Err(ApiError::invalid_credentials()),
         };
         ctx.login_failures.clear(&account_key);
-        users::touch_login(&mut tx, user).await?;
-        let pair = open_session(&ctx, &mut tx, &tenant, user).await?;
-        tx.commit().await?;
+        users::touch_login(tx, user).await?;
+        let pair = open_session(&ctx, tx, &tenant, user).await?;
+        unit.commit().await?;
         Ok(TokenIssued::Ok(Json(pair)))
     }
 
@@ -165,17 +167,25 @@ impl AuthApi {
         body: Json<RefreshRequest>,
     ) -> ApiResult<TokenIssued> {
         let digest = refresh_token_digest(&body.0.refresh_token);
-        let mut tx = ctx.db.tenant(tenant.id, None).await?;
-        match sessions::redeem(&mut tx, &digest).await? {
+        let mut unit = ctx.public_unit(&tenant, "refreshToken").await?;
+        match sessions::redeem(unit.tx(), &digest).await? {
             Redemption::Redeemed { session, subject } => {
-                let pair =
-                    token_pair(&ctx, &mut tx, &tenant, UserId::from_uuid(subject), session).await?;
-                tx.commit().await?;
+                let pair = token_pair(
+                    &ctx,
+                    unit.tx(),
+                    &tenant,
+                    UserId::from_uuid(subject),
+                    session,
+                )
+                .await?;
+                unit.commit().await?;
                 Ok(TokenIssued::Ok(Json(pair)))
             }
-            Redemption::Reused => {
-                // The revocation must stick although the answer is an error.
-                tx.commit().await?;
+            Redemption::Reused { subject } => {
+                // The revocation must stick although the answer is an error,
+                // and reach every replica's cached authorizations.
+                unit.actor_changed(UserId::from_uuid(subject));
+                unit.commit().await?;
                 tracing::warn!(org_id = %tenant.id, "spent refresh token presented again: session revoked");
                 Err(ApiError::unauthorized())
             }
@@ -191,9 +201,10 @@ impl AuthApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
     ) -> ApiResult<LoggedOut> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "logout").await?;
-        sessions::revoke(&mut tx, actor.session).await?;
-        tx.commit().await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "logout").await?;
+        sessions::revoke(unit.tx(), actor.session).await?;
+        unit.actor_changed(actor.user);
+        unit.commit().await?;
         Ok(LoggedOut::NoContent)
     }
 
@@ -221,8 +232,9 @@ impl AuthApi {
         let last = PersonName::parse("last_name", &b.last_name)?;
         check_new_password("password", &b.password)?;
 
-        let mut tx = ctx.db.tenant(tenant.id, None).await?;
-        let settings = orgs::current(&mut tx)
+        let mut unit = ctx.public_unit(&tenant, "signUp").await?;
+        let tx = unit.tx();
+        let settings = orgs::current(tx)
             .await?
             .map(|o| OrgSettings::from_json(&o.settings))
             .unwrap_or_default();
@@ -232,7 +244,7 @@ impl AuthApi {
                 "this organization does not allow self sign-up",
             ));
         }
-        let learner = roles::id_by_name(&mut tx, lms_domain::permissions::LEARNER_ROLE_NAME)
+        let learner = roles::id_by_name(tx, lms_domain::permissions::LEARNER_ROLE_NAME)
             .await?
             .ok_or_else(|| ApiError::internal("organization has no learner role"))?;
         let hash = hash_password_async(b.password)
@@ -240,7 +252,7 @@ impl AuthApi {
             .map_err(ApiError::internal)?;
         let user = UserId::new();
         users::create(
-            &mut tx,
+            tx,
             &users::NewUser {
                 id: user,
                 email: email.as_str(),
@@ -250,9 +262,20 @@ impl AuthApi {
             },
         )
         .await?;
-        users::assign_role(&mut tx, user, learner).await?;
-        let pair = open_session(&ctx, &mut tx, &tenant, user).await?;
-        tx.commit().await?;
+        users::assign_role(tx, user, learner).await?;
+        let pair = open_session(&ctx, tx, &tenant, user).await?;
+        unit.emit(
+            "user.created",
+            user,
+            json!({
+                "id": user,
+                "email": email.as_str(),
+                "is_active": true,
+                "roles": [lms_domain::permissions::LEARNER_ROLE_NAME],
+                "self_signup": true,
+            }),
+        );
+        unit.commit().await?;
         Ok(SignedUp::Created(Json(pair)))
     }
 }

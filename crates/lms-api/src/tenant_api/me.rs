@@ -7,7 +7,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::users::{AccountChanges, User, user_not_found};
@@ -220,9 +220,11 @@ impl MeApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
     ) -> ApiResult<MeFound> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getMe").await?;
-        let me = load(&mut tx, &actor).await?;
-        tx.commit().await?;
+        let mut read = ctx.reader(&tenant, auth.0, "getMe").await?;
+        let actor = read.actor().clone();
+        let tx = read.tx().await?;
+        let me = load(tx, &actor).await?;
+        read.finish().await?;
         Ok(MeFound::Ok(Json(me)))
     }
 
@@ -257,10 +259,11 @@ impl MeApi {
             short_text("profile.location", p.location.value(), 200)?;
         }
 
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateMe").await?;
-        users::update(&mut tx, actor.user, &changes.patch()).await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "updateMe").await?;
+        let tx = unit.tx();
+        users::update(tx, actor.user, &changes.patch()).await?;
         if let Some(p) = b.profile {
-            let mut row = users::profile(&mut tx, actor.user).await?;
+            let mut row = users::profile(tx, actor.user).await?;
             apply(&mut row.bio, &p.bio, |s| {
                 short_text("profile.bio", Some(s), 5000)
             })?;
@@ -276,10 +279,15 @@ impl MeApi {
             apply(&mut row.preferences, &p.preferences, |v| {
                 Ok(Some(v.clone()))
             })?;
-            users::save_profile(&mut tx, actor.user, &row).await?;
+            users::save_profile(tx, actor.user, &row).await?;
         }
-        let me = load(&mut tx, &actor).await?;
-        tx.commit().await?;
+        let me = load(tx, &actor).await?;
+        unit.emit(
+            "user.updated",
+            actor.user,
+            json!({ "id": actor.user, "self_service": true }),
+        );
+        unit.commit().await?;
         Ok(MeFound::Ok(Json(me)))
     }
 
@@ -302,8 +310,9 @@ impl MeApi {
             new_password,
         } = body.0;
         check_new_password("new_password", &new_password)?;
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "changePassword").await?;
-        let hash = users::password_hash(&mut tx, actor.user).await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "changePassword").await?;
+        let tx = unit.tx();
+        let hash = users::password_hash(tx, actor.user).await?;
         if !verify_password_async(current_password, hash).await {
             return Err(ApiError::unprocessable(
                 "wrong_password",
@@ -313,9 +322,16 @@ impl MeApi {
         let new_hash = hash_password_async(new_password)
             .await
             .map_err(ApiError::internal)?;
-        users::set_password(&mut tx, actor.user, &new_hash).await?;
-        sessions::revoke_all_of(&mut tx, actor.user, Some(actor.session)).await?;
-        tx.commit().await?;
+        users::set_password(tx, actor.user, &new_hash).await?;
+        sessions::revoke_all_of(tx, actor.user, Some(actor.session)).await?;
+        // The caller's other sessions ended: their cached authorizations go.
+        unit.actor_changed(actor.user);
+        unit.emit(
+            "user.password_changed",
+            actor.user,
+            json!({ "id": actor.user }),
+        );
+        unit.commit().await?;
         Ok(PasswordChanged::NoContent)
     }
 }

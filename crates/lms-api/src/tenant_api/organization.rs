@@ -4,6 +4,7 @@ use lms_db::queries::orgs;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{TenantBearer, TenantTags};
@@ -85,11 +86,12 @@ impl OrganizationApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
     ) -> ApiResult<OrganizationFound> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "getOrganization").await?;
-        let row = orgs::current(&mut tx)
+        let mut read = ctx.reader(&tenant, auth.0, "getOrganization").await?;
+        let tx = read.tx().await?;
+        let row = orgs::current(tx)
             .await?
             .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
-        tx.commit().await?;
+        read.finish().await?;
         Ok(OrganizationFound::Ok(Json(view(row))))
     }
 
@@ -116,10 +118,11 @@ impl OrganizationApi {
             )
             .into());
         }
-        let (mut tx, _) = ctx
-            .authorize(&tenant, auth.0, "updateOrganizationSettings")
+        let (mut unit, _) = ctx
+            .unit(&tenant, auth.0, "updateOrganizationSettings")
             .await?;
-        let row = orgs::current(&mut tx)
+        let tx = unit.tx();
+        let row = orgs::current(tx)
             .await?
             .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
         let mut settings = OrgSettings::from_json(&row.settings);
@@ -137,17 +140,23 @@ impl OrganizationApi {
         {
             obj.extend(new);
         }
-        orgs::save_settings(&mut tx, &stored).await?;
+        orgs::save_settings(tx, &stored).await?;
         if language_changed {
             // Re-index the catalog in the new language (generated column).
-            lms_db::queries::courses::set_search_language(&mut tx, &settings.search_language)
-                .await?;
+            lms_db::queries::courses::set_search_language(tx, &settings.search_language).await?;
         }
-        let row = orgs::current(&mut tx)
+        let row = orgs::current(tx)
             .await?
             .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        unit.emit(
+            "organization.settings_updated",
+            tenant.id,
+            json!({
+                "self_signup": settings.self_signup,
+                "search_language": settings.search_language,
+            }),
+        );
+        unit.commit().await?;
         Ok(OrganizationFound::Ok(Json(view(row))))
     }
 }

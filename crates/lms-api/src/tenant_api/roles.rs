@@ -8,6 +8,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::users::ensure_a_role_manager_remains;
@@ -38,6 +39,11 @@ pub struct Role {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a role event carries.
+fn role_payload(r: &RoleRow) -> Value {
+    json!({ "id": r.id, "name": r.name, "permissions": r.permissions.0 })
 }
 
 impl From<RoleRow> for Role {
@@ -168,9 +174,10 @@ impl RolesApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
     ) -> ApiResult<RolesListed> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listRoles").await?;
-        let rows = roles::list(&mut tx).await?;
-        tx.commit().await?;
+        let mut read = ctx.reader(&tenant, auth.0, "listRoles").await?;
+        let tx = read.tx().await?;
+        let rows = roles::list(tx).await?;
+        read.finish().await?;
         Ok(RolesListed::Ok(Json(RoleList {
             items: rows.into_iter().map(Into::into).collect(),
             known_permissions: Permission::ALL
@@ -192,7 +199,8 @@ impl RolesApi {
         let b = body.0;
         let name = parse_name(&b.name)?;
         let permissions = parse_permissions(&b.permissions)?;
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createRole").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "createRole").await?;
+        let tx = unit.tx();
         actor.require_all(
             &permissions
                 .iter()
@@ -200,9 +208,10 @@ impl RolesApi {
                 .collect::<Vec<_>>(),
         )?;
         let id = RoleId::new();
-        roles::create(&mut tx, id, &name, b.description.as_deref(), &permissions).await?;
-        let row = roles::get(&mut tx, id).await?.ok_or_else(role_not_found)?;
-        tx.commit().await?;
+        roles::create(tx, id, &name, b.description.as_deref(), &permissions).await?;
+        let row = roles::get(tx, id).await?.ok_or_else(role_not_found)?;
+        unit.emit("role.created", id, role_payload(&row));
+        unit.commit().await?;
         Ok(RoleCreated::Created(Json(row.into())))
     }
 
@@ -228,13 +237,14 @@ impl RolesApi {
             .as_deref()
             .map(parse_permissions)
             .transpose()?;
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateRole").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "updateRole").await?;
+        let tx = unit.tx();
         if let Some(p) = &permissions {
             actor.require_all(&p.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
         }
         let id = RoleId::from_uuid(role_id.0);
-        roles::lock_assignments(&mut tx).await?;
-        let current = roles::get_for_update(&mut tx, id)
+        roles::lock_assignments(tx).await?;
+        let current = roles::get_for_update(tx, id)
             .await?
             .ok_or_else(role_not_found)?;
         if current.is_system && name.as_deref().is_some_and(|n| n != current.name) {
@@ -250,16 +260,18 @@ impl RolesApi {
             ));
         }
         roles::update(
-            &mut tx,
+            tx,
             id,
             name.as_deref(),
             maybe(&b.description).map(|d| d.map(String::as_str)),
             permissions.as_deref(),
         )
         .await?;
-        ensure_a_role_manager_remains(&mut tx).await?;
-        let row = roles::get(&mut tx, id).await?.ok_or_else(role_not_found)?;
-        tx.commit().await?;
+        ensure_a_role_manager_remains(tx).await?;
+        let row = roles::get(tx, id).await?.ok_or_else(role_not_found)?;
+        unit.roles_changed();
+        unit.emit("role.updated", id, role_payload(&row));
+        unit.commit().await?;
         Ok(RoleFound::Ok(Json(row.into())))
     }
 
@@ -277,10 +289,11 @@ impl RolesApi {
         auth: TenantBearer,
         role_id: Path<Uuid>,
     ) -> ApiResult<RoleDeleted> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "deleteRole").await?;
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteRole").await?;
+        let tx = unit.tx();
         let id = RoleId::from_uuid(role_id.0);
-        roles::lock_assignments(&mut tx).await?;
-        let current = roles::get_for_update(&mut tx, id)
+        roles::lock_assignments(tx).await?;
+        let current = roles::get_for_update(tx, id)
             .await?
             .ok_or_else(role_not_found)?;
         if current.is_system {
@@ -289,9 +302,11 @@ impl RolesApi {
                 "default roles cannot be deleted",
             ));
         }
-        roles::delete(&mut tx, id).await?;
-        ensure_a_role_manager_remains(&mut tx).await?;
-        tx.commit().await?;
+        roles::delete(tx, id).await?;
+        ensure_a_role_manager_remains(tx).await?;
+        unit.roles_changed();
+        unit.emit("role.deleted", id, role_payload(&current));
+        unit.commit().await?;
         Ok(RoleDeleted::NoContent)
     }
 }

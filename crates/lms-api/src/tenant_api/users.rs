@@ -10,6 +10,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{TenantBearer, TenantTags};
@@ -225,6 +226,16 @@ async fn require_outranks(tx: &mut TenantTx, actor: &Actor, target: UserId) -> A
     actor.require_all(&theirs)
 }
 
+/// What a user event carries: who, and their state after the change.
+fn user_payload(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "email": u.email,
+        "is_active": u.is_active,
+        "roles": u.roles,
+    })
+}
+
 async fn fetch(tx: &mut TenantTx, id: UserId) -> ApiResult<User> {
     Ok(users::get(tx, id).await?.ok_or_else(user_not_found)?.into())
 }
@@ -260,9 +271,10 @@ impl UsersApi {
         let before = paging::cursor::<UserId>(cursor.0.as_deref())?;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let search = q.0.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "listUsers").await?;
+        let mut read = ctx.reader(&tenant, auth.0, "listUsers").await?;
+        let tx = read.tx().await?;
         let rows = users::list(
-            &mut tx,
+            tx,
             &UserFilter {
                 role: role.0.as_deref(),
                 active: active.0,
@@ -272,7 +284,7 @@ impl UsersApi {
             },
         )
         .await?;
-        tx.commit().await?;
+        read.finish().await?;
         let (rows, next_cursor) = paging::page(rows, limit, |r| r.id.to_string());
         Ok(UsersListed::Ok(Json(UserPage {
             items: rows.into_iter().map(Into::into).collect(),
@@ -309,10 +321,11 @@ impl UsersApi {
             .roles
             .unwrap_or_else(|| vec![lms_domain::permissions::LEARNER_ROLE_NAME.to_owned()]);
 
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createUser").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "createUser").await?;
+        let tx = unit.tx();
         let id = UserId::new();
         users::create(
-            &mut tx,
+            tx,
             &NewUser {
                 id,
                 email: email.as_str(),
@@ -324,7 +337,7 @@ impl UsersApi {
         .await?;
         if let Some(u) = &username {
             users::update(
-                &mut tx,
+                tx,
                 id,
                 &UserPatch {
                     username: Some(Some(u.as_str())),
@@ -342,14 +355,15 @@ impl UsersApi {
             actor.require(Permission::RoleManage)?;
         }
         for name in &role_names {
-            let (role, perms) = roles::by_name(&mut tx, name).await?.ok_or_else(|| {
+            let (role, perms) = roles::by_name(tx, name).await?.ok_or_else(|| {
                 ApiError::unprocessable("unknown_role", "a role in `roles` does not exist")
             })?;
             actor.require_all(&perms)?;
-            users::assign_role(&mut tx, id, role).await?;
+            users::assign_role(tx, id, role).await?;
         }
-        let user = fetch(&mut tx, id).await?;
-        tx.commit().await?;
+        let user = fetch(tx, id).await?;
+        unit.emit("user.created", id, user_payload(&user));
+        unit.commit().await?;
         Ok(UserCreated::Created(Json(user)))
     }
 
@@ -362,9 +376,10 @@ impl UsersApi {
         auth: TenantBearer,
         user_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "getUser").await?;
-        let user = fetch(&mut tx, UserId::from_uuid(user_id.0)).await?;
-        tx.commit().await?;
+        let mut read = ctx.reader(&tenant, auth.0, "getUser").await?;
+        let tx = read.tx().await?;
+        let user = fetch(tx, UserId::from_uuid(user_id.0)).await?;
+        read.finish().await?;
         Ok(UserFound::Ok(Json(user)))
     }
 
@@ -390,14 +405,16 @@ impl UsersApi {
             &b.username,
             &b.avatar_url,
         )?;
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateUser").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "updateUser").await?;
+        let tx = unit.tx();
         let id = UserId::from_uuid(user_id.0);
-        require_outranks(&mut tx, &actor, id).await?;
-        if !users::update(&mut tx, id, &changes.patch()).await? {
+        require_outranks(tx, &actor, id).await?;
+        if !users::update(tx, id, &changes.patch()).await? {
             return Err(user_not_found());
         }
-        let user = fetch(&mut tx, id).await?;
-        tx.commit().await?;
+        let user = fetch(tx, id).await?;
+        unit.emit("user.updated", id, user_payload(&user));
+        unit.commit().await?;
         Ok(UserFound::Ok(Json(user)))
     }
 
@@ -415,23 +432,26 @@ impl UsersApi {
         auth: TenantBearer,
         user_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deactivateUser").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "deactivateUser").await?;
+        let tx = unit.tx();
         let id = UserId::from_uuid(user_id.0);
-        require_outranks(&mut tx, &actor, id).await?;
+        require_outranks(tx, &actor, id).await?;
         if id == actor.user {
             return Err(ApiError::conflict(
                 "cannot_deactivate_self",
                 "you cannot deactivate yourself",
             ));
         }
-        roles::lock_assignments(&mut tx).await?;
-        if !users::set_active(&mut tx, id, false).await? {
+        roles::lock_assignments(tx).await?;
+        if !users::set_active(tx, id, false).await? {
             return Err(user_not_found());
         }
-        sessions::revoke_all_of(&mut tx, id, None).await?;
-        ensure_a_role_manager_remains(&mut tx).await?;
-        let user = fetch(&mut tx, id).await?;
-        tx.commit().await?;
+        sessions::revoke_all_of(tx, id, None).await?;
+        ensure_a_role_manager_remains(tx).await?;
+        let user = fetch(tx, id).await?;
+        unit.actor_changed(id);
+        unit.emit("user.deactivated", id, user_payload(&user));
+        unit.commit().await?;
         Ok(UserFound::Ok(Json(user)))
     }
 
@@ -448,14 +468,17 @@ impl UsersApi {
         auth: TenantBearer,
         user_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "reactivateUser").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "reactivateUser").await?;
+        let tx = unit.tx();
         let id = UserId::from_uuid(user_id.0);
-        require_outranks(&mut tx, &actor, id).await?;
-        if !users::set_active(&mut tx, id, true).await? {
+        require_outranks(tx, &actor, id).await?;
+        if !users::set_active(tx, id, true).await? {
             return Err(user_not_found());
         }
-        let user = fetch(&mut tx, id).await?;
-        tx.commit().await?;
+        let user = fetch(tx, id).await?;
+        unit.actor_changed(id);
+        unit.emit("user.reactivated", id, user_payload(&user));
+        unit.commit().await?;
         Ok(UserFound::Ok(Json(user)))
     }
 
@@ -473,18 +496,22 @@ impl UsersApi {
         user_id: Path<Uuid>,
         role_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "assignRole").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "assignRole").await?;
+        let tx = unit.tx();
         let (user, role) = (UserId::from_uuid(user_id.0), RoleId::from_uuid(role_id.0));
-        users::get(&mut tx, user)
-            .await?
-            .ok_or_else(user_not_found)?;
-        let row = roles::get(&mut tx, role)
-            .await?
-            .ok_or_else(role_not_found)?;
+        let user_id = user;
+        users::get(tx, user).await?.ok_or_else(user_not_found)?;
+        let row = roles::get(tx, role).await?.ok_or_else(role_not_found)?;
         actor.require_all(&row.permissions.0)?;
-        users::assign_role(&mut tx, user, role).await?;
-        let user = fetch(&mut tx, user).await?;
-        tx.commit().await?;
+        users::assign_role(tx, user, role).await?;
+        let user = fetch(tx, user).await?;
+        unit.actor_changed(user_id);
+        unit.emit(
+            "user.role_assigned",
+            user_id,
+            json!({ "user_id": user_id, "role_id": role, "role": row.name }),
+        );
+        unit.commit().await?;
         Ok(UserFound::Ok(Json(user)))
     }
 
@@ -503,20 +530,24 @@ impl UsersApi {
         user_id: Path<Uuid>,
         role_id: Path<Uuid>,
     ) -> ApiResult<UserFound> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "removeRole").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "removeRole").await?;
+        let tx = unit.tx();
         let (user, role) = (UserId::from_uuid(user_id.0), RoleId::from_uuid(role_id.0));
-        users::get(&mut tx, user)
-            .await?
-            .ok_or_else(user_not_found)?;
-        roles::get(&mut tx, role)
-            .await?
-            .ok_or_else(role_not_found)?;
-        require_outranks(&mut tx, &actor, user).await?;
-        roles::lock_assignments(&mut tx).await?;
-        users::remove_role(&mut tx, user, role).await?;
-        ensure_a_role_manager_remains(&mut tx).await?;
-        let user = fetch(&mut tx, user).await?;
-        tx.commit().await?;
+        let user_id = user;
+        users::get(tx, user).await?.ok_or_else(user_not_found)?;
+        let role_row = roles::get(tx, role).await?.ok_or_else(role_not_found)?;
+        require_outranks(tx, &actor, user).await?;
+        roles::lock_assignments(tx).await?;
+        users::remove_role(tx, user, role).await?;
+        ensure_a_role_manager_remains(tx).await?;
+        let user = fetch(tx, user).await?;
+        unit.actor_changed(user_id);
+        unit.emit(
+            "user.role_removed",
+            user_id,
+            json!({ "user_id": user_id, "role_id": role, "role": role_row.name }),
+        );
+        unit.commit().await?;
         Ok(UserFound::Ok(Json(user)))
     }
 }

@@ -160,6 +160,90 @@ pub async fn lock_tree(tx: &mut TenantTx) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Locks a category for its deletion, then the live courses filed under
+/// it, with their versions: deleting the category changes their trees, so
+/// their versions move. `None` when there is no such category.
+///
+/// The category is locked first, as [`hold`] does when a course is filed
+/// under it: a filing racing the deletion either lands before it (and its
+/// course is locked here) or finds the category gone.
+pub async fn lock_courses_of_category(
+    tx: &mut TenantTx,
+    id: CategoryId,
+) -> Result<Option<Vec<(CourseId, i32)>>, DbError> {
+    let org = tx.org();
+    let found =
+        sqlx::query("SELECT 1 FROM categories WHERE organization_id = $1 AND id = $2 FOR UPDATE")
+            .bind(org.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT c.id, c.version FROM courses c \
+           JOIN course_categories cc ON cc.organization_id = c.organization_id AND cc.course_id = c.id \
+          WHERE c.organization_id = $1 AND cc.category_id = $2 AND c.deleted_at IS NULL \
+          ORDER BY c.id FOR UPDATE OF c",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|(c, v)| (CourseId::from_uuid(c), v))
+            .collect(),
+    ))
+}
+
+/// Locks the tag for its deletion, then the live courses carrying it (see
+/// [`lock_courses_of_category`]).
+pub async fn lock_courses_of_tag(
+    tx: &mut TenantTx,
+    id: TagId,
+) -> Result<Option<Vec<(CourseId, i32)>>, DbError> {
+    let org = tx.org();
+    let found = sqlx::query("SELECT 1 FROM tags WHERE organization_id = $1 AND id = $2 FOR UPDATE")
+        .bind(org.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(tx.conn())
+        .await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT c.id, c.version FROM courses c \
+           JOIN course_tags ct ON ct.organization_id = c.organization_id AND ct.course_id = c.id \
+          WHERE c.organization_id = $1 AND ct.tag_id = $2 AND c.deleted_at IS NULL \
+          ORDER BY c.id FOR UPDATE OF c",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|(c, v)| (CourseId::from_uuid(c), v))
+            .collect(),
+    ))
+}
+
+/// Holds a category while a course is filed under it (`FOR KEY SHARE`,
+/// taken before the course's lock); `false` when there is no such category.
+pub async fn hold(tx: &mut TenantTx, id: CategoryId) -> Result<bool, DbError> {
+    let org = tx.org();
+    let found = sqlx::query(
+        "SELECT 1 FROM categories WHERE organization_id = $1 AND id = $2 FOR KEY SHARE",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Deletes a category; its children move up to the top level.
 pub async fn delete(tx: &mut TenantTx, id: CategoryId) -> Result<bool, DbError> {
     let org = tx.org();
@@ -248,16 +332,17 @@ pub async fn create_tag(
     Ok(())
 }
 
-/// Whether a tag exists.
-pub async fn tag_exists(tx: &mut TenantTx, id: TagId) -> Result<bool, DbError> {
+/// Holds a tag while a course is given it (see [`hold`]); `false` when
+/// there is no such tag.
+pub async fn hold_tag(tx: &mut TenantTx, id: TagId) -> Result<bool, DbError> {
     let org = tx.org();
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM tags WHERE organization_id = $1 AND id = $2)",
-    )
-    .bind(org.as_uuid())
-    .bind(id.as_uuid())
-    .fetch_one(tx.conn())
-    .await?)
+    let found =
+        sqlx::query("SELECT 1 FROM tags WHERE organization_id = $1 AND id = $2 FOR KEY SHARE")
+            .bind(org.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(found.is_some())
 }
 
 /// Deletes a tag (it comes off every course).

@@ -315,30 +315,20 @@ pub struct CoursePatch<'a> {
     pub image_url: Option<Option<&'a str>>,
     /// New metadata, or cleared.
     pub metadata: Option<Option<&'a Value>>,
-    /// Only apply when the stored version is this one (optimistic locking).
-    pub expected_version: Option<i32>,
 }
 
-/// Outcome of an update.
-#[derive(Debug)]
-pub enum UpdateOutcome {
-    /// Updated.
-    Updated(Box<CourseRow>),
-    /// No such course.
-    NotFound,
-    /// The course exists but its version is not the expected one.
-    VersionMismatch,
-}
-
-/// Updates a course and bumps its version.
+/// Updates a course the caller has locked ([`lock`]) and moves it to
+/// `version`, the version its lock announced. `None` when there is no such
+/// live course.
 pub async fn update(
     tx: &mut TenantTx,
     id: CourseId,
     by: UserId,
+    version: i32,
     p: &CoursePatch<'_>,
-) -> Result<UpdateOutcome, DbError> {
+) -> Result<Option<CourseRow>, DbError> {
     let org = tx.org();
-    let row: Option<CourseRow> = sqlx::query_as(concat!(
+    Ok(sqlx::query_as(concat!(
         "UPDATE courses AS c SET \
             title = COALESCE($4, c.title), \
             description = COALESCE($5, c.description), \
@@ -346,9 +336,8 @@ pub async fn update(
             estimated_hours = CASE WHEN $7 THEN $8 ELSE c.estimated_hours END, \
             image_url = CASE WHEN $9 THEN $10 ELSE c.image_url END, \
             metadata = CASE WHEN $11 THEN $12 ELSE c.metadata END, \
-            version = c.version + 1, updated_at = now(), updated_by = $3 \
+            version = $13, updated_at = now(), updated_by = $3 \
          WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
-           AND ($13::int IS NULL OR c.version = $13) \
          RETURNING ",
         course_columns!()
     ))
@@ -364,31 +353,26 @@ pub async fn update(
     .bind(p.image_url.flatten())
     .bind(p.metadata.is_some())
     .bind(p.metadata.flatten())
-    .bind(p.expected_version)
+    .bind(version)
     .fetch_optional(tx.conn())
-    .await?;
-    match row {
-        Some(row) => Ok(UpdateOutcome::Updated(Box::new(row))),
-        None if p.expected_version.is_some() && get(tx, id, true).await?.is_some() => {
-            Ok(UpdateOutcome::VersionMismatch)
-        }
-        None => Ok(UpdateOutcome::NotFound),
-    }
+    .await?)
 }
 
-/// Publishes or unpublishes a course. Publishing snapshots the whole tree
-/// into `course_versions` under the new version number, so what learners
-/// enrolled in can be kept while authors go on editing. `None` when there
-/// is no such live course.
+/// Publishes or unpublishes a course the caller has locked ([`lock`]),
+/// moving it to `version`. Publishing snapshots the whole tree into
+/// `course_versions` under that version number, so what learners enrolled in
+/// can be kept while authors go on editing. `None` when there is no such
+/// live course.
 pub async fn set_published(
     tx: &mut TenantTx,
     id: CourseId,
     by: UserId,
+    version: i32,
     published: bool,
 ) -> Result<Option<CourseRow>, DbError> {
     let org = tx.org();
     let row: Option<CourseRow> = sqlx::query_as(concat!(
-        "UPDATE courses AS c SET is_published = $4, version = c.version + 1, updated_at = now(), updated_by = $3 \
+        "UPDATE courses AS c SET is_published = $4, version = $5, updated_at = now(), updated_by = $3 \
          WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL RETURNING ",
         course_columns!()
     ))
@@ -396,6 +380,7 @@ pub async fn set_published(
     .bind(id.as_uuid())
     .bind(by.as_uuid())
     .bind(published)
+    .bind(version)
     .fetch_optional(tx.conn())
     .await?;
     if let (Some(row), true) = (&row, published) {
@@ -420,43 +405,61 @@ pub async fn set_published(
 }
 
 /// Soft-deletes a course. `false` when there was no such (live) course.
-pub async fn soft_delete(tx: &mut TenantTx, id: CourseId, by: UserId) -> Result<bool, DbError> {
+pub async fn soft_delete(
+    tx: &mut TenantTx,
+    id: CourseId,
+    by: UserId,
+    version: i32,
+) -> Result<bool, DbError> {
     let org = tx.org();
     let done = sqlx::query(
-        "UPDATE courses SET deleted_at = now(), deleted_by = $3, updated_at = now() \
+        "UPDATE courses SET deleted_at = now(), deleted_by = $3, updated_at = now(), version = $4 \
          WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
     )
     .bind(org.as_uuid())
     .bind(id.as_uuid())
     .bind(by.as_uuid())
+    .bind(version)
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Locks a live course for a change of its children. `false` when missing.
-pub async fn lock(tx: &mut TenantTx, id: CourseId) -> Result<bool, DbError> {
+/// Locks a live course for a change of it or its content, and reads its
+/// version. `None` when there is no such live course.
+pub async fn lock(tx: &mut TenantTx, id: CourseId) -> Result<Option<i32>, DbError> {
     let org = tx.org();
-    Ok(sqlx::query_scalar::<_, i32>(
-        "SELECT 1 FROM courses WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
+    Ok(sqlx::query_scalar(
+        "SELECT version FROM courses WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
     )
     .bind(org.as_uuid())
     .bind(id.as_uuid())
     .fetch_optional(tx.conn())
-    .await?
-    .is_some())
+    .await?)
 }
 
-/// Marks a course changed (its children changed): bumps version and time.
-pub async fn touch(tx: &mut TenantTx, id: CourseId, by: UserId) -> Result<(), DbError> {
+/// Moves each course of `to` to its version (and records who changed it
+/// when), unless a statement of the same transaction already did: the
+/// target versions were read under the courses' locks, so applying them is
+/// idempotent and each course moves exactly once per transaction.
+pub async fn bump_versions(
+    tx: &mut TenantTx,
+    to: &[(CourseId, i32)],
+    by: Option<UserId>,
+) -> Result<(), DbError> {
     let org = tx.org();
+    let ids: Vec<Uuid> = to.iter().map(|(c, _)| c.as_uuid()).collect();
+    let versions: Vec<i32> = to.iter().map(|(_, v)| *v).collect();
     sqlx::query(
-        "UPDATE courses SET version = version + 1, updated_at = now(), updated_by = $3 \
-         WHERE organization_id = $1 AND id = $2",
+        "UPDATE courses AS c SET version = t.version, updated_at = now(), \
+                updated_by = COALESCE($2, c.updated_by) \
+           FROM unnest($3::uuid[], $4::int[]) AS t(id, version) \
+          WHERE c.organization_id = $1 AND c.id = t.id AND c.version <> t.version",
     )
     .bind(org.as_uuid())
-    .bind(id.as_uuid())
-    .bind(by.as_uuid())
+    .bind(by.map(|u| u.as_uuid()))
+    .bind(&ids)
+    .bind(&versions)
     .execute(tx.conn())
     .await?;
     Ok(())

@@ -10,6 +10,7 @@ pub mod courses;
 pub mod lessons;
 pub mod ordering;
 pub mod orgs;
+pub mod outbox;
 pub mod platform_admins;
 pub mod roles;
 pub mod sections;

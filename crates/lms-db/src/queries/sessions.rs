@@ -18,7 +18,10 @@ pub enum Redemption {
         subject: Uuid,
     },
     /// The token had been spent before: the session was revoked.
-    Reused,
+    Reused {
+        /// The user (or platform admin) whose session it was.
+        subject: Uuid,
+    },
     /// Unknown, expired, or its session or user is no longer valid.
     Invalid,
 }
@@ -84,18 +87,19 @@ pub async fn redeem(tx: &mut TenantTx, digest: &[u8]) -> Result<Redemption, DbEr
         .await?;
         return Ok(Redemption::Redeemed { session, subject });
     }
-    let spent: Option<Uuid> = sqlx::query_scalar(
-        "SELECT session_id FROM refresh_tokens \
-          WHERE organization_id = $1 AND token_hash = $2 AND used_at IS NOT NULL",
+    let spent: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT t.session_id, s.user_id FROM refresh_tokens t \
+           JOIN auth_sessions s ON s.organization_id = t.organization_id AND s.id = t.session_id \
+          WHERE t.organization_id = $1 AND t.token_hash = $2 AND t.used_at IS NOT NULL",
     )
     .bind(org.as_uuid())
     .bind(digest)
     .fetch_optional(tx.conn())
     .await?;
     match spent {
-        Some(session) => {
+        Some((session, subject)) => {
             revoke(tx, session).await?;
-            Ok(Redemption::Reused)
+            Ok(Redemption::Reused { subject })
         }
         None => Ok(Redemption::Invalid),
     }
@@ -187,16 +191,18 @@ pub async fn redeem_platform(tx: &mut PlatformTx, digest: &[u8]) -> Result<Redem
             .await?;
         return Ok(Redemption::Redeemed { session, subject });
     }
-    let spent: Option<Uuid> = sqlx::query_scalar(
-        "SELECT session_id FROM platform_refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
+    let spent: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT t.session_id, s.admin_id FROM platform_refresh_tokens t \
+           JOIN platform_sessions s ON s.id = t.session_id \
+          WHERE t.token_hash = $1 AND t.used_at IS NOT NULL",
     )
     .bind(digest)
     .fetch_optional(tx.conn())
     .await?;
     match spent {
-        Some(session) => {
+        Some((session, subject)) => {
             revoke_platform(tx, session).await?;
-            Ok(Redemption::Reused)
+            Ok(Redemption::Reused { subject })
         }
         None => Ok(Redemption::Invalid),
     }

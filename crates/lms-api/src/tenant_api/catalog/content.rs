@@ -1,6 +1,5 @@
 //! Lessons and sections: ordered content under a course.
 
-use lms_db::TenantTx;
 use lms_db::queries::courses;
 use lms_db::queries::lessons::{self, NewLesson};
 use lms_db::queries::ordering::{self, Ordered};
@@ -11,14 +10,17 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Lesson, Section, SectionType, check_description, course_not_found, sees_drafts};
+use super::{Lesson, Section, SectionType, check_description, sees_drafts};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::maybe;
+use crate::reader::Reader;
 use crate::tenancy::Tenant;
 use crate::tenant_api::{TenantBearer, TenantTags};
+use crate::unit::{course_not_found, lesson_not_found};
 
 /// Longest section content, in characters.
 const MAX_CONTENT_CHARS: usize = 1_000_000;
@@ -172,10 +174,6 @@ enum Deleted {
     NoContent,
 }
 
-fn lesson_not_found() -> ApiError {
-    ApiError::not_found("lesson_not_found", "no such lesson in this course")
-}
-
 fn section_not_found() -> ApiError {
     ApiError::not_found("section_not_found", "no such section in this lesson")
 }
@@ -222,32 +220,40 @@ fn check_order(current: &[Uuid], order: &[Uuid]) -> ApiResult<()> {
     Ok(())
 }
 
-/// Locks the course for a change of its content (404 when it is not a live
-/// course of this tenant).
-async fn lock_course(tx: &mut TenantTx, course: CourseId) -> ApiResult<()> {
-    if courses::lock(tx, course).await? {
-        Ok(())
-    } else {
-        Err(course_not_found())
-    }
-}
-
-/// Locks the course, then the lesson, for a change of the lesson's sections.
-async fn lock_lesson(tx: &mut TenantTx, course: CourseId, lesson: LessonId) -> ApiResult<()> {
-    lock_course(tx, course).await?;
-    if lessons::lock(tx, course, lesson).await? {
-        Ok(())
-    } else {
-        Err(lesson_not_found())
-    }
-}
-
 /// A readable course for this viewer (drafts only for `course:read`).
-async fn visible_course(tx: &mut TenantTx, course: CourseId, drafts: bool) -> ApiResult<()> {
-    courses::get(tx, course, drafts)
+async fn visible_course(read: &mut Reader<'_>, course: CourseId) -> ApiResult<()> {
+    let drafts = sees_drafts(read.actor());
+    courses::get(read.tx().await?, course, drafts)
         .await?
         .ok_or_else(course_not_found)?;
     Ok(())
+}
+
+/// A readable lesson: of a course this viewer sees.
+async fn visible_lesson(
+    read: &mut Reader<'_>,
+    course: CourseId,
+    lesson: LessonId,
+) -> ApiResult<()> {
+    visible_course(read, course).await?;
+    lessons::get(read.tx().await?, course, lesson)
+        .await?
+        .ok_or_else(lesson_not_found)?;
+    Ok(())
+}
+
+fn lesson_payload(l: &Lesson, version: i32) -> Value {
+    json!({ "course_id": l.course_id, "lesson_id": l.id, "title": l.title, "version": version })
+}
+
+fn section_payload(course: CourseId, s: &Section, version: i32) -> Value {
+    json!({
+        "course_id": course,
+        "lesson_id": s.lesson_id,
+        "section_id": s.id,
+        "title": s.title,
+        "version": version,
+    })
 }
 
 /// Lessons and sections.
@@ -269,10 +275,10 @@ impl ContentApi {
         course_id: Path<Uuid>,
     ) -> ApiResult<LessonsListed> {
         let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listLessons").await?;
-        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
-        let rows = lessons::list(&mut tx, course).await?;
-        tx.commit().await?;
+        let mut read = ctx.reader(&tenant, auth.0, "listLessons").await?;
+        visible_course(&mut read, course).await?;
+        let rows = lessons::list(read.tx().await?, course).await?;
+        read.finish().await?;
         Ok(LessonsListed::Ok(Json(LessonList {
             items: rows.into_iter().map(Into::into).collect(),
         })))
@@ -295,12 +301,11 @@ impl ContentApi {
         let b = body.0;
         let title = Title::parse("title", &b.title)?;
         check_description(b.description.as_deref())?;
-        let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createLesson").await?;
-        lock_course(&mut tx, course).await?;
-        let row = lessons::insert(
-            &mut tx,
-            course,
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "createLesson").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        let lesson: Lesson = lessons::insert(
+            unit.tx(),
+            lock.id,
             &NewLesson {
                 id: LessonId::new(),
                 title: title.as_str(),
@@ -309,11 +314,15 @@ impl ContentApi {
                 position: b.position,
             },
         )
-        .await?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(LessonCreated::Created(Json(row.into())))
+        .await?
+        .into();
+        unit.emit(
+            "lesson.created",
+            lesson.id,
+            lesson_payload(&lesson, lock.next_version()),
+        );
+        unit.commit().await?;
+        Ok(LessonCreated::Created(Json(lesson)))
     }
 
     /// Store a new order of a course's lessons, atomically.
@@ -330,16 +339,19 @@ impl ContentApi {
         course_id: Path<Uuid>,
         body: Json<Order>,
     ) -> ApiResult<LessonsListed> {
-        let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "reorderLessons").await?;
-        lock_course(&mut tx, course).await?;
-        let current = ordering::ids(&mut tx, Ordered::Lessons, course.as_uuid()).await?;
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "reorderLessons").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        let course = lock.id.as_uuid();
+        let current = ordering::ids(unit.tx(), Ordered::Lessons, course).await?;
         check_order(&current, &body.0.ids)?;
-        ordering::reorder(&mut tx, Ordered::Lessons, course.as_uuid(), &body.0.ids).await?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        let rows = lessons::list(&mut tx, course).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        ordering::reorder(unit.tx(), Ordered::Lessons, course, &body.0.ids).await?;
+        let rows = lessons::list(unit.tx(), lock.id).await?;
+        unit.emit(
+            "course.lessons_reordered",
+            course,
+            json!({ "course_id": course, "lesson_ids": body.0.ids, "version": lock.next_version() }),
+        );
+        unit.commit().await?;
         Ok(LessonsListed::Ok(Json(LessonList {
             items: rows.into_iter().map(Into::into).collect(),
         })))
@@ -360,12 +372,12 @@ impl ContentApi {
         lesson_id: Path<Uuid>,
     ) -> ApiResult<LessonFound> {
         let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getLesson").await?;
-        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
-        let row = lessons::get(&mut tx, course, LessonId::from_uuid(lesson_id.0))
+        let mut read = ctx.reader(&tenant, auth.0, "getLesson").await?;
+        visible_course(&mut read, course).await?;
+        let row = lessons::get(read.tx().await?, course, LessonId::from_uuid(lesson_id.0))
             .await?
             .ok_or_else(lesson_not_found)?;
-        tx.commit().await?;
+        read.finish().await?;
         Ok(LessonFound::Ok(Json(row.into())))
     }
 
@@ -391,23 +403,26 @@ impl ContentApi {
             .map(|t| Title::parse("title", t))
             .transpose()?;
         check_description(b.description.value().map(String::as_str))?;
-        let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateLesson").await?;
-        lock_course(&mut tx, course).await?;
-        let row = lessons::update(
-            &mut tx,
-            course,
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "updateLesson").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        let lesson: Lesson = lessons::update(
+            unit.tx(),
+            lock.id,
             LessonId::from_uuid(lesson_id.0),
             title.as_ref().map(Title::as_str),
             maybe(&b.description).map(|d| d.map(String::as_str)),
             b.is_required,
         )
         .await?
-        .ok_or_else(lesson_not_found)?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(LessonFound::Ok(Json(row.into())))
+        .ok_or_else(lesson_not_found)?
+        .into();
+        unit.emit(
+            "lesson.updated",
+            lesson.id,
+            lesson_payload(&lesson, lock.next_version()),
+        );
+        unit.commit().await?;
+        Ok(LessonFound::Ok(Json(lesson)))
     }
 
     /// Delete a lesson with its sections; the lessons after it move up.
@@ -424,15 +439,18 @@ impl ContentApi {
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        let course = CourseId::from_uuid(course_id.0);
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deleteLesson").await?;
-        lock_course(&mut tx, course).await?;
-        if !lessons::delete(&mut tx, course, LessonId::from_uuid(lesson_id.0)).await? {
+        let lesson = LessonId::from_uuid(lesson_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteLesson").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        if !lessons::delete(unit.tx(), lock.id, lesson).await? {
             return Err(lesson_not_found());
         }
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        unit.emit(
+            "lesson.deleted",
+            lesson,
+            json!({ "course_id": lock.id, "lesson_id": lesson, "version": lock.next_version() }),
+        );
+        unit.commit().await?;
         Ok(Deleted::NoContent)
     }
 
@@ -450,15 +468,11 @@ impl ContentApi {
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
     ) -> ApiResult<SectionsListed> {
-        let course = CourseId::from_uuid(course_id.0);
         let lesson = LessonId::from_uuid(lesson_id.0);
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listSections").await?;
-        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
-        lessons::get(&mut tx, course, lesson)
-            .await?
-            .ok_or_else(lesson_not_found)?;
-        let rows = sections::list(&mut tx, lesson).await?;
-        tx.commit().await?;
+        let mut read = ctx.reader(&tenant, auth.0, "listSections").await?;
+        visible_lesson(&mut read, CourseId::from_uuid(course_id.0), lesson).await?;
+        let rows = sections::list(read.tx().await?, lesson).await?;
+        read.finish().await?;
         Ok(SectionsListed::Ok(Json(SectionList {
             items: rows.into_iter().map(Into::into).collect(),
         })))
@@ -483,14 +497,13 @@ impl ContentApi {
         let title = Title::parse("title", &b.title)?;
         check_content(b.content.as_deref())?;
         check_duration(b.duration_minutes)?;
-        let (course, lesson) = (
-            CourseId::from_uuid(course_id.0),
-            LessonId::from_uuid(lesson_id.0),
-        );
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createSection").await?;
-        lock_lesson(&mut tx, course, lesson).await?;
-        let row = sections::insert(
-            &mut tx,
+        let lesson = LessonId::from_uuid(lesson_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "createSection").await?;
+        let lock = unit
+            .lesson(CourseId::from_uuid(course_id.0), lesson)
+            .await?;
+        let section: Section = sections::insert(
+            unit.tx(),
             lesson,
             &NewSection {
                 id: SectionId::new(),
@@ -505,11 +518,15 @@ impl ContentApi {
                 position: b.position,
             },
         )
-        .await?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(SectionCreated::Created(Json(row.into())))
+        .await?
+        .into();
+        unit.emit(
+            "section.created",
+            section.id,
+            section_payload(lock.id, &section, lock.next_version()),
+        );
+        unit.commit().await?;
+        Ok(SectionCreated::Created(Json(section)))
     }
 
     /// Store a new order of a lesson's sections, atomically.
@@ -527,19 +544,26 @@ impl ContentApi {
         lesson_id: Path<Uuid>,
         body: Json<Order>,
     ) -> ApiResult<SectionsListed> {
-        let (course, lesson) = (
-            CourseId::from_uuid(course_id.0),
-            LessonId::from_uuid(lesson_id.0),
-        );
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "reorderSections").await?;
-        lock_lesson(&mut tx, course, lesson).await?;
-        let current = ordering::ids(&mut tx, Ordered::Sections, lesson.as_uuid()).await?;
+        let lesson = LessonId::from_uuid(lesson_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "reorderSections").await?;
+        let lock = unit
+            .lesson(CourseId::from_uuid(course_id.0), lesson)
+            .await?;
+        let current = ordering::ids(unit.tx(), Ordered::Sections, lesson.as_uuid()).await?;
         check_order(&current, &body.0.ids)?;
-        ordering::reorder(&mut tx, Ordered::Sections, lesson.as_uuid(), &body.0.ids).await?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        let rows = sections::list(&mut tx, lesson).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        ordering::reorder(unit.tx(), Ordered::Sections, lesson.as_uuid(), &body.0.ids).await?;
+        let rows = sections::list(unit.tx(), lesson).await?;
+        unit.emit(
+            "lesson.sections_reordered",
+            lesson,
+            json!({
+                "course_id": lock.id,
+                "lesson_id": lesson,
+                "section_ids": body.0.ids,
+                "version": lock.next_version(),
+            }),
+        );
+        unit.commit().await?;
         Ok(SectionsListed::Ok(Json(SectionList {
             items: rows.into_iter().map(Into::into).collect(),
         })))
@@ -560,19 +584,13 @@ impl ContentApi {
         lesson_id: Path<Uuid>,
         section_id: Path<Uuid>,
     ) -> ApiResult<SectionFound> {
-        let (course, lesson) = (
-            CourseId::from_uuid(course_id.0),
-            LessonId::from_uuid(lesson_id.0),
-        );
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getSection").await?;
-        visible_course(&mut tx, course, sees_drafts(&actor)).await?;
-        lessons::get(&mut tx, course, lesson)
-            .await?
-            .ok_or_else(lesson_not_found)?;
-        let row = sections::get(&mut tx, lesson, SectionId::from_uuid(section_id.0))
+        let lesson = LessonId::from_uuid(lesson_id.0);
+        let mut read = ctx.reader(&tenant, auth.0, "getSection").await?;
+        visible_lesson(&mut read, CourseId::from_uuid(course_id.0), lesson).await?;
+        let row = sections::get(read.tx().await?, lesson, SectionId::from_uuid(section_id.0))
             .await?
             .ok_or_else(section_not_found)?;
-        tx.commit().await?;
+        read.finish().await?;
         Ok(SectionFound::Ok(Json(row.into())))
     }
 
@@ -601,12 +619,11 @@ impl ContentApi {
             .transpose()?;
         check_content(b.content.as_deref())?;
         check_duration(b.duration_minutes)?;
-        let (course, lesson) = (
-            CourseId::from_uuid(course_id.0),
-            LessonId::from_uuid(lesson_id.0),
-        );
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateSection").await?;
-        lock_lesson(&mut tx, course, lesson).await?;
+        let lesson = LessonId::from_uuid(lesson_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "updateSection").await?;
+        let lock = unit
+            .lesson(CourseId::from_uuid(course_id.0), lesson)
+            .await?;
         let patch = SectionPatch {
             title: title.as_ref().map(Title::as_str),
             content: b.content.as_deref(),
@@ -614,13 +631,22 @@ impl ContentApi {
             duration_minutes: b.duration_minutes,
             is_optional: b.is_optional,
         };
-        let row = sections::update(&mut tx, lesson, SectionId::from_uuid(section_id.0), &patch)
-            .await?
-            .ok_or_else(section_not_found)?;
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(SectionFound::Ok(Json(row.into())))
+        let section: Section = sections::update(
+            unit.tx(),
+            lesson,
+            SectionId::from_uuid(section_id.0),
+            &patch,
+        )
+        .await?
+        .ok_or_else(section_not_found)?
+        .into();
+        unit.emit(
+            "section.updated",
+            section.id,
+            section_payload(lock.id, &section, lock.next_version()),
+        );
+        unit.commit().await?;
+        Ok(SectionFound::Ok(Json(section)))
     }
 
     /// Delete a section; the sections after it move up.
@@ -638,18 +664,28 @@ impl ContentApi {
         lesson_id: Path<Uuid>,
         section_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        let (course, lesson) = (
-            CourseId::from_uuid(course_id.0),
+        let (lesson, section) = (
             LessonId::from_uuid(lesson_id.0),
+            SectionId::from_uuid(section_id.0),
         );
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deleteSection").await?;
-        lock_lesson(&mut tx, course, lesson).await?;
-        if !sections::delete(&mut tx, lesson, SectionId::from_uuid(section_id.0)).await? {
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteSection").await?;
+        let lock = unit
+            .lesson(CourseId::from_uuid(course_id.0), lesson)
+            .await?;
+        if !sections::delete(unit.tx(), lesson, section).await? {
             return Err(section_not_found());
         }
-        courses::touch(&mut tx, course, actor.user).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        unit.emit(
+            "section.deleted",
+            section,
+            json!({
+                "course_id": lock.id,
+                "lesson_id": lesson,
+                "section_id": section,
+                "version": lock.next_version(),
+            }),
+        );
+        unit.commit().await?;
         Ok(Deleted::NoContent)
     }
 }

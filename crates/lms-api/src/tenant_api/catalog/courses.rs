@@ -1,33 +1,29 @@
 //! Courses: authoring, publishing, the catalog, the whole-tree detail.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use lms_db::queries::categories;
 use lms_db::queries::courses::{
     self, After, CatalogQuery, CatalogRow, CoursePatch, CourseRow, CourseTree, NewCourse, Sort,
-    UpdateOutcome,
 };
 use lms_domain::{CategoryId, CourseId, InputError, TagId, Title};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::{MaybeUndefined, ToJSON};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{
-    Lesson, Section, category_not_found, check_description, course_not_found, from_cache,
-    sees_drafts, tag_not_found,
-};
+use super::{Lesson, Section, category_not_found, check_description, sees_drafts, tag_not_found};
 use crate::catalog_cache::Entry;
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{self, DEFAULT_LIMIT, maybe};
+use crate::payload::JsonBody;
 use crate::tenancy::Tenant;
 use crate::tenant_api::{TenantBearer, TenantTags};
+use crate::unit::{Unit, course_not_found};
 
 /// Largest metadata object accepted, serialised, in bytes.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -275,14 +271,14 @@ enum CourseFound {
 enum CourseDetailFound {
     /// The course and everything in it.
     #[oai(status = 200)]
-    Ok(Json<CourseDetail>),
+    Ok(JsonBody<CourseDetail>),
 }
 
 #[derive(ApiResponse)]
 enum CourseListed {
     /// A page of courses.
     #[oai(status = 200)]
-    Ok(Json<CoursePage>),
+    Ok(JsonBody<CoursePage>),
 }
 
 #[derive(ApiResponse)]
@@ -378,6 +374,16 @@ fn decode_cursor(sort: CourseSort, raw: &str) -> ApiResult<After> {
     })
 }
 
+/// What a course event says about the course.
+fn course_payload(row: &CourseRow) -> Value {
+    json!({
+        "course_id": row.id,
+        "title": row.title,
+        "version": row.version,
+        "is_published": row.is_published,
+    })
+}
+
 /// Courses and their publication.
 pub struct CoursesApi;
 
@@ -399,9 +405,9 @@ impl CoursesApi {
         let image = image_url(b.image_url.as_ref())?;
         check_metadata(b.metadata.as_ref())?;
 
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "createCourse").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "createCourse").await?;
         let row = courses::create(
-            &mut tx,
+            unit.tx(),
             &NewCourse {
                 id: CourseId::new(),
                 title: title.as_str(),
@@ -417,8 +423,8 @@ impl CoursesApi {
             },
         )
         .await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        unit.emit("course.created", row.id, course_payload(&row));
+        unit.commit().await?;
         Ok(CourseCreated::Created(Json(row.into())))
     }
 
@@ -471,21 +477,21 @@ impl CoursesApi {
             .transpose()?;
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
 
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listCourses").await?;
-        let drafts = sees_drafts(&actor);
+        let mut read = ctx.reader(&tenant, auth.0, "listCourses").await?;
+        let drafts = sees_drafts(read.actor());
         let key = format!(
             "q={search:?}&d={:?}&c={:?}&t={:?}&p={:?}&s={sort:?}&a={after:?}&l={limit}",
             difficulty.0, category.0, tag.0, published.0
         );
         let ticket = match ctx.catalog.get(tenant.id, drafts, Entry::List(key)) {
             Ok(hit) => {
-                tx.commit().await?;
-                return Ok(CourseListed::Ok(Json(from_cache(&hit)?)));
+                read.finish().await?;
+                return Ok(CourseListed::Ok(JsonBody::from_bytes(hit)));
             }
             Err(ticket) => ticket,
         };
         let rows = courses::catalog(
-            &mut tx,
+            read.tx().await?,
             &CatalogQuery {
                 drafts,
                 published: published.0,
@@ -504,15 +510,14 @@ impl CoursesApi {
             },
         )
         .await?;
-        tx.commit().await?;
+        read.finish().await?;
         let (rows, next_cursor) = paging::page(rows, limit, |r| encode_cursor(sort, r));
-        let page = CoursePage {
+        let body = JsonBody::new(&CoursePage {
             items: rows.into_iter().map(|r| r.course.into()).collect(),
             next_cursor,
-        };
-        ctx.catalog
-            .put(ticket, Arc::new(page.to_json().unwrap_or_default()));
-        Ok(CourseListed::Ok(Json(page)))
+        });
+        ctx.catalog.put(ticket, body.bytes());
+        Ok(CourseListed::Ok(body))
     }
 
     /// One course with its lessons, sections, categories and tags, read in
@@ -529,26 +534,25 @@ impl CoursesApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
     ) -> ApiResult<CourseDetailFound> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getCourse").await?;
-        let drafts = sees_drafts(&actor);
+        let mut read = ctx.reader(&tenant, auth.0, "getCourse").await?;
+        let drafts = sees_drafts(read.actor());
         let ticket = match ctx
             .catalog
             .get(tenant.id, drafts, Entry::Detail(course_id.0))
         {
             Ok(hit) => {
-                tx.commit().await?;
-                return Ok(CourseDetailFound::Ok(Json(from_cache(&hit)?)));
+                read.finish().await?;
+                return Ok(CourseDetailFound::Ok(JsonBody::from_bytes(hit)));
             }
             Err(ticket) => ticket,
         };
-        let tree = courses::detail(&mut tx, CourseId::from_uuid(course_id.0), drafts)
+        let tree = courses::detail(read.tx().await?, CourseId::from_uuid(course_id.0), drafts)
             .await?
             .ok_or_else(course_not_found)?;
-        tx.commit().await?;
-        let detail = CourseDetail::from(tree);
-        ctx.catalog
-            .put(ticket, Arc::new(detail.to_json().unwrap_or_default()));
-        Ok(CourseDetailFound::Ok(Json(detail)))
+        read.finish().await?;
+        let body = JsonBody::new(&CourseDetail::from(tree));
+        ctx.catalog.put(ticket, body.bytes());
+        Ok(CourseDetailFound::Ok(body))
     }
 
     /// Change a course.
@@ -576,7 +580,14 @@ impl CoursesApi {
         let image = image_url(b.image_url.value())?;
         check_metadata(b.metadata.value())?;
 
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "updateCourse").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "updateCourse").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        if b.version.is_some_and(|v| v != lock.version) {
+            return Err(ApiError::conflict(
+                "version_conflict",
+                "the course changed since the version this update is based on",
+            ));
+        }
         let patch = CoursePatch {
             title: title.as_ref().map(Title::as_str),
             description: b.description.as_deref(),
@@ -584,27 +595,12 @@ impl CoursesApi {
             estimated_hours: maybe(&b.estimated_hours).map(|h| h.copied()),
             image_url: maybe(&b.image_url).map(|o| o.and(image.as_ref()).map(|u| u.as_str())),
             metadata: maybe(&b.metadata),
-            expected_version: b.version,
         };
-        let row = match courses::update(
-            &mut tx,
-            CourseId::from_uuid(course_id.0),
-            actor.user,
-            &patch,
-        )
-        .await?
-        {
-            UpdateOutcome::Updated(row) => *row,
-            UpdateOutcome::NotFound => return Err(course_not_found()),
-            UpdateOutcome::VersionMismatch => {
-                return Err(ApiError::conflict(
-                    "version_conflict",
-                    "the course changed since the version this update is based on",
-                ));
-            }
-        };
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        let row = courses::update(unit.tx(), lock.id, actor.user, lock.next_version(), &patch)
+            .await?
+            .ok_or_else(course_not_found)?;
+        unit.emit("course.updated", row.id, course_payload(&row));
+        unit.commit().await?;
         Ok(CourseFound::Ok(Json(row.into())))
     }
 
@@ -621,12 +617,17 @@ impl CoursesApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "deleteCourse").await?;
-        if !courses::soft_delete(&mut tx, CourseId::from_uuid(course_id.0), actor.user).await? {
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "deleteCourse").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        if !courses::soft_delete(unit.tx(), lock.id, actor.user, lock.next_version()).await? {
             return Err(course_not_found());
         }
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        unit.emit(
+            "course.deleted",
+            lock.id,
+            json!({ "course_id": lock.id, "version": lock.next_version() }),
+        );
+        unit.commit().await?;
         Ok(Done::NoContent)
     }
 
@@ -644,7 +645,7 @@ impl CoursesApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
     ) -> ApiResult<CourseFound> {
-        set_published(&ctx, &tenant, auth, course_id.0, true, "publishCourse").await
+        set_published(&ctx, &tenant, auth, course_id.0, true).await
     }
 
     /// Unpublish a course: learners no longer see it.
@@ -660,7 +661,7 @@ impl CoursesApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
     ) -> ApiResult<CourseFound> {
-        set_published(&ctx, &tenant, auth, course_id.0, false, "unpublishCourse").await
+        set_published(&ctx, &tenant, auth, course_id.0, false).await
     }
 
     /// File a course under a category (idempotent).
@@ -678,16 +679,8 @@ impl CoursesApi {
         category_id: Path<Uuid>,
     ) -> ApiResult<Done> {
         let link = Link::Category(CategoryId::from_uuid(category_id.0));
-        change_link(
-            &ctx,
-            &tenant,
-            auth,
-            "addCourseCategory",
-            CourseId::from_uuid(course_id.0),
-            link,
-            true,
-        )
-        .await
+        let (unit, _) = ctx.unit(&tenant, auth.0, "addCourseCategory").await?;
+        change_link(unit, CourseId::from_uuid(course_id.0), link, true).await
     }
 
     /// Take a course out of a category.
@@ -705,16 +698,8 @@ impl CoursesApi {
         category_id: Path<Uuid>,
     ) -> ApiResult<Done> {
         let link = Link::Category(CategoryId::from_uuid(category_id.0));
-        change_link(
-            &ctx,
-            &tenant,
-            auth,
-            "removeCourseCategory",
-            CourseId::from_uuid(course_id.0),
-            link,
-            false,
-        )
-        .await
+        let (unit, _) = ctx.unit(&tenant, auth.0, "removeCourseCategory").await?;
+        change_link(unit, CourseId::from_uuid(course_id.0), link, false).await
     }
 
     /// Tag a course (idempotent).
@@ -732,16 +717,8 @@ impl CoursesApi {
         tag_id: Path<Uuid>,
     ) -> ApiResult<Done> {
         let link = Link::Tag(TagId::from_uuid(tag_id.0));
-        change_link(
-            &ctx,
-            &tenant,
-            auth,
-            "addCourseTag",
-            CourseId::from_uuid(course_id.0),
-            link,
-            true,
-        )
-        .await
+        let (unit, _) = ctx.unit(&tenant, auth.0, "addCourseTag").await?;
+        change_link(unit, CourseId::from_uuid(course_id.0), link, true).await
     }
 
     /// Untag a course.
@@ -759,16 +736,8 @@ impl CoursesApi {
         tag_id: Path<Uuid>,
     ) -> ApiResult<Done> {
         let link = Link::Tag(TagId::from_uuid(tag_id.0));
-        change_link(
-            &ctx,
-            &tenant,
-            auth,
-            "removeCourseTag",
-            CourseId::from_uuid(course_id.0),
-            link,
-            false,
-        )
-        .await
+        let (unit, _) = ctx.unit(&tenant, auth.0, "removeCourseTag").await?;
+        change_link(unit, CourseId::from_uuid(course_id.0), link, false).await
     }
 }
 
@@ -780,47 +749,57 @@ enum Link {
 }
 
 /// Attaches (idempotently) or detaches a category or tag, under the course's
-/// lock, and counts it as a change of the course.
+/// lock: a change of the course.
 async fn change_link(
-    ctx: &Ctx,
-    tenant: &Tenant,
-    auth: TenantBearer,
-    op: &'static str,
+    mut unit: Unit<'_>,
     course: CourseId,
     link: Link,
     attach: bool,
 ) -> ApiResult<Done> {
-    let (mut tx, actor) = ctx.authorize(tenant, auth.0, op).await?;
-    if !courses::lock(&mut tx, course).await? {
-        return Err(course_not_found());
-    }
+    // Filing holds the category or tag before the course's lock, the order
+    // their deletion takes them in.
     let found = match (link, attach) {
-        (Link::Category(cat), true) => {
-            let exists = categories::get(&mut tx, cat).await?.is_some();
-            if exists {
-                categories::attach(&mut tx, course, cat).await?;
-            }
-            exists
-        }
-        (Link::Category(cat), false) => categories::detach(&mut tx, course, cat).await?,
-        (Link::Tag(tag), true) => {
-            let exists = categories::tag_exists(&mut tx, tag).await?;
-            if exists {
-                categories::attach_tag(&mut tx, course, tag).await?;
-            }
-            exists
-        }
-        (Link::Tag(tag), false) => categories::detach_tag(&mut tx, course, tag).await?,
+        (Link::Category(cat), true) => categories::hold(unit.tx(), cat).await?,
+        (Link::Tag(tag), true) => categories::hold_tag(unit.tx(), tag).await?,
+        (_, false) => true,
     };
-    if !found {
-        return Err(match link {
-            Link::Category(_) => category_not_found(),
-            Link::Tag(_) => tag_not_found(),
-        });
-    }
-    courses::touch(&mut tx, course, actor.user).await?;
-    tx.commit().await?;
-    ctx.catalog.invalidate(tenant.id);
+    let lock = unit.course(course).await?;
+    let tx = unit.tx();
+    let found = found
+        && match (link, attach) {
+            (Link::Category(cat), true) => {
+                categories::attach(tx, course, cat).await?;
+                true
+            }
+            (Link::Category(cat), false) => categories::detach(tx, course, cat).await?,
+            (Link::Tag(tag), true) => {
+                categories::attach_tag(tx, course, tag).await?;
+                true
+            }
+            (Link::Tag(tag), false) => categories::detach_tag(tx, course, tag).await?,
+        };
+    let (event, payload) = match link {
+        Link::Category(_) if !found => return Err(category_not_found()),
+        Link::Tag(_) if !found => return Err(tag_not_found()),
+        Link::Category(cat) => (
+            if attach {
+                "course.category_added"
+            } else {
+                "course.category_removed"
+            },
+            json!({ "course_id": course, "category_id": cat, "version": lock.next_version() }),
+        ),
+        Link::Tag(tag) => (
+            if attach {
+                "course.tag_added"
+            } else {
+                "course.tag_removed"
+            },
+            json!({ "course_id": course, "tag_id": tag, "version": lock.next_version() }),
+        ),
+    };
+    unit.emit(event, course, payload);
+    unit.commit().await?;
     Ok(Done::NoContent)
 }
 
@@ -830,13 +809,29 @@ async fn set_published(
     auth: TenantBearer,
     id: Uuid,
     published: bool,
-    op: &'static str,
 ) -> ApiResult<CourseFound> {
-    let (mut tx, actor) = ctx.authorize(tenant, auth.0, op).await?;
-    let row = courses::set_published(&mut tx, CourseId::from_uuid(id), actor.user, published)
-        .await?
-        .ok_or_else(course_not_found)?;
-    tx.commit().await?;
-    ctx.catalog.invalidate(tenant.id);
+    let op = if published {
+        "publishCourse"
+    } else {
+        "unpublishCourse"
+    };
+    let (mut unit, actor) = ctx.unit(tenant, auth.0, op).await?;
+    let lock = unit.course(CourseId::from_uuid(id)).await?;
+    let row = courses::set_published(
+        unit.tx(),
+        lock.id,
+        actor.user,
+        lock.next_version(),
+        published,
+    )
+    .await?
+    .ok_or_else(course_not_found)?;
+    let event = if published {
+        "course.published"
+    } else {
+        "course.unpublished"
+    };
+    unit.emit(event, row.id, course_payload(&row));
+    unit.commit().await?;
     Ok(CourseFound::Ok(Json(row.into())))
 }

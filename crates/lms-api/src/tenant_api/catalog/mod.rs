@@ -7,15 +7,11 @@ mod content;
 mod courses;
 mod taxonomy;
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use lms_db::queries::lessons::LessonRow;
 use lms_db::queries::sections::SectionRow;
 use lms_domain::{InputError, Permission};
-use poem_openapi::types::ParseFromJSON;
 use poem_openapi::{Enum, Object};
-use serde_json::Value;
 use uuid::Uuid;
 
 pub use content::ContentApi;
@@ -23,7 +19,7 @@ pub use courses::CoursesApi;
 pub use taxonomy::TaxonomyApi;
 
 use crate::context::Actor;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 
 /// Longest description accepted, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 20_000;
@@ -157,10 +153,6 @@ impl From<SectionRow> for Section {
     }
 }
 
-fn course_not_found() -> ApiError {
-    ApiError::not_found("course_not_found", "no such course")
-}
-
 fn category_not_found() -> ApiError {
     ApiError::not_found("category_not_found", "no such category")
 }
@@ -182,10 +174,4 @@ fn check_description(d: Option<&str>) -> Result<(), InputError> {
 /// Whether the viewer sees drafts.
 fn sees_drafts(actor: &Actor) -> bool {
     actor.can(Permission::CourseRead)
-}
-
-/// A cached body, as the API type.
-fn from_cache<T: ParseFromJSON>(v: &Arc<Value>) -> ApiResult<T> {
-    T::parse_from_json(Some(v.as_ref().clone()))
-        .map_err(|e| ApiError::internal(format!("cached entry: {}", e.into_message())))
 }

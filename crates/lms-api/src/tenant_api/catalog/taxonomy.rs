@@ -1,23 +1,24 @@
 //! Categories (a tree) and tags.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lms_db::queries::categories::{self, CategoryFields, CategoryRow, TagRow};
-use lms_domain::{CategoryId, InputError, Slug, TagId, Title};
+use lms_domain::{CategoryId, CourseId, InputError, Slug, TagId, Title};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::types::{MaybeUndefined, ToJSON};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{category_not_found, from_cache, sees_drafts, tag_not_found};
+use super::{category_not_found, sees_drafts, tag_not_found};
 use crate::catalog_cache::Entry;
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::maybe;
+use crate::payload::JsonBody;
 use crate::tenancy::Tenant;
 use crate::tenant_api::{TenantBearer, TenantTags};
 
@@ -184,7 +185,7 @@ enum CategoryFound {
 enum TreeFound {
     /// The tree.
     #[oai(status = 200)]
-    Ok(Json<CategoryTree>),
+    Ok(JsonBody<CategoryTree>),
 }
 
 #[derive(ApiResponse)]
@@ -240,6 +241,16 @@ fn name(field: &'static str, raw: &str, max: usize) -> Result<String, InputError
     Ok(t.into_inner())
 }
 
+/// What a category event carries.
+fn category_payload(r: &CategoryRow) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "slug": r.slug,
+        "parent_id": r.parent_id,
+    })
+}
+
 fn build_tree(rows: Vec<CategoryRow>) -> CategoryTree {
     let mut children: HashMap<Option<Uuid>, Vec<Category>> = HashMap::new();
     for r in rows {
@@ -282,21 +293,20 @@ impl TaxonomyApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
     ) -> ApiResult<TreeFound> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "getCategoryTree").await?;
-        let drafts = sees_drafts(&actor);
+        let mut read = ctx.reader(&tenant, auth.0, "getCategoryTree").await?;
+        let drafts = sees_drafts(read.actor());
         let ticket = match ctx.catalog.get(tenant.id, drafts, Entry::CategoryTree) {
             Ok(hit) => {
-                tx.commit().await?;
-                return Ok(TreeFound::Ok(Json(from_cache(&hit)?)));
+                read.finish().await?;
+                return Ok(TreeFound::Ok(JsonBody::from_bytes(hit)));
             }
             Err(t) => t,
         };
-        let rows = categories::list(&mut tx, drafts).await?;
-        tx.commit().await?;
-        let tree = build_tree(rows);
-        ctx.catalog
-            .put(ticket, Arc::new(tree.to_json().unwrap_or_default()));
-        Ok(TreeFound::Ok(Json(tree)))
+        let rows = categories::list(read.tx().await?, drafts).await?;
+        read.finish().await?;
+        let body = JsonBody::new(&build_tree(rows));
+        ctx.catalog.put(ticket, body.bytes());
+        Ok(TreeFound::Ok(body))
     }
 
     /// Create a category.
@@ -318,16 +328,17 @@ impl TaxonomyApi {
         })?;
         let col = color("color", b.color.as_ref())?;
         let ic = icon(b.icon.as_ref())?;
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createCategory").await?;
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "createCategory").await?;
+        let tx = unit.tx();
         let parent = b.parent_id.map(CategoryId::from_uuid);
         if let Some(p) = parent {
-            categories::get(&mut tx, p).await?.ok_or_else(|| {
+            categories::get(tx, p).await?.ok_or_else(|| {
                 ApiError::unprocessable("parent_not_found", "the parent category does not exist")
             })?;
         }
         let id = CategoryId::new();
         categories::create(
-            &mut tx,
+            tx,
             id,
             &CategoryFields {
                 name: &n,
@@ -339,11 +350,11 @@ impl TaxonomyApi {
             },
         )
         .await?;
-        let row = categories::get(&mut tx, id)
+        let row = categories::get(tx, id)
             .await?
             .ok_or_else(category_not_found)?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        unit.emit("category.created", id, category_payload(&row));
+        unit.commit().await?;
         Ok(CategoryCreated::Created(Json(row.into())))
     }
 
@@ -382,9 +393,10 @@ impl TaxonomyApi {
         let col = maybe(&b.color).map(|c| color("color", c)).transpose()?;
         let ic = maybe(&b.icon).map(icon).transpose()?;
         let id = CategoryId::from_uuid(category_id.0);
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "updateCategory").await?;
-        categories::lock_tree(&mut tx).await?;
-        let cur = categories::get(&mut tx, id)
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "updateCategory").await?;
+        let tx = unit.tx();
+        categories::lock_tree(tx).await?;
+        let cur = categories::get(tx, id)
             .await?
             .ok_or_else(category_not_found)?;
         let parent = match maybe(&b.parent_id) {
@@ -392,13 +404,13 @@ impl TaxonomyApi {
             Some(None) => None,
             Some(Some(p)) => {
                 let p = CategoryId::from_uuid(*p);
-                categories::get(&mut tx, p).await?.ok_or_else(|| {
+                categories::get(tx, p).await?.ok_or_else(|| {
                     ApiError::unprocessable(
                         "parent_not_found",
                         "the parent category does not exist",
                     )
                 })?;
-                if categories::is_self_or_descendant(&mut tx, id, p).await? {
+                if categories::is_self_or_descendant(tx, id, p).await? {
                     return Err(ApiError::unprocessable(
                         "category_cycle",
                         "a category cannot move under itself or one of its descendants",
@@ -412,7 +424,7 @@ impl TaxonomyApi {
             Some(d) => d.cloned(),
         };
         categories::update(
-            &mut tx,
+            tx,
             id,
             &CategoryFields {
                 name: n.as_deref().unwrap_or(&cur.name),
@@ -424,11 +436,11 @@ impl TaxonomyApi {
             },
         )
         .await?;
-        let row = categories::get(&mut tx, id)
+        let row = categories::get(tx, id)
             .await?
             .ok_or_else(category_not_found)?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        unit.emit("category.updated", id, category_payload(&row));
+        unit.commit().await?;
         Ok(CategoryFound::Ok(Json(row.into())))
     }
 
@@ -445,13 +457,23 @@ impl TaxonomyApi {
         auth: TenantBearer,
         category_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "deleteCategory").await?;
-        categories::lock_tree(&mut tx).await?;
-        if !categories::delete(&mut tx, CategoryId::from_uuid(category_id.0)).await? {
+        let id = CategoryId::from_uuid(category_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteCategory").await?;
+        categories::lock_tree(unit.tx()).await?;
+        let filed = categories::lock_courses_of_category(unit.tx(), id)
+            .await?
+            .ok_or_else(category_not_found)?;
+        if !categories::delete(unit.tx(), id).await? {
             return Err(category_not_found());
         }
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        let courses: Vec<CourseId> = filed.iter().map(|(c, _)| *c).collect();
+        unit.changed_courses(filed);
+        unit.emit(
+            "category.deleted",
+            id,
+            json!({ "id": id, "courses": courses }),
+        );
+        unit.commit().await?;
         Ok(Deleted::NoContent)
     }
 
@@ -463,9 +485,10 @@ impl TaxonomyApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
     ) -> ApiResult<TagsListed> {
-        let (mut tx, actor) = ctx.authorize(&tenant, auth.0, "listTags").await?;
-        let rows = categories::list_tags(&mut tx, sees_drafts(&actor)).await?;
-        tx.commit().await?;
+        let mut read = ctx.reader(&tenant, auth.0, "listTags").await?;
+        let drafts = sees_drafts(read.actor());
+        let rows = categories::list_tags(read.tx().await?, drafts).await?;
+        read.finish().await?;
         Ok(TagsListed::Ok(Json(TagList {
             items: rows.into_iter().map(Into::into).collect(),
         })))
@@ -483,17 +506,22 @@ impl TaxonomyApi {
         let b = body.0;
         let n = name("name", &b.name, 64)?;
         let col = color("color", b.color.as_ref())?;
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "createTag").await?;
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "createTag").await?;
         let id = TagId::new();
-        categories::create_tag(&mut tx, id, &n, col.as_deref()).await?;
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
-        Ok(TagCreated::Created(Json(Tag {
+        categories::create_tag(unit.tx(), id, &n, col.as_deref()).await?;
+        let tag = Tag {
             id: id.as_uuid(),
             name: n,
             color: col,
             course_count: 0,
-        })))
+        };
+        unit.emit(
+            "tag.created",
+            id,
+            json!({ "id": id, "name": tag.name, "color": tag.color }),
+        );
+        unit.commit().await?;
+        Ok(TagCreated::Created(Json(tag)))
     }
 
     /// Delete a tag: it comes off every course.
@@ -505,12 +533,18 @@ impl TaxonomyApi {
         auth: TenantBearer,
         tag_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        let (mut tx, _) = ctx.authorize(&tenant, auth.0, "deleteTag").await?;
-        if !categories::delete_tag(&mut tx, TagId::from_uuid(tag_id.0)).await? {
+        let id = TagId::from_uuid(tag_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteTag").await?;
+        let carried = categories::lock_courses_of_tag(unit.tx(), id)
+            .await?
+            .ok_or_else(tag_not_found)?;
+        if !categories::delete_tag(unit.tx(), id).await? {
             return Err(tag_not_found());
         }
-        tx.commit().await?;
-        ctx.catalog.invalidate(tenant.id);
+        let courses: Vec<CourseId> = carried.iter().map(|(c, _)| *c).collect();
+        unit.changed_courses(carried);
+        unit.emit("tag.deleted", id, json!({ "id": id, "courses": courses }));
+        unit.commit().await?;
         Ok(Deleted::NoContent)
     }
 }
