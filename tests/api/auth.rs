@@ -195,12 +195,15 @@ async fn a_deactivated_user_is_refused_at_once() {
     let app = TestApp::spawn().await;
     let acme = app.tenant("acme").await;
     assert_eq!(acme.get("/api/v1/courses").await.status, StatusCode::OK);
+    // Out of band, in SQL: the database's own notice reaches the server.
+    let seen = app.notices();
     let mut su = app.connect_as_superuser().await;
     sqlx::query("UPDATE users SET is_active = false WHERE id = $1")
         .bind(acme.admin_id)
         .execute(&mut su)
         .await
         .unwrap();
+    app.until_notices_exceed(seen).await;
     let a = acme.get("/api/v1/courses").await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     let a = acme.login("admin@acme.test", PASSWORD).await;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod catalog;
+mod coherence;
 mod courses;
 mod hosts;
 mod identity;

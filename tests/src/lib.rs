@@ -25,6 +25,9 @@ use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
+mod statements;
+pub use statements::statements_of;
+
 /// Base domain of tenants in tests.
 pub const BASE_DOMAIN: &str = "lms.test";
 /// The platform host in tests.
@@ -58,6 +61,7 @@ fn shared() -> &'static Shared {
 }
 
 fn init_shared() -> Shared {
+    statements::install();
     let (cluster, server_url) = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => {
             let mut u = url::Url::parse(&url).expect("DATABASE_URL is a URL");
@@ -173,6 +177,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     server: Option<RunningServer>,
     server_url: String,
+    /// Whether dropping this app drops the database (not for replicas).
+    owns_database: bool,
 }
 
 /// An HTTP answer: status, headers and parsed JSON body (`Null` if empty or
@@ -223,7 +229,29 @@ impl TestApp {
         .expect("cloning the template database");
         conn.close().await.unwrap();
 
-        let admin = format!("{}/{database}", shared.server_url);
+        Self::serve(database, shared.server_url.clone(), true, tweak).await
+    }
+
+    /// A second server on this app's database, with its own pools, caches
+    /// and invalidation listener: another replica behind the same load
+    /// balancer.
+    pub async fn replica(&self) -> TestApp {
+        Self::serve(
+            self.database.clone(),
+            self.server_url.clone(),
+            false,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn serve(
+        database: String,
+        server_url: String,
+        owns_database: bool,
+        tweak: impl FnOnce(&mut ServeArgs),
+    ) -> TestApp {
+        let admin = format!("{server_url}/{database}");
         let app_url = startup::role_url(&admin, "lms_app").unwrap();
         let platform_url = startup::role_url(&admin, "lms_platform").unwrap();
         let db = startup::connect(&app_url, &platform_url, 8)
@@ -238,6 +266,7 @@ impl TestApp {
         args.trusted_proxies = vec![];
         tweak(&mut args);
         let listener = startup::listener_options(&db, &args).unwrap();
+        let default_listener = args.listener_database_url.is_none();
         let ctx = startup::api_context(db, &args).unwrap();
         let server = startup::start(ctx, args.listen, listener, None)
             .await
@@ -247,12 +276,50 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        TestApp {
+        let app = TestApp {
             addr: server.addr,
             database,
             http,
             server: Some(server),
-            server_url: shared.server_url.clone(),
+            server_url,
+            owns_database,
+        };
+        if default_listener {
+            app.until_listening().await;
+        }
+        app
+    }
+
+    /// The server's state (caches, counters).
+    pub fn ctx(&self) -> &lms_api::Ctx {
+        &self.server.as_ref().expect("a running server").ctx
+    }
+
+    /// Invalidation notices this server has applied so far.
+    pub fn notices(&self) -> u64 {
+        self.ctx().freshness.notices()
+    }
+
+    /// Waits (at most 10 s) until the server has applied more than `seen`
+    /// invalidation notices; panics otherwise.
+    pub async fn until_notices_exceed(&self, seen: u64) {
+        for _ in 0..1000 {
+            if self.notices() > seen {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no invalidation notice arrived");
+    }
+
+    /// Waits (at most 10 s) until the invalidation listener is connected
+    /// (the caches are trusted).
+    pub async fn until_listening(&self) {
+        for _ in 0..1000 {
+            if self.ctx().freshness.trusted() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -384,6 +451,10 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let server = self.server.take();
+        if !self.owns_database {
+            drop(server);
+            return;
+        }
         let url = format!("{}/postgres", self.server_url);
         let db = self.database.clone();
         // Stop the server and drop the database on a thread of its own: Drop
@@ -447,6 +518,19 @@ impl Tenant<'_> {
     pub fn clone_ref(&self) -> Self {
         Tenant {
             app: self.app,
+            slug: self.slug.clone(),
+            host: self.host.clone(),
+            org_id: self.org_id,
+            admin_id: self.admin_id,
+            token: self.token.clone(),
+        }
+    }
+
+    /// The same tenant and admin, reached through another server (a
+    /// replica) of the same database.
+    pub fn on<'b>(&self, app: &'b TestApp) -> Tenant<'b> {
+        Tenant {
+            app,
             slug: self.slug.clone(),
             host: self.host.clone(),
             org_id: self.org_id,

@@ -44,6 +44,7 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("createRole", Requires(RoleManage)),
     ("updateRole", Requires(RoleManage)),
     ("deleteRole", Requires(RoleManage)),
+    ("listEvents", Requires(AuditRead)),
     // The catalog is readable by every user; drafts only with course:read
     // (checked in the query, not here).
     ("listCourses", Authenticated),

@@ -274,7 +274,6 @@ async fn listen(ctx: &Ctx, options: &PgConnectOptions, first: &mut bool) -> sqlx
     loop {
         match listener.try_recv().await? {
             Some(n) => {
-                ctx.freshness.notices.fetch_add(1, Ordering::Relaxed);
                 match Notice::decode(n.payload()) {
                     Some(notice) => ctx.apply(notice),
                     None => {
@@ -282,6 +281,8 @@ async fn listen(ctx: &Ctx, options: &PgConnectOptions, first: &mut bool) -> sqlx
                         ctx.invalidate_everything();
                     }
                 }
+                // Counted once applied: a reader of the counter sees the effect.
+                ctx.freshness.notices.fetch_add(1, Ordering::Relaxed);
             }
             None => {
                 tracing::warn!("invalidation listener lost its connection");

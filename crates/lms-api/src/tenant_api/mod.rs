@@ -2,6 +2,7 @@
 
 mod auth;
 mod catalog;
+mod events;
 mod me;
 mod organization;
 mod roles;
@@ -36,6 +37,8 @@ pub enum TenantTags {
     Content,
     /// Categories and tags.
     Taxonomy,
+    /// The organization's event feed.
+    Events,
 }
 
 /// A tenant access token from `POST /api/v1/auth/token`.
@@ -75,6 +78,7 @@ pub type Apis = (
     catalog::CoursesApi,
     catalog::ContentApi,
     catalog::TaxonomyApi,
+    events::EventsApi,
 );
 
 /// The OpenAPI service of the tenant API.
@@ -89,6 +93,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             catalog::CoursesApi,
             catalog::ContentApi,
             catalog::TaxonomyApi,
+            events::EventsApi,
         ),
         "Tenantry LMS tenant API",
         env!("CARGO_PKG_VERSION"),
