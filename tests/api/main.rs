@@ -11,3 +11,4 @@ mod isolation;
 mod matrix;
 mod openapi;
 mod schema;
+mod write_path;

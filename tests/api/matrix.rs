@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// Every operation of the tenant spec: (method, path template, operationId, has body).
-fn operations() -> Vec<(Method, String, String, bool)> {
+pub(crate) fn operations() -> Vec<(Method, String, String, bool)> {
     let spec: Value = serde_json::from_str(&lms_api::tenant_spec()).unwrap();
     let mut ops = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -26,7 +26,7 @@ fn operations() -> Vec<(Method, String, String, bool)> {
 }
 
 /// A minimal valid body for each operation that takes one.
-fn body_for(op: &str, n: usize) -> Value {
+pub(crate) fn body_for(op: &str, n: usize) -> Value {
     match op {
         "createToken" => json!({ "email": "nobody@x.test", "password": "wrong password" }),
         "refreshToken" => json!({ "refresh_token": "not-a-token" }),
@@ -58,8 +58,8 @@ fn body_for(op: &str, n: usize) -> Value {
     }
 }
 
-struct Fixture {
-    course: String,
+pub(crate) struct Fixture {
+    pub(crate) course: String,
     lesson: String,
     section: String,
     category: String,
@@ -68,7 +68,7 @@ struct Fixture {
     role: String,
 }
 
-async fn fixture(acme: &Tenant<'_>) -> Fixture {
+pub(crate) async fn fixture(acme: &Tenant<'_>) -> Fixture {
     let id = |a: lms_tests::Answer| a.json["id"].as_str().unwrap().to_owned();
     let course = acme.create_course("Fixture").await["id"]
         .as_str()
@@ -113,7 +113,7 @@ async fn fixture(acme: &Tenant<'_>) -> Fixture {
     }
 }
 
-fn fill(path: &str, f: &Fixture) -> String {
+pub(crate) fn fill(path: &str, f: &Fixture) -> String {
     format!("/api/v1{}", path)
         .replace("{course_id}", &f.course)
         .replace("{lesson_id}", &f.lesson)

@@ -1,10 +1,12 @@
-//! Counts the SQL statements each request sends to PostgreSQL.
+//! Counts the database round trips of each request.
 //!
-//! sqlx reports every statement it runs (`BEGIN`, each query, `COMMIT`) as a
-//! tracing event of target `sqlx::query`; the server runs each request in a
-//! span named `request` carrying its `request_id`, which it also returns as
-//! `X-Request-Id`. This layer files each statement under the request whose
-//! span it ran in: a test reads the count of one request by its id.
+//! sqlx reports each statement it runs as a tracing event of target
+//! `sqlx::query`, except the `BEGIN` of a transaction, which it sends
+//! unlogged; so a `COMMIT` or `ROLLBACK` counts for two round trips (itself
+//! and its `BEGIN`). The server runs each request in a span named `request`
+//! carrying its `request_id`, which it also returns as `X-Request-Id`. This
+//! layer files each round trip under the request whose span it ran in: a
+//! test reads the count of one request by its id.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -33,8 +35,8 @@ pub(crate) fn install() {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// Statements the request with this `X-Request-Id` ran.
-pub fn statements_of(request_id: &str) -> u32 {
+/// Database round trips of the request with this `X-Request-Id`.
+pub fn round_trips_of(request_id: &str) -> u32 {
     counts()
         .lock()
         .unwrap()
@@ -69,9 +71,17 @@ where
         let Some(scope) = ctx.event_scope(event) else {
             return;
         };
+        let mut statement = FindStatement(String::new());
+        event.record(&mut statement);
+        let sql = statement.0.trim_start().to_ascii_uppercase();
+        let trips = if sql.starts_with("COMMIT") || sql.starts_with("ROLLBACK") {
+            2
+        } else {
+            1
+        };
         for span in scope {
             if let Some(rid) = span.extensions().get::<RequestId>() {
-                *counts().lock().unwrap().entry(rid.0.clone()).or_default() += 1;
+                *counts().lock().unwrap().entry(rid.0.clone()).or_default() += trips;
                 return;
             }
         }
@@ -90,6 +100,23 @@ impl Visit for FindRequestId {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "request_id" {
             self.0 = Some(value.to_owned());
+        }
+    }
+}
+
+/// The statement text of a sqlx event (its `summary`, or the whole text).
+struct FindStatement(String);
+
+impl Visit for FindStatement {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        if self.0.is_empty() && (field.name() == "summary" || field.name() == "db.statement") {
+            self.0 = format!("{value:?}").trim_matches('"').to_owned();
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.0.is_empty() && (field.name() == "summary" || field.name() == "db.statement") {
+            self.0 = value.to_owned();
         }
     }
 }
