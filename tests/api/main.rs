@@ -4,6 +4,7 @@ mod auth;
 mod catalog;
 mod coherence;
 mod courses;
+mod events;
 mod hosts;
 mod identity;
 mod input;
