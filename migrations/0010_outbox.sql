@@ -27,7 +27,9 @@ CREATE TABLE outbox_events (
     -- The request that made the change, to find it in the logs.
     request_id      text,
     -- Ids and the few fields a consumer needs; never secrets (no password
-    -- hashes, no token digests).
+    -- hashes, no token digests) and no personal data (no e-mail addresses,
+    -- no names): the history cannot be edited, so it holds nothing that
+    -- erasing a user would have to remove.
     payload         jsonb       NOT NULL DEFAULT '{}',
     occurred_at     timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT outbox_events_pkey PRIMARY KEY (organization_id, id),
@@ -40,3 +42,14 @@ CREATE TABLE outbox_events (
 CREATE INDEX outbox_events_type_idx ON outbox_events (organization_id, event_type, id);
 -- Everything about one subject.
 CREATE INDEX outbox_events_subject_idx ON outbox_events (organization_id, subject_id, id);
+
+-- The time of an event is the database's: whatever the writer says is
+-- replaced by the transaction's time.
+CREATE FUNCTION app.outbox_events_time() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public AS $$
+BEGIN
+    NEW.occurred_at := now();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER outbox_events_time BEFORE INSERT ON outbox_events
+    FOR EACH ROW EXECUTE FUNCTION app.outbox_events_time();

@@ -16,96 +16,70 @@
 --                                          roles, sessions)
 --   {"kind": "actors", "org": …}           what a role grants (every user of the tenant)
 
-CREATE FUNCTION app.notify_invalidation(kind text, org uuid, usr uuid DEFAULT NULL) RETURNS void
-    LANGUAGE sql VOLATILE
-    SET search_path = pg_catalog, public
-    AS $$
-        SELECT pg_notify('lms_invalidation',
-            CASE WHEN usr IS NULL
-                 THEN jsonb_build_object('kind', kind, 'org', org)
-                 ELSE jsonb_build_object('kind', kind, 'org', org, 'user', usr)
-            END::text)
-    $$;
+-- One trigger function for every table: TG_ARGV[0] is the kind, TG_ARGV[1]
+-- the column naming the user (for `actor`), if any. It announces the old
+-- row and the new one (a row can move between users or tenants).
+CREATE FUNCTION app.invalidation_trigger() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public AS $$
+DECLARE
+    kind text := TG_ARGV[0];
+    user_column text := TG_ARGV[1];
+    r jsonb;
+BEGIN
+    FOREACH r IN ARRAY ARRAY[
+        CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+        CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END
+    ] LOOP
+        CONTINUE WHEN r IS NULL;
+        PERFORM pg_notify('lms_invalidation', jsonb_strip_nulls(jsonb_build_object(
+            'kind', kind,
+            -- The registry row is the organization itself.
+            'org', COALESCE(r ->> 'organization_id', r ->> 'id'),
+            'user', CASE WHEN user_column IS NOT NULL THEN r ->> user_column END
+        ))::text);
+    END LOOP;
+    RETURN NULL;
+END $$;
 
 -- organizations: status or slug changed, or the organization left.
-CREATE FUNCTION app.organizations_invalidation() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public AS $$
-BEGIN
-    PERFORM app.notify_invalidation('tenant', OLD.id);
-    RETURN NULL;
-END $$;
 CREATE TRIGGER organizations_invalidation
     AFTER UPDATE OF status, slug OR DELETE ON organizations
-    FOR EACH ROW EXECUTE FUNCTION app.organizations_invalidation();
+    FOR EACH ROW EXECUTE FUNCTION app.invalidation_trigger('tenant');
 
 -- organization_domains: a custom domain added, moved or removed.
-CREATE FUNCTION app.organization_domains_invalidation() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM app.notify_invalidation('tenant', OLD.organization_id);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM app.notify_invalidation('tenant', NEW.organization_id);
-    END IF;
-    RETURN NULL;
-END $$;
 CREATE TRIGGER organization_domains_invalidation
     AFTER INSERT OR UPDATE OR DELETE ON organization_domains
-    FOR EACH ROW EXECUTE FUNCTION app.organization_domains_invalidation();
+    FOR EACH ROW EXECUTE FUNCTION app.invalidation_trigger('tenant');
 
 -- users: deactivated, reactivated or removed.
-CREATE FUNCTION app.users_invalidation() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public AS $$
-BEGIN
-    IF TG_OP = 'DELETE' OR OLD.is_active IS DISTINCT FROM NEW.is_active THEN
-        PERFORM app.notify_invalidation('actor', OLD.organization_id, OLD.id);
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER users_invalidation
-    AFTER UPDATE OF is_active OR DELETE ON users
-    FOR EACH ROW EXECUTE FUNCTION app.users_invalidation();
+CREATE TRIGGER users_deactivation_invalidation
+    AFTER UPDATE OF is_active ON users
+    FOR EACH ROW WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active)
+    EXECUTE FUNCTION app.invalidation_trigger('actor', 'id');
+CREATE TRIGGER users_removal_invalidation
+    AFTER DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION app.invalidation_trigger('actor', 'id');
 
 -- user_roles: a role given or taken.
-CREATE FUNCTION app.user_roles_invalidation() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM app.notify_invalidation('actor', OLD.organization_id, OLD.user_id);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM app.notify_invalidation('actor', NEW.organization_id, NEW.user_id);
-    END IF;
-    RETURN NULL;
-END $$;
 CREATE TRIGGER user_roles_invalidation
     AFTER INSERT OR UPDATE OR DELETE ON user_roles
-    FOR EACH ROW EXECUTE FUNCTION app.user_roles_invalidation();
+    FOR EACH ROW EXECUTE FUNCTION app.invalidation_trigger('actor', 'user_id');
 
 -- roles: what a role grants changed, or the role went.
-CREATE FUNCTION app.roles_invalidation() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public AS $$
-BEGIN
-    IF TG_OP = 'DELETE' OR OLD.permissions IS DISTINCT FROM NEW.permissions THEN
-        PERFORM app.notify_invalidation('actors', OLD.organization_id);
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER roles_invalidation
-    AFTER UPDATE OF permissions OR DELETE ON roles
-    FOR EACH ROW EXECUTE FUNCTION app.roles_invalidation();
+CREATE TRIGGER roles_permissions_invalidation
+    AFTER UPDATE OF permissions ON roles
+    FOR EACH ROW WHEN (OLD.permissions IS DISTINCT FROM NEW.permissions)
+    EXECUTE FUNCTION app.invalidation_trigger('actors');
+CREATE TRIGGER roles_removal_invalidation
+    AFTER DELETE ON roles
+    FOR EACH ROW EXECUTE FUNCTION app.invalidation_trigger('actors');
 
 -- auth_sessions: a session ended (logout, password change, refresh-token
--- reuse, deactivation).
-CREATE FUNCTION app.auth_sessions_invalidation() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public AS $$
-BEGIN
-    IF TG_OP = 'DELETE' OR OLD.revoked_at IS DISTINCT FROM NEW.revoked_at THEN
-        PERFORM app.notify_invalidation('actor', OLD.organization_id, OLD.user_id);
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER auth_sessions_invalidation
-    AFTER UPDATE OF revoked_at OR DELETE ON auth_sessions
-    FOR EACH ROW EXECUTE FUNCTION app.auth_sessions_invalidation();
+-- reuse, deactivation) or was removed.
+CREATE TRIGGER auth_sessions_revocation_invalidation
+    AFTER UPDATE OF revoked_at ON auth_sessions
+    FOR EACH ROW WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at)
+    EXECUTE FUNCTION app.invalidation_trigger('actor', 'user_id');
+CREATE TRIGGER auth_sessions_removal_invalidation
+    AFTER DELETE ON auth_sessions
+    FOR EACH ROW EXECUTE FUNCTION app.invalidation_trigger('actor', 'user_id');

@@ -15,18 +15,18 @@ CREATE POLICY tenant_isolation ON outbox_events AS PERMISSIVE FOR ALL TO lms_app
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 
--- events_are_the_actors_own (lms_app, INSERT, RESTRICTIVE): an event names
--- the acting user of its transaction as its actor, or nobody when there is
--- none (a sign-up, a login): the application cannot write an event in
--- someone else's name.
+-- events_are_the_actors_own (lms_app, lms_platform, INSERT, RESTRICTIVE): an
+-- event names the acting user of its transaction as its actor, or nobody
+-- when there is none (a sign-up, a login, an operator): neither role can
+-- write an event in someone else's name.
 DROP POLICY IF EXISTS events_are_the_actors_own ON outbox_events;
-CREATE POLICY events_are_the_actors_own ON outbox_events AS RESTRICTIVE FOR INSERT TO lms_app
+CREATE POLICY events_are_the_actors_own ON outbox_events AS RESTRICTIVE FOR INSERT TO lms_app, lms_platform
     WITH CHECK (actor_id IS NOT DISTINCT FROM (SELECT app.current_user_id()));
 
--- events_read_by_auditors (lms_app, SELECT, RESTRICTIVE): events carry
--- names and e-mail addresses of users, so only holders of 'audit:read' read
--- them, as the API says (`GET /api/v1/events`). Writing an event needs no
--- read.
+-- events_read_by_auditors (lms_app, SELECT, RESTRICTIVE): events tell who
+-- did what to whom (ids, roles, titles; no e-mail addresses or other
+-- personal data), so only holders of 'audit:read' read them, as the API says
+-- (`GET /api/v1/events`). Writing an event needs no read.
 DROP POLICY IF EXISTS events_read_by_auditors ON outbox_events;
 CREATE POLICY events_read_by_auditors ON outbox_events AS RESTRICTIVE FOR SELECT TO lms_app
     USING ((SELECT app.actor_has('audit:read')));

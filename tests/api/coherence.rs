@@ -203,13 +203,7 @@ async fn a_replica_whose_listener_was_killed_forgets_its_caches_and_listens_agai
     .await;
 }
 
-#[tokio::test]
-async fn a_replica_that_cannot_listen_is_not_ready_and_serves_nothing_from_its_caches() {
-    let app = TestApp::spawn_with(|a| {
-        a.listener_database_url = Some("postgres://lms_platform@127.0.0.1:1/nowhere".into());
-        a.listener_grace_secs = 0;
-    })
-    .await;
+async fn assert_not_ready_and_uncached(app: &TestApp) {
     let a = app
         .send(Method::GET, PLATFORM_HOST, "/readyz", None, None)
         .await;
@@ -237,6 +231,29 @@ async fn a_replica_that_cannot_listen_is_not_ready_and_serves_nothing_from_its_c
         "{}",
         m.text
     );
+}
+
+#[tokio::test]
+async fn a_replica_that_cannot_listen_is_not_ready_and_serves_nothing_from_its_caches() {
+    let app = TestApp::spawn_with(|a| {
+        a.listener_database_url = Some("postgres://lms_platform@127.0.0.1:1/nowhere".into());
+        a.listener_grace_secs = 0;
+    })
+    .await;
+    assert_not_ready_and_uncached(&app).await;
+}
+
+#[tokio::test]
+async fn a_replica_whose_listener_hears_nothing_is_not_trusted() {
+    // The listener connects and LISTENs, but on another database: like a
+    // LISTEN through a transaction pooler, it hears nothing, not even the
+    // replica's own heartbeat.
+    let app = TestApp::spawn_with(|a| {
+        a.listener_database_url = Some(format!("{}/postgres", lms_tests::server_url()));
+        a.listener_grace_secs = 0;
+    })
+    .await;
+    assert_not_ready_and_uncached(&app).await;
 }
 
 #[tokio::test]

@@ -167,6 +167,11 @@ async fn ensure_template(server_url: &str, template: &str) {
     conn.close().await.unwrap();
 }
 
+/// Superuser URL of the test cluster, without a database name.
+pub fn server_url() -> String {
+    shared().server_url.clone()
+}
+
 /// A running server on a fresh database.
 pub struct TestApp {
     /// Where the server listens.

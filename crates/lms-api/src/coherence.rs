@@ -63,7 +63,20 @@ pub enum Notice {
         /// The tenant.
         org: OrgId,
     },
+    /// A replica's heartbeat, sent through its pool: hearing its own proves
+    /// its listener still receives (a half-open connection, or a `LISTEN`
+    /// through a transaction pooler, receives nothing and says nothing).
+    Ping {
+        /// Made by the sender, to recognise its own.
+        id: uuid::Uuid,
+    },
 }
+
+/// How often a listener sends itself a heartbeat.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// How long a heartbeat may take to come back before the listener is
+/// considered deaf.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Notice {
     /// The payload sent on the channel.
@@ -71,9 +84,27 @@ impl Notice {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The payload sent on the channel by replica `from`: the replica
+    /// applied it to its own caches when it committed, and skips it when
+    /// its listener hears it back.
+    pub fn encode_from(&self, from: uuid::Uuid) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("from".into(), serde_json::Value::String(from.to_string()));
+        }
+        v.to_string()
+    }
+
     /// A payload read from the channel; `None` for anything else.
     pub fn decode(payload: &str) -> Option<Self> {
         serde_json::from_str(payload).ok()
+    }
+
+    /// The replica that sent a payload, if one did (the database's own
+    /// triggers do not say).
+    pub fn origin(payload: &str) -> Option<uuid::Uuid> {
+        let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+        v.get("from")?.as_str()?.parse().ok()
     }
 }
 
@@ -87,6 +118,8 @@ pub struct Freshness {
     grace: Duration,
     notices: AtomicU64,
     reconnects: AtomicU64,
+    /// This replica, in the notices it sends.
+    pub replica: uuid::Uuid,
 }
 
 impl Freshness {
@@ -99,6 +132,7 @@ impl Freshness {
             grace,
             notices: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            replica: uuid::Uuid::new_v4(),
         }
     }
 
@@ -264,32 +298,71 @@ async fn listen(ctx: &Ctx, options: &PgConnectOptions, first: &mut bool) -> sqlx
     // forgets everything, rather than the listener reconnecting silently.
     listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;
-    // Whatever was sent before LISTEN took effect was not heard.
-    ctx.invalidate_everything();
-    ctx.freshness.up();
-    if !std::mem::take(first) {
-        ctx.freshness.reconnects.fetch_add(1, Ordering::Relaxed);
-    }
-    tracing::info!("listening for cache invalidations");
+    // Not trusted before the first heartbeat came back through it.
+    let mut ping = send_ping(ctx).await?;
+    let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat.tick().await;
     loop {
-        match listener.try_recv().await? {
-            Some(n) => {
+        tokio::select! {
+            received = listener.try_recv() => {
+                let Some(n) = received? else {
+                    tracing::warn!("invalidation listener lost its connection");
+                    return Ok(());
+                };
                 match Notice::decode(n.payload()) {
-                    Some(notice) => ctx.apply(notice),
+                    Some(Notice::Ping { id }) => {
+                        if ping.is_some_and(|(sent, _)| sent == id) {
+                            ping = None;
+                            if !ctx.freshness.trusted() {
+                                // Whatever was sent before LISTEN took
+                                // effect was not heard.
+                                ctx.invalidate_everything();
+                                ctx.freshness.up();
+                                if !std::mem::take(first) {
+                                    ctx.freshness.reconnects.fetch_add(1, Ordering::Relaxed);
+                                }
+                                tracing::info!("listening for cache invalidations");
+                            }
+                        }
+                    }
+                    // This replica's own, applied when it committed: applying
+                    // it again would only void what was cached since.
+                    Some(_) if Notice::origin(n.payload()) == Some(ctx.freshness.replica) => {}
+                    Some(notice) => {
+                        ctx.apply(notice);
+                        // Counted once applied: a reader of the counter
+                        // sees the effect.
+                        ctx.freshness.notices.fetch_add(1, Ordering::Relaxed);
+                    }
                     None => {
                         tracing::warn!("unreadable invalidation notice: dropping every cache");
                         ctx.invalidate_everything();
+                        ctx.freshness.notices.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                // Counted once applied: a reader of the counter sees the effect.
-                ctx.freshness.notices.fetch_add(1, Ordering::Relaxed);
             }
-            None => {
-                tracing::warn!("invalidation listener lost its connection");
-                return Ok(());
+            _ = beat.tick() => {
+                match ping {
+                    Some((_, sent_at)) if sent_at.elapsed() >= HEARTBEAT_TIMEOUT => {
+                        tracing::warn!("invalidation listener hears nothing: reconnecting");
+                        return Ok(());
+                    }
+                    Some(_) => {}
+                    None => ping = send_ping(ctx).await?,
+                }
             }
         }
     }
+}
+
+/// Sends this replica's heartbeat through its platform pool.
+async fn send_ping(ctx: &Ctx) -> sqlx::Result<Option<(uuid::Uuid, Instant)>> {
+    let id = uuid::Uuid::new_v4();
+    ctx.db
+        .notify_now(CHANNEL, &Notice::Ping { id }.encode())
+        .await?;
+    Ok(Some((id, Instant::now())))
 }
 
 #[cfg(test)]
@@ -305,6 +378,11 @@ mod tests {
         let text = n.encode();
         assert!(text.starts_with("{\"kind\":\"actor\""), "{text}");
         assert_eq!(Notice::decode(&text), Some(n));
+        let from = uuid::Uuid::new_v4();
+        let sent = n.encode_from(from);
+        assert_eq!(Notice::decode(&sent), Some(n));
+        assert_eq!(Notice::origin(&sent), Some(from));
+        assert_eq!(Notice::origin(&text), None);
         assert_eq!(Notice::decode("{\"kind\":\"nonsense\"}"), None);
     }
 

@@ -115,6 +115,7 @@ impl ApiContext {
                 .0
                 .invalidate_if(move |k, _| k.0 == org && k.1 == user),
             Notice::Actors { org } => self.actors.0.invalidate_if(move |k, _| k.0 == org),
+            Notice::Ping { .. } => {}
         }
     }
 

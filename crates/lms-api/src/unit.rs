@@ -87,8 +87,9 @@ impl Effects {
         }
     }
 
-    fn payloads(&self) -> Vec<String> {
-        self.notices.iter().map(Notice::encode).collect()
+    fn payloads(&self, ctx: &ApiContext) -> Vec<String> {
+        let from = ctx.freshness.replica;
+        self.notices.iter().map(|n| n.encode_from(from)).collect()
     }
 }
 
@@ -234,7 +235,7 @@ impl<'a> Unit<'a> {
             courses::bump_versions(&mut tx, &to, by).await?;
         }
         append_events(&mut tx, &effects.events).await?;
-        tx.notify(CHANNEL, &effects.payloads()).await?;
+        tx.notify(CHANNEL, &effects.payloads(ctx)).await?;
         finish(ctx, tx.commit().await, &effects)
     }
 }
@@ -362,7 +363,7 @@ impl<'a> PlatformUnit<'a> {
             let request_id = crate::request_id::current();
             outbox::append_for(&mut tx, org, Some(&request_id), &events).await?;
         }
-        tx.notify(CHANNEL, &effects.payloads()).await?;
+        tx.notify(CHANNEL, &effects.payloads(ctx)).await?;
         finish(ctx, tx.commit().await, &effects)
     }
 }

@@ -87,6 +87,16 @@ impl Database {
         (*self.platform.connect_options()).clone()
     }
 
+    /// Sends one notification now, outside any transaction (platform pool).
+    pub async fn notify_now(&self, channel: &str, payload: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.platform)
+            .await?;
+        Ok(())
+    }
+
     /// Checks both pools reach the database.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.app).await?;

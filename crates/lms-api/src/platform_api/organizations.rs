@@ -212,7 +212,6 @@ impl OrganizationsApi {
             admin,
             json!({
                 "id": admin,
-                "email": new.admin_email.as_str(),
                 "is_active": true,
                 "roles": [lms_domain::ADMIN_ROLE_NAME],
             }),

@@ -181,10 +181,13 @@ impl AuthApi {
                 unit.commit().await?;
                 Ok(TokenIssued::Ok(Json(pair)))
             }
-            Redemption::Reused { subject } => {
+            Redemption::Reused { subject, revoked } => {
                 // The revocation must stick although the answer is an error,
-                // and reach every replica's cached authorizations.
-                unit.actor_changed(UserId::from_uuid(subject));
+                // and reach every replica's cached authorizations (once: a
+                // session already ended changes nothing).
+                if revoked {
+                    unit.actor_changed(UserId::from_uuid(subject));
+                }
                 unit.commit().await?;
                 tracing::warn!(org_id = %tenant.id, "spent refresh token presented again: session revoked");
                 Err(ApiError::unauthorized())
@@ -269,7 +272,6 @@ impl AuthApi {
             user,
             json!({
                 "id": user,
-                "email": email.as_str(),
                 "is_active": true,
                 "roles": [lms_domain::permissions::LEARNER_ROLE_NAME],
                 "self_signup": true,

@@ -230,7 +230,6 @@ async fn require_outranks(tx: &mut TenantTx, actor: &Actor, target: UserId) -> A
 fn user_payload(u: &User) -> Value {
     json!({
         "id": u.id,
-        "email": u.email,
         "is_active": u.is_active,
         "roles": u.roles,
     })

@@ -171,31 +171,16 @@ pub async fn lock_courses_of_category(
     tx: &mut TenantTx,
     id: CategoryId,
 ) -> Result<Option<Vec<(CourseId, i32)>>, DbError> {
-    let org = tx.org();
-    let found =
-        sqlx::query("SELECT 1 FROM categories WHERE organization_id = $1 AND id = $2 FOR UPDATE")
-            .bind(org.as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(tx.conn())
-            .await?;
-    if found.is_none() {
-        return Ok(None);
-    }
-    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+    lock_linked_courses(
+        tx,
+        "SELECT 1 FROM categories WHERE organization_id = $1 AND id = $2 FOR UPDATE",
         "SELECT c.id, c.version FROM courses c \
-           JOIN course_categories cc ON cc.organization_id = c.organization_id AND cc.course_id = c.id \
-          WHERE c.organization_id = $1 AND cc.category_id = $2 AND c.deleted_at IS NULL \
+           JOIN course_categories l ON l.organization_id = c.organization_id AND l.course_id = c.id \
+          WHERE c.organization_id = $1 AND l.category_id = $2 AND c.deleted_at IS NULL \
           ORDER BY c.id FOR UPDATE OF c",
+        id.as_uuid(),
     )
-    .bind(org.as_uuid())
-    .bind(id.as_uuid())
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(Some(
-        rows.into_iter()
-            .map(|(c, v)| (CourseId::from_uuid(c), v))
-            .collect(),
-    ))
+    .await
 }
 
 /// Locks the tag for its deletion, then the live courses carrying it (see
@@ -204,25 +189,38 @@ pub async fn lock_courses_of_tag(
     tx: &mut TenantTx,
     id: TagId,
 ) -> Result<Option<Vec<(CourseId, i32)>>, DbError> {
+    lock_linked_courses(
+        tx,
+        "SELECT 1 FROM tags WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+        "SELECT c.id, c.version FROM courses c \
+           JOIN course_tags l ON l.organization_id = c.organization_id AND l.course_id = c.id \
+          WHERE c.organization_id = $1 AND l.tag_id = $2 AND c.deleted_at IS NULL \
+          ORDER BY c.id FOR UPDATE OF c",
+        id.as_uuid(),
+    )
+    .await
+}
+
+async fn lock_linked_courses(
+    tx: &mut TenantTx,
+    lock_link: &'static str,
+    lock_courses: &'static str,
+    id: Uuid,
+) -> Result<Option<Vec<(CourseId, i32)>>, DbError> {
     let org = tx.org();
-    let found = sqlx::query("SELECT 1 FROM tags WHERE organization_id = $1 AND id = $2 FOR UPDATE")
+    let found = sqlx::query(lock_link)
         .bind(org.as_uuid())
-        .bind(id.as_uuid())
+        .bind(id)
         .fetch_optional(tx.conn())
         .await?;
     if found.is_none() {
         return Ok(None);
     }
-    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
-        "SELECT c.id, c.version FROM courses c \
-           JOIN course_tags ct ON ct.organization_id = c.organization_id AND ct.course_id = c.id \
-          WHERE c.organization_id = $1 AND ct.tag_id = $2 AND c.deleted_at IS NULL \
-          ORDER BY c.id FOR UPDATE OF c",
-    )
-    .bind(org.as_uuid())
-    .bind(id.as_uuid())
-    .fetch_all(tx.conn())
-    .await?;
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(lock_courses)
+        .bind(org.as_uuid())
+        .bind(id)
+        .fetch_all(tx.conn())
+        .await?;
     Ok(Some(
         rows.into_iter()
             .map(|(c, v)| (CourseId::from_uuid(c), v))

@@ -21,6 +21,8 @@ pub enum Redemption {
     Reused {
         /// The user (or platform admin) whose session it was.
         subject: Uuid,
+        /// Whether this presentation ended the session (it was live).
+        revoked: bool,
     },
     /// Unknown, expired, or its session or user is no longer valid.
     Invalid,
@@ -98,17 +100,17 @@ pub async fn redeem(tx: &mut TenantTx, digest: &[u8]) -> Result<Redemption, DbEr
     .await?;
     match spent {
         Some((session, subject)) => {
-            revoke(tx, session).await?;
-            Ok(Redemption::Reused { subject })
+            let revoked = revoke(tx, session).await?;
+            Ok(Redemption::Reused { subject, revoked })
         }
         None => Ok(Redemption::Invalid),
     }
 }
 
-/// Revokes one session.
-pub async fn revoke(tx: &mut TenantTx, session: Uuid) -> Result<(), DbError> {
+/// Revokes one session; `false` when it had ended already.
+pub async fn revoke(tx: &mut TenantTx, session: Uuid) -> Result<bool, DbError> {
     let org = tx.org();
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE auth_sessions SET revoked_at = now() \
           WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL",
     )
@@ -116,7 +118,7 @@ pub async fn revoke(tx: &mut TenantTx, session: Uuid) -> Result<(), DbError> {
     .bind(session)
     .execute(tx.conn())
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Revokes every live session of `user` except `keep`.
@@ -202,7 +204,10 @@ pub async fn redeem_platform(tx: &mut PlatformTx, digest: &[u8]) -> Result<Redem
     match spent {
         Some((session, subject)) => {
             revoke_platform(tx, session).await?;
-            Ok(Redemption::Reused { subject })
+            Ok(Redemption::Reused {
+                subject,
+                revoked: true,
+            })
         }
         None => Ok(Redemption::Invalid),
     }
