@@ -87,3 +87,44 @@ DROP POLICY IF EXISTS own_rows ON learning_sessions;
 CREATE POLICY own_rows ON learning_sessions AS RESTRICTIVE FOR ALL TO lms_app
     USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('progress:read:any')))
     WITH CHECK (user_id = (SELECT app.current_user_id()));
+
+-- reviews_by_their_author (lms_app, INSERT/UPDATE/DELETE, RESTRICTIVE): a
+-- review is written, changed and removed by its author only; everyone in
+-- the tenant reads them.
+DROP POLICY IF EXISTS reviews_written_by_author ON reviews;
+CREATE POLICY reviews_written_by_author ON reviews AS RESTRICTIVE FOR INSERT TO lms_app
+    WITH CHECK (user_id = (SELECT app.current_user_id()));
+DROP POLICY IF EXISTS reviews_changed_by_author ON reviews;
+CREATE POLICY reviews_changed_by_author ON reviews AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()))
+    WITH CHECK (user_id = (SELECT app.current_user_id()));
+DROP POLICY IF EXISTS reviews_removed_by_author ON reviews;
+CREATE POLICY reviews_removed_by_author ON reviews AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()));
+
+-- certificates: the current tenant's certificates.
+-- tenant_isolation (lms_app, lms_platform): organization_id is the
+-- transaction's tenant, for reading (USING) and writing (WITH CHECK).
+ALTER TABLE certificates ENABLE ROW LEVEL SECURITY;
+ALTER TABLE certificates FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON certificates;
+CREATE POLICY tenant_isolation ON certificates AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+-- certificates_read (lms_app, SELECT, RESTRICTIVE): a learner reads their
+-- own; 'progress:read:any' reads the tenant's; anyone reads the one whose
+-- code the transaction names in 'app.certificate_code' (the public
+-- verification page: knowing the unguessable code is the permission).
+DROP POLICY IF EXISTS certificates_read ON certificates;
+CREATE POLICY certificates_read ON certificates AS RESTRICTIVE FOR SELECT TO lms_app
+    USING (user_id = (SELECT app.current_user_id())
+           OR (SELECT app.actor_has('progress:read:any'))
+           OR code = (SELECT NULLIF(current_setting('app.certificate_code', true), '')));
+-- certificates_issued (lms_app, INSERT, RESTRICTIVE): issued in the
+-- learner's own completing transaction, or by an enrollment manager; the
+-- fill trigger refuses any enrollment that is not completed.
+DROP POLICY IF EXISTS certificates_issued ON certificates;
+CREATE POLICY certificates_issued ON certificates AS RESTRICTIVE FOR INSERT TO lms_app
+    WITH CHECK (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
+REVOKE ALL ON certificates FROM PUBLIC;
+GRANT SELECT, INSERT ON certificates TO lms_app, lms_platform;

@@ -54,6 +54,9 @@ pub(crate) fn body_for(op: &str, n: usize) -> Value {
         "createCategory" => json!({ "name": "Matrix", "slug": format!("matrix-{n}") }),
         "updateCategory" => json!({ "description": "changed" }),
         "createTag" => json!({ "name": format!("tag{n}") }),
+        "enrollUser" => json!({ "user_id": uuid::Uuid::nil() }),
+        "updateEnrollment" => json!({ "access_ends_at": null }),
+        "recordProgress" => json!({ "time_spent_seconds": 10 }),
         other => panic!("the matrix needs a request body for {other}: add one to body_for"),
     }
 }
@@ -122,6 +125,8 @@ pub(crate) fn fill(path: &str, f: &Fixture) -> String {
         .replace("{tag_id}", &f.tag)
         .replace("{user_id}", &f.user)
         .replace("{role_id}", &f.role)
+        .replace("{enrollment_id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{code}", "not-a-certificate-code")
 }
 
 #[tokio::test]

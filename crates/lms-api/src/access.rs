@@ -45,6 +45,19 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("updateRole", Requires(RoleManage)),
     ("deleteRole", Requires(RoleManage)),
     ("listEvents", Requires(AuditRead)),
+    // Learning: a learner acts on their own enrollments (the database's
+    // own-rows policies narrow every statement to them); managers on all.
+    ("enrollInCourse", Authenticated),
+    ("enrollUser", Requires(EnrollmentManage)),
+    ("listMyEnrollments", Authenticated),
+    ("getEnrollment", Authenticated),
+    ("updateEnrollment", Requires(EnrollmentManage)),
+    ("pauseEnrollment", Authenticated),
+    ("resumeEnrollment", Authenticated),
+    ("dropEnrollment", Authenticated),
+    ("recordProgress", Authenticated),
+    ("listMyCertificates", Authenticated),
+    ("verifyCertificate", Public),
     // The catalog is readable by every user; drafts only with course:read
     // (checked in the query, not here).
     ("listCourses", Authenticated),

@@ -79,6 +79,8 @@ typed_id!(
     CategoryId,
     /// A catalog tag.
     TagId,
+    /// A user's enrollment in a course.
+    EnrollmentId,
 );
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod auth;
 mod catalog;
 mod events;
+mod learning;
 mod me;
 mod organization;
 mod roles;
@@ -37,6 +38,8 @@ pub enum TenantTags {
     Content,
     /// Categories and tags.
     Taxonomy,
+    /// Enrollments, progress, certificates.
+    Learning,
     /// The organization's event feed.
     Events,
 }
@@ -78,6 +81,7 @@ pub type Apis = (
     catalog::CoursesApi,
     catalog::ContentApi,
     catalog::TaxonomyApi,
+    learning::LearningApi,
     events::EventsApi,
 );
 
@@ -93,6 +97,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             catalog::CoursesApi,
             catalog::ContentApi,
             catalog::TaxonomyApi,
+            learning::LearningApi,
             events::EventsApi,
         ),
         "Tenantry LMS tenant API",

@@ -7,6 +7,7 @@
 
 pub mod categories;
 pub mod courses;
+pub mod learning;
 pub mod lessons;
 pub mod ordering;
 pub mod orgs;

@@ -1,0 +1,811 @@
+//! Learning: enrolling, pausing and dropping, recording progress, completing
+//! a course, certificates.
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use lms_db::TenantTx;
+use lms_db::queries::learning::{self, CertificateRow, Enrolled, EnrollmentRow, ProgressRow};
+use lms_db::queries::users;
+use lms_domain::{CourseId, EnrollmentId, EnrollmentStatus, Permission, SectionId, UserId};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{TenantBearer, TenantTags};
+use crate::context::{Actor, Ctx};
+use crate::error::{ApiError, ApiResult};
+use crate::paging;
+use crate::tenancy::Tenant;
+use crate::unit::{Unit, course_not_found};
+
+/// Longest time one progress call may record, in seconds (a day).
+const MAX_SECONDS_PER_CALL: i64 = 86_400;
+
+/// Where a learner stands in a course.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Learning.
+    Active,
+    /// Finished, with a grade and a certificate.
+    Completed,
+    /// On hold by the learner; resumable.
+    Paused,
+    /// Left; enrolling again restarts it with the progress kept.
+    Dropped,
+    /// Access ended.
+    Expired,
+}
+
+impl From<EnrollmentStatus> for Status {
+    fn from(s: EnrollmentStatus) -> Self {
+        match s {
+            EnrollmentStatus::Active => Self::Active,
+            EnrollmentStatus::Completed => Self::Completed,
+            EnrollmentStatus::Paused => Self::Paused,
+            EnrollmentStatus::Dropped => Self::Dropped,
+            EnrollmentStatus::Expired => Self::Expired,
+        }
+    }
+}
+
+impl From<Status> for EnrollmentStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Active => Self::Active,
+            Status::Completed => Self::Completed,
+            Status::Paused => Self::Paused,
+            Status::Dropped => Self::Dropped,
+            Status::Expired => Self::Expired,
+        }
+    }
+}
+
+/// A user's enrollment in a course.
+#[derive(Object, Debug)]
+pub struct Enrollment {
+    /// Id.
+    pub id: Uuid,
+    /// The learner.
+    pub user_id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// The course's title.
+    pub course_title: String,
+    /// Status. An ACTIVE or PAUSED enrollment whose access has ended reads
+    /// EXPIRED.
+    pub status: Status,
+    /// When it started (or last restarted).
+    pub enrolled_at: DateTime<Utc>,
+    /// When the course was completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Final grade, 0–100: the mean score over the course's quizzes,
+    /// assignments and code exercises, each weighing the same (a graded
+    /// section without a score counts 0). Absent when the course has no
+    /// graded section, or before completion.
+    pub final_grade: Option<f64>,
+    /// The published version of the course the learner is on.
+    pub course_version: Option<i32>,
+    /// End of access, if any.
+    pub access_ends_at: Option<DateTime<Utc>>,
+    /// Required sections done.
+    pub sections_done: i64,
+    /// Required sections of the course (sections not optional, of required
+    /// lessons).
+    pub sections_required: i64,
+    /// `sections_done` of `sections_required`, 0–100.
+    pub progress_percent: i64,
+}
+
+impl From<EnrollmentRow> for Enrollment {
+    fn from(r: EnrollmentRow) -> Self {
+        let progress_percent = (r.sections_done * 100)
+            .checked_div(r.sections_required)
+            .unwrap_or(0);
+        Self {
+            id: r.id,
+            user_id: r.user_id,
+            course_id: r.course_id,
+            status: r.status().into(),
+            course_title: r.course_title,
+            enrolled_at: r.enrolled_at,
+            completed_at: r.completed_at,
+            final_grade: r.final_grade,
+            course_version: r.course_version,
+            access_ends_at: r.access_ends_at,
+            sections_done: r.sections_done,
+            sections_required: r.sections_required,
+            progress_percent,
+        }
+    }
+}
+
+/// A page of enrollments.
+#[derive(Object, Debug)]
+pub struct EnrollmentPage {
+    /// Newest first.
+    pub items: Vec<Enrollment>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Enrolling someone else.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct EnrollUser {
+    /// The learner: an active user of the organization.
+    pub user_id: Uuid,
+    /// End of access, if any; must be in the future.
+    pub access_ends_at: Option<DateTime<Utc>>,
+}
+
+/// A change of an enrollment by an enrollment manager.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateEnrollment {
+    /// New end of access, or `null` for none.
+    pub access_ends_at: MaybeUndefined<DateTime<Utc>>,
+}
+
+/// An attempt at a section.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct RecordProgress {
+    /// Seconds spent in this attempt, 0–86400 (422 `invalid_time_spent`
+    /// otherwise). They add up over attempts.
+    pub time_spent_seconds: i64,
+    /// Score of this attempt, 0–100, or absent/`null` (422 `invalid_score`
+    /// otherwise). The best score of all attempts is kept.
+    pub score: Option<f64>,
+}
+
+/// A learner's record on one section.
+#[derive(Object, Debug)]
+pub struct Progress {
+    /// The section.
+    pub section_id: Uuid,
+    /// Its lesson.
+    pub lesson_id: Uuid,
+    /// When it was first done.
+    pub completed_at: DateTime<Utc>,
+    /// Seconds spent over all attempts.
+    pub time_spent_seconds: i32,
+    /// Attempts so far.
+    pub attempts_count: i32,
+    /// Best score so far.
+    pub score: Option<f64>,
+}
+
+impl From<ProgressRow> for Progress {
+    fn from(r: ProgressRow) -> Self {
+        Self {
+            section_id: r.section_id,
+            lesson_id: r.lesson_id,
+            completed_at: r.completed_at,
+            time_spent_seconds: r.time_spent_seconds,
+            attempts_count: r.attempts_count,
+            score: r.score,
+        }
+    }
+}
+
+/// A certificate of completion.
+#[derive(Object, Debug)]
+pub struct Certificate {
+    /// Verification code: `GET /api/v1/certificates/{code}` on the
+    /// organization's host shows the certificate to anyone who has it.
+    pub code: String,
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// The learner, as named when it was issued.
+    pub learner_name: String,
+    /// The course, as titled when it was issued.
+    pub course_title: String,
+    /// Final grade, 0–100.
+    pub final_grade: Option<f64>,
+    /// Completion.
+    pub completed_at: DateTime<Utc>,
+    /// Issue.
+    pub issued_at: DateTime<Utc>,
+}
+
+impl From<CertificateRow> for Certificate {
+    fn from(r: CertificateRow) -> Self {
+        Self {
+            code: r.code,
+            enrollment_id: r.enrollment_id,
+            course_id: r.course_id,
+            learner_name: r.learner_name,
+            course_title: r.course_title,
+            final_grade: r.final_grade,
+            completed_at: r.completed_at,
+            issued_at: r.issued_at,
+        }
+    }
+}
+
+/// What a printed certificate shows.
+#[derive(Object, Debug)]
+pub struct VerifiedCertificate {
+    /// The learner.
+    pub learner_name: String,
+    /// The course.
+    pub course_title: String,
+    /// Completion.
+    pub completed_at: DateTime<Utc>,
+    /// Final grade, 0–100.
+    pub final_grade: Option<f64>,
+}
+
+/// The outcome of recording progress.
+#[derive(Object, Debug)]
+pub struct ProgressRecorded {
+    /// The section's record.
+    pub progress: Progress,
+    /// The enrollment after it (COMPLETED when this finished the course).
+    pub enrollment: Enrollment,
+    /// The certificate, when this attempt completed the course.
+    pub certificate: Option<Certificate>,
+}
+
+/// The caller's certificates.
+#[derive(Object, Debug)]
+pub struct CertificateList {
+    /// Newest first.
+    pub items: Vec<Certificate>,
+}
+
+#[derive(ApiResponse)]
+enum EnrollmentMade {
+    /// Enrolled.
+    #[oai(status = 201)]
+    Created(Json<Enrollment>),
+    /// A dropped or expired enrollment started again, its progress kept.
+    #[oai(status = 200)]
+    Restarted(Json<Enrollment>),
+}
+
+#[derive(ApiResponse)]
+enum EnrollmentFound {
+    /// The enrollment.
+    #[oai(status = 200)]
+    Ok(Json<Enrollment>),
+}
+
+#[derive(ApiResponse)]
+enum EnrollmentsListed {
+    /// The enrollments.
+    #[oai(status = 200)]
+    Ok(Json<EnrollmentPage>),
+}
+
+#[derive(ApiResponse)]
+enum ProgressDone {
+    /// Recorded.
+    #[oai(status = 200)]
+    Ok(Json<ProgressRecorded>),
+}
+
+#[derive(ApiResponse)]
+enum CertificatesListed {
+    /// The certificates.
+    #[oai(status = 200)]
+    Ok(Json<CertificateList>),
+}
+
+#[derive(ApiResponse)]
+enum CertificateShown {
+    /// The certificate.
+    #[oai(status = 200)]
+    Ok(Json<VerifiedCertificate>),
+}
+
+fn enrollment_not_found() -> ApiError {
+    ApiError::not_found("enrollment_not_found", "no such enrollment")
+}
+
+fn certificate_not_found() -> ApiError {
+    ApiError::not_found("certificate_not_found", "no such certificate")
+}
+
+async fn fetch(tx: &mut TenantTx, id: EnrollmentId) -> ApiResult<Enrollment> {
+    Ok(learning::get(tx, id)
+        .await?
+        .ok_or_else(enrollment_not_found)?
+        .into())
+}
+
+/// Enrolls `user` in `course` (eligibility as the seed's
+/// `validateEnrollmentEligibility`).
+async fn enroll(
+    mut unit: Unit<'_>,
+    actor: &Actor,
+    user: UserId,
+    course: CourseId,
+    access_ends_at: Option<DateTime<Utc>>,
+) -> ApiResult<EnrollmentMade> {
+    let target = learning::enrollable(unit.tx(), course)
+        .await?
+        .ok_or_else(course_not_found)?;
+    if !target.published {
+        // Learners do not see drafts at all.
+        return Err(if actor.can(Permission::CourseRead) {
+            ApiError::conflict("course_not_published", "the course is not published")
+        } else {
+            course_not_found()
+        });
+    }
+    let outcome =
+        learning::enroll(unit.tx(), user, course, target.version, access_ends_at).await?;
+    let (id, created) = match outcome {
+        Enrolled::Created(id) => (id, true),
+        Enrolled::Reactivated(id) => (id, false),
+        Enrolled::Exists(_, EnrollmentStatus::Completed, _) => {
+            return Err(ApiError::conflict(
+                "already_completed",
+                "the course was completed already",
+            ));
+        }
+        Enrolled::Exists(_, EnrollmentStatus::Expired, _) => {
+            return Err(ApiError::conflict(
+                "access_ended",
+                "access to this course has ended; an enrollment manager can extend it",
+            ));
+        }
+        Enrolled::Exists(..) => {
+            return Err(ApiError::conflict(
+                "already_enrolled",
+                "already enrolled in this course",
+            ));
+        }
+    };
+    let e = fetch(unit.tx(), id).await?;
+    unit.emit(
+        if created {
+            "enrollment.created"
+        } else {
+            "enrollment.reactivated"
+        },
+        id,
+        json!({ "id": id, "user_id": user, "course_id": course, "course_version": e.course_version }),
+    );
+    unit.commit().await?;
+    Ok(if created {
+        EnrollmentMade::Created(Json(e))
+    } else {
+        EnrollmentMade::Restarted(Json(e))
+    })
+}
+
+/// Moves an enrollment along its lifecycle.
+async fn transition(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    auth: TenantBearer,
+    op: &'static str,
+    id: Uuid,
+    to: EnrollmentStatus,
+) -> ApiResult<EnrollmentFound> {
+    let (mut unit, _) = ctx.unit(tenant, auth.0, op).await?;
+    let id = EnrollmentId::from_uuid(id);
+    let (stored, ends) = learning::lock(unit.tx(), id)
+        .await?
+        .ok_or_else(enrollment_not_found)?;
+    let expired = ends.is_some_and(|e| e <= Utc::now())
+        && matches!(stored, EnrollmentStatus::Active | EnrollmentStatus::Paused);
+    let from = if expired {
+        EnrollmentStatus::Expired
+    } else {
+        stored
+    };
+    use EnrollmentStatus::*;
+    let allowed = matches!(
+        (from, to),
+        (Active, Paused) | (Paused, Active) | (Active, Dropped) | (Paused, Dropped)
+    );
+    if !allowed {
+        return Err(ApiError::conflict(
+            "invalid_transition",
+            format!("an enrollment that is {from} cannot become {to}"),
+        ));
+    }
+    learning::set_status(unit.tx(), id, to).await?;
+    let e = fetch(unit.tx(), id).await?;
+    unit.emit(
+        "enrollment.status_changed",
+        id,
+        json!({ "id": id, "user_id": e.user_id, "course_id": e.course_id, "from": from, "to": to }),
+    );
+    unit.commit().await?;
+    Ok(EnrollmentFound::Ok(Json(e)))
+}
+
+/// A fresh certificate code: 144 random bits, base64url.
+fn certificate_code() -> String {
+    let bytes: [u8; 18] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Enrollments, progress, certificates.
+pub struct LearningApi;
+
+#[OpenApi(tag = "TenantTags::Learning")]
+impl LearningApi {
+    /// Enroll yourself in a published course. Refused with 409
+    /// `already_enrolled` (ACTIVE or PAUSED), `already_completed`, or
+    /// `access_ended`; a DROPPED or EXPIRED enrollment starts again (200),
+    /// its progress kept. The enrollment is pinned to the course's latest
+    /// published version.
+    #[oai(
+        path = "/courses/:course_id/enrollment",
+        method = "post",
+        operation_id = "enrollInCourse"
+    )]
+    async fn enroll_self(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<EnrollmentMade> {
+        let (unit, actor) = ctx.unit(&tenant, auth.0, "enrollInCourse").await?;
+        let user = actor.user;
+        enroll(unit, &actor, user, CourseId::from_uuid(course_id.0), None).await
+    }
+
+    /// Enroll a user in a published course (`enrollment:manage`), with an
+    /// optional end of access. Refusals as for enrolling yourself, and 422
+    /// `unknown_user`, 409 `inactive_user`.
+    #[oai(
+        path = "/courses/:course_id/enrollments",
+        method = "post",
+        operation_id = "enrollUser"
+    )]
+    async fn enroll_user(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        body: Json<EnrollUser>,
+    ) -> ApiResult<EnrollmentMade> {
+        let b = body.0;
+        if b.access_ends_at.is_some_and(|e| e <= Utc::now()) {
+            return Err(ApiError::unprocessable(
+                "access_end_in_past",
+                "`access_ends_at` must be in the future",
+            ));
+        }
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "enrollUser").await?;
+        let user = UserId::from_uuid(b.user_id);
+        let row = users::get(unit.tx(), user)
+            .await?
+            .ok_or_else(|| ApiError::unprocessable("unknown_user", "no such user"))?;
+        if !row.is_active {
+            return Err(ApiError::conflict("inactive_user", "the user is deactivated"));
+        }
+        enroll(
+            unit,
+            &actor,
+            user,
+            CourseId::from_uuid(course_id.0),
+            b.access_ends_at,
+        )
+        .await
+    }
+
+    /// Your enrollments, newest first.
+    #[oai(path = "/me/enrollments", method = "get", operation_id = "listMyEnrollments")]
+    async fn list_mine(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        /// Only enrollments in this status.
+        status: Query<Option<Status>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<EnrollmentsListed> {
+        let before = paging::cursor::<EnrollmentId>(cursor.0.as_deref())?;
+        let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
+        let mut read = ctx.reader(&tenant, auth.0, "listMyEnrollments").await?;
+        let user = read.actor().user;
+        let rows = learning::list_of(
+            read.tx().await?,
+            user,
+            status.0.map(Into::into),
+            before,
+            limit + 1,
+        )
+        .await?;
+        read.finish().await?;
+        let (rows, next_cursor) = paging::page(rows, limit, |r| r.id.to_string());
+        Ok(EnrollmentsListed::Ok(Json(EnrollmentPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        })))
+    }
+
+    /// One enrollment: your own, or anyone's with `enrollment:manage`.
+    #[oai(
+        path = "/enrollments/:enrollment_id",
+        method = "get",
+        operation_id = "getEnrollment"
+    )]
+    async fn get(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        enrollment_id: Path<Uuid>,
+    ) -> ApiResult<EnrollmentFound> {
+        let mut read = ctx.reader(&tenant, auth.0, "getEnrollment").await?;
+        let e = fetch(read.tx().await?, EnrollmentId::from_uuid(enrollment_id.0)).await?;
+        read.finish().await?;
+        Ok(EnrollmentFound::Ok(Json(e)))
+    }
+
+    /// Change an enrollment's end of access (`enrollment:manage`).
+    #[oai(
+        path = "/enrollments/:enrollment_id",
+        method = "patch",
+        operation_id = "updateEnrollment"
+    )]
+    async fn update(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        enrollment_id: Path<Uuid>,
+        body: Json<UpdateEnrollment>,
+    ) -> ApiResult<EnrollmentFound> {
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "updateEnrollment").await?;
+        let id = EnrollmentId::from_uuid(enrollment_id.0);
+        learning::lock(unit.tx(), id)
+            .await?
+            .ok_or_else(enrollment_not_found)?;
+        if let Some(ends) = paging::maybe(&body.0.access_ends_at) {
+            learning::set_access_end(unit.tx(), id, ends.copied()).await?;
+        }
+        let e = fetch(unit.tx(), id).await?;
+        unit.emit(
+            "enrollment.access_changed",
+            id,
+            json!({ "id": id, "user_id": e.user_id, "course_id": e.course_id,
+                    "access_ends_at": e.access_ends_at }),
+        );
+        unit.commit().await?;
+        Ok(EnrollmentFound::Ok(Json(e)))
+    }
+
+    /// Pause an ACTIVE enrollment (409 `invalid_transition` otherwise).
+    #[oai(
+        path = "/enrollments/:enrollment_id/pause",
+        method = "post",
+        operation_id = "pauseEnrollment"
+    )]
+    async fn pause(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        enrollment_id: Path<Uuid>,
+    ) -> ApiResult<EnrollmentFound> {
+        transition(
+            &ctx,
+            &tenant,
+            auth,
+            "pauseEnrollment",
+            enrollment_id.0,
+            EnrollmentStatus::Paused,
+        )
+        .await
+    }
+
+    /// Resume a PAUSED enrollment (409 `invalid_transition` otherwise).
+    #[oai(
+        path = "/enrollments/:enrollment_id/resume",
+        method = "post",
+        operation_id = "resumeEnrollment"
+    )]
+    async fn resume(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        enrollment_id: Path<Uuid>,
+    ) -> ApiResult<EnrollmentFound> {
+        transition(
+            &ctx,
+            &tenant,
+            auth,
+            "resumeEnrollment",
+            enrollment_id.0,
+            EnrollmentStatus::Active,
+        )
+        .await
+    }
+
+    /// Drop an ACTIVE or PAUSED enrollment (409 `invalid_transition`
+    /// otherwise). Enrolling again restarts it with the progress kept.
+    #[oai(
+        path = "/enrollments/:enrollment_id/drop",
+        method = "post",
+        operation_id = "dropEnrollment"
+    )]
+    async fn drop_enrollment(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        enrollment_id: Path<Uuid>,
+    ) -> ApiResult<EnrollmentFound> {
+        transition(
+            &ctx,
+            &tenant,
+            auth,
+            "dropEnrollment",
+            enrollment_id.0,
+            EnrollmentStatus::Dropped,
+        )
+        .await
+    }
+
+    /// Record an attempt at a section of a course you are actively enrolled
+    /// in (409 `not_enrolled`, or `enrollment_not_active` when it is
+    /// paused, dropped, expired or completed). Idempotent per section: time
+    /// adds up, attempts count, the best score is kept. Doing the last
+    /// required section completes the enrollment in the same transaction,
+    /// with its final grade and a certificate.
+    #[oai(
+        path = "/courses/:course_id/sections/:section_id/progress",
+        method = "put",
+        operation_id = "recordProgress"
+    )]
+    async fn record(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        section_id: Path<Uuid>,
+        body: Json<RecordProgress>,
+    ) -> ApiResult<ProgressDone> {
+        let b = body.0;
+        if !(0..=MAX_SECONDS_PER_CALL).contains(&b.time_spent_seconds) {
+            return Err(ApiError::unprocessable(
+                "invalid_time_spent",
+                "`time_spent_seconds` must be between 0 and 86400",
+            ));
+        }
+        if b.score.is_some_and(|s| !(0.0..=100.0).contains(&s) || s.is_nan()) {
+            return Err(ApiError::unprocessable(
+                "invalid_score",
+                "`score` must be between 0 and 100",
+            ));
+        }
+        let (course, section) = (
+            CourseId::from_uuid(course_id.0),
+            SectionId::from_uuid(section_id.0),
+        );
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "recordProgress").await?;
+        let target = learning::progress_target(unit.tx(), actor.user, course, section)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found("section_not_found", "no such section in this course")
+            })?;
+        let Some((enrollment, stored, ends)) = target.enrollment else {
+            return Err(ApiError::conflict(
+                "not_enrolled",
+                "you are not enrolled in this course",
+            ));
+        };
+        if stored != EnrollmentStatus::Active || ends.is_some_and(|e| e <= Utc::now()) {
+            return Err(ApiError::conflict(
+                "enrollment_not_active",
+                "your enrollment in this course is not active",
+            ));
+        }
+        let seconds = i32::try_from(b.time_spent_seconds).unwrap_or(0);
+        let progress = learning::record(
+            unit.tx(),
+            actor.user,
+            course,
+            target.lesson_id,
+            section,
+            seconds,
+            b.score,
+        )
+        .await?;
+        unit.emit(
+            "progress.recorded",
+            section,
+            json!({ "user_id": actor.user, "course_id": course, "section_id": section,
+                    "time_spent_seconds": progress.time_spent_seconds,
+                    "attempts_count": progress.attempts_count, "score": progress.score }),
+        );
+        let certificate = if learning::complete_if_done(unit.tx(), enrollment).await? {
+            let cert = learning::issue_certificate(unit.tx(), enrollment, &certificate_code())
+                .await?;
+            unit.emit(
+                "enrollment.completed",
+                enrollment,
+                json!({ "id": enrollment, "user_id": actor.user, "course_id": course,
+                        "final_grade": cert.final_grade }),
+            );
+            unit.emit(
+                "certificate.issued",
+                enrollment,
+                json!({ "enrollment_id": enrollment, "user_id": actor.user, "course_id": course }),
+            );
+            Some(cert.into())
+        } else {
+            None
+        };
+        let e = fetch(unit.tx(), enrollment).await?;
+        unit.commit().await?;
+        Ok(ProgressDone::Ok(Json(ProgressRecorded {
+            progress: progress.into(),
+            enrollment: e,
+            certificate,
+        })))
+    }
+
+    /// Your certificates, newest first.
+    #[oai(
+        path = "/me/certificates",
+        method = "get",
+        operation_id = "listMyCertificates"
+    )]
+    async fn my_certificates(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+    ) -> ApiResult<CertificatesListed> {
+        let mut read = ctx.reader(&tenant, auth.0, "listMyCertificates").await?;
+        let user = read.actor().user;
+        let rows = learning::certificates_of(read.tx().await?, user).await?;
+        read.finish().await?;
+        Ok(CertificatesListed::Ok(Json(CertificateList {
+            items: rows.into_iter().map(Into::into).collect(),
+        })))
+    }
+
+    /// Verify a certificate by its code, without logging in: what the
+    /// printed certificate shows. 404 `certificate_not_found` for any code
+    /// this organization did not issue.
+    #[oai(
+        path = "/certificates/:code",
+        method = "get",
+        operation_id = "verifyCertificate"
+    )]
+    async fn verify(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        /// The verification code.
+        #[oai(validator(max_length = 64))]
+        code: Path<String>,
+    ) -> ApiResult<CertificateShown> {
+        let mut tx = ctx.db.tenant(tenant.id, None).await?;
+        let row = learning::verify_certificate(&mut tx, &code.0).await?;
+        tx.commit().await?;
+        let row = row.ok_or_else(certificate_not_found)?;
+        Ok(CertificateShown::Ok(Json(VerifiedCertificate {
+            learner_name: row.learner_name,
+            course_title: row.course_title,
+            completed_at: row.completed_at,
+            final_grade: row.final_grade,
+        })))
+    }
+}

@@ -1,0 +1,469 @@
+//! Enrollments, progress and certificates (migrations 0004 and 0012).
+//!
+//! Completion, grades and certificate contents are derived by the database
+//! (`app.enrollments_guard`, `app.certificates_fill`); these queries only
+//! ask for them.
+
+use chrono::{DateTime, Utc};
+use lms_domain::{CourseId, EnrollmentId, EnrollmentStatus, SectionId, UserId};
+use uuid::Uuid;
+
+use crate::{DbError, TenantTx};
+
+/// An enrollment as read: its status is the effective one (an ACTIVE or
+/// PAUSED enrollment past its access end reads EXPIRED).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EnrollmentRow {
+    /// Id.
+    pub id: Uuid,
+    /// The learner.
+    pub user_id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// The course's title.
+    pub course_title: String,
+    /// Effective status (database label).
+    pub status: String,
+    /// When it started (or restarted).
+    pub enrolled_at: DateTime<Utc>,
+    /// When the course was completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Final grade, 0–100, set on completion.
+    pub final_grade: Option<f64>,
+    /// The published course version the learner is pinned to.
+    pub course_version: Option<i32>,
+    /// End of access, if any.
+    pub access_ends_at: Option<DateTime<Utc>>,
+    /// Required sections done / required sections.
+    pub sections_done: i64,
+    /// Required sections of the course.
+    pub sections_required: i64,
+}
+
+impl EnrollmentRow {
+    /// The effective status.
+    pub fn status(&self) -> EnrollmentStatus {
+        self.status.parse().unwrap_or(EnrollmentStatus::Active)
+    }
+}
+
+const ENROLLMENT_SELECT: &str = "SELECT e.id, e.user_id, e.course_id, c.title AS course_title, \
+       (CASE WHEN e.status IN ('ACTIVE', 'PAUSED') AND e.access_ends_at <= now() \
+             THEN 'EXPIRED' ELSE e.status::text END) AS status, \
+       e.enrolled_at, e.completed_at, e.final_grade::float8 AS final_grade, e.course_version, \
+       e.access_ends_at, \
+       (SELECT count(p.id) FROM lessons l \
+          JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
+          JOIN progress p ON p.organization_id = s.organization_id AND p.section_id = s.id AND p.user_id = e.user_id \
+         WHERE l.organization_id = e.organization_id AND l.course_id = e.course_id \
+           AND l.is_required AND NOT s.is_optional) AS sections_done, \
+       (SELECT count(*) FROM lessons l \
+          JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
+         WHERE l.organization_id = e.organization_id AND l.course_id = e.course_id \
+           AND l.is_required AND NOT s.is_optional) AS sections_required \
+  FROM enrollments e \
+  JOIN courses c ON c.organization_id = e.organization_id AND c.id = e.course_id";
+
+/// One enrollment visible to the caller.
+pub async fn get(tx: &mut TenantTx, id: EnrollmentId) -> Result<Option<EnrollmentRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ENROLLMENT_SELECT} WHERE e.organization_id = $1 AND e.id = $2"
+    )))
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// A user's enrollments, newest first, by keyset.
+pub async fn list_of(
+    tx: &mut TenantTx,
+    user: UserId,
+    status: Option<EnrollmentStatus>,
+    before: Option<EnrollmentId>,
+    limit: i64,
+) -> Result<Vec<EnrollmentRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM ({ENROLLMENT_SELECT} WHERE e.organization_id = $1 AND e.user_id = $2 \
+            AND ($4::uuid IS NULL OR e.id < $4)) t \
+          WHERE ($3::text IS NULL OR t.status = $3) \
+          ORDER BY t.id DESC LIMIT $5"
+    )))
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(status.map(|s| s.as_str()))
+    .bind(before.map(|b| b.as_uuid()))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// A course as enrollment sees it: whether it is live and published, and
+/// its latest published version. Holds it against deletion meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub struct Enrollable {
+    /// Published (and not deleted).
+    pub published: bool,
+    /// Latest published version, if any.
+    pub version: Option<i32>,
+}
+
+/// Reads a live course for enrollment (`None`: no such live course).
+pub async fn enrollable(
+    tx: &mut TenantTx,
+    course: CourseId,
+) -> Result<Option<Enrollable>, DbError> {
+    let org = tx.org();
+    let row: Option<(bool, Option<i32>)> = sqlx::query_as(
+        "SELECT c.is_published, \
+                (SELECT max(v.version) FROM course_versions v \
+                  WHERE v.organization_id = c.organization_id AND v.course_id = c.id \
+                    AND v.published_at IS NOT NULL) \
+           FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
+            FOR KEY SHARE",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(published, version)| Enrollable { published, version }))
+}
+
+/// What enrolling did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrolled {
+    /// A new enrollment.
+    Created(EnrollmentId),
+    /// A DROPPED or EXPIRED enrollment started again, progress kept.
+    Reactivated(EnrollmentId),
+    /// There is one already, in this (stored) status, ending then.
+    Exists(EnrollmentId, EnrollmentStatus, Option<DateTime<Utc>>),
+}
+
+/// Enrolls `user` in `course` pinned to `version`, or finds their
+/// enrollment. Concurrent calls for one user and course create one row: the
+/// others wait for it and find it.
+pub async fn enroll(
+    tx: &mut TenantTx,
+    user: UserId,
+    course: CourseId,
+    version: Option<i32>,
+    access_ends_at: Option<DateTime<Utc>>,
+) -> Result<Enrolled, DbError> {
+    let org = tx.org();
+    let id = EnrollmentId::new();
+    let created: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO enrollments (organization_id, id, user_id, course_id, course_version, access_ends_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (organization_id, user_id, course_id) DO NOTHING RETURNING id",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .bind(version)
+    .bind(access_ends_at)
+    .fetch_optional(tx.conn())
+    .await?;
+    if created.is_some() {
+        return Ok(Enrolled::Created(id));
+    }
+    let (existing, status, ends): (Uuid, String, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT id, status::text, access_ends_at FROM enrollments \
+          WHERE organization_id = $1 AND user_id = $2 AND course_id = $3 FOR UPDATE",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    let existing = EnrollmentId::from_uuid(existing);
+    let status: EnrollmentStatus = status.parse().unwrap_or(EnrollmentStatus::Active);
+    let expired_by_date = ends.is_some_and(|e| e <= Utc::now());
+    let restartable = matches!(
+        status,
+        EnrollmentStatus::Dropped | EnrollmentStatus::Expired
+    ) || (matches!(status, EnrollmentStatus::Active | EnrollmentStatus::Paused)
+        && expired_by_date);
+    // A restart keeps the end date unless a manager gives a new one; one
+    // that has passed is the caller's to judge (see `restart`).
+    if restartable && (!expired_by_date || access_ends_at.is_some()) {
+        sqlx::query(
+            "UPDATE enrollments SET status = 'ACTIVE', enrolled_at = now(), course_version = $3, \
+                    access_ends_at = COALESCE($4, access_ends_at) \
+              WHERE organization_id = $1 AND id = $2",
+        )
+        .bind(org.as_uuid())
+        .bind(existing.as_uuid())
+        .bind(version)
+        .bind(access_ends_at)
+        .execute(tx.conn())
+        .await?;
+        return Ok(Enrolled::Reactivated(existing));
+    }
+    let effective = if expired_by_date && status != EnrollmentStatus::Completed {
+        EnrollmentStatus::Expired
+    } else {
+        status
+    };
+    Ok(Enrolled::Exists(existing, effective, ends))
+}
+
+/// Locks an enrollment for a change; `None` when the caller cannot see it.
+/// Returns its stored status and end of access.
+pub async fn lock(
+    tx: &mut TenantTx,
+    id: EnrollmentId,
+) -> Result<Option<(EnrollmentStatus, Option<DateTime<Utc>>)>, DbError> {
+    let org = tx.org();
+    let row: Option<(String, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT status::text, access_ends_at FROM enrollments \
+          WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(s, e)| (s.parse().unwrap_or(EnrollmentStatus::Active), e)))
+}
+
+/// Sets the stored status (the guard trigger decides what is allowed).
+pub async fn set_status(
+    tx: &mut TenantTx,
+    id: EnrollmentId,
+    status: EnrollmentStatus,
+) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE enrollments SET status = '{}' WHERE organization_id = $1 AND id = $2",
+        status.as_str()
+    )))
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Sets or clears the end of access.
+pub async fn set_access_end(
+    tx: &mut TenantTx,
+    id: EnrollmentId,
+    ends: Option<DateTime<Utc>>,
+) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query(
+        "UPDATE enrollments SET access_ends_at = $3 WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(ends)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The caller's enrollment in the course of a section, locked, with where
+/// the section sits. `None` when the section is not in the course.
+#[derive(Debug, Clone)]
+pub struct ProgressTarget {
+    /// The lesson of the section.
+    pub lesson_id: Uuid,
+    /// The caller's enrollment in the course, if any: id, stored status,
+    /// end of access.
+    pub enrollment: Option<(EnrollmentId, EnrollmentStatus, Option<DateTime<Utc>>)>,
+}
+
+/// Finds the section in the live course and locks the user's enrollment.
+pub async fn progress_target(
+    tx: &mut TenantTx,
+    user: UserId,
+    course: CourseId,
+    section: SectionId,
+) -> Result<Option<ProgressTarget>, DbError> {
+    let org = tx.org();
+    let lesson: Option<Uuid> = sqlx::query_scalar(
+        "SELECT s.lesson_id FROM sections s \
+           JOIN lessons l ON l.organization_id = s.organization_id AND l.id = s.lesson_id \
+           JOIN courses c ON c.organization_id = l.organization_id AND c.id = l.course_id \
+          WHERE s.organization_id = $1 AND s.id = $2 AND l.course_id = $3 AND c.deleted_at IS NULL",
+    )
+    .bind(org.as_uuid())
+    .bind(section.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(lesson_id) = lesson else {
+        return Ok(None);
+    };
+    let e: Option<(Uuid, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT id, status::text, access_ends_at FROM enrollments \
+          WHERE organization_id = $1 AND user_id = $2 AND course_id = $3 FOR UPDATE",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(Some(ProgressTarget {
+        lesson_id,
+        enrollment: e.map(|(id, s, ends)| {
+            (
+                EnrollmentId::from_uuid(id),
+                s.parse().unwrap_or(EnrollmentStatus::Active),
+                ends,
+            )
+        }),
+    }))
+}
+
+/// A progress row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProgressRow {
+    /// The section.
+    pub section_id: Uuid,
+    /// Its lesson.
+    pub lesson_id: Uuid,
+    /// First done.
+    pub completed_at: DateTime<Utc>,
+    /// Seconds spent, all attempts.
+    pub time_spent_seconds: i32,
+    /// Attempts.
+    pub attempts_count: i32,
+    /// Best score, 0–100.
+    pub score: Option<f64>,
+}
+
+/// Records an attempt: time adds up, attempts count, the best score stays.
+pub async fn record(
+    tx: &mut TenantTx,
+    user: UserId,
+    course: CourseId,
+    lesson: Uuid,
+    section: SectionId,
+    seconds: i32,
+    score: Option<f64>,
+) -> Result<ProgressRow, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "INSERT INTO progress (organization_id, id, user_id, course_id, lesson_id, section_id, \
+                               time_spent_seconds, attempts_count, score) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) \
+         ON CONFLICT (organization_id, user_id, section_id) DO UPDATE \
+            SET time_spent_seconds = progress.time_spent_seconds + EXCLUDED.time_spent_seconds, \
+                attempts_count = progress.attempts_count + 1, \
+                score = GREATEST(progress.score, EXCLUDED.score) \
+         RETURNING section_id, lesson_id, completed_at, time_spent_seconds, attempts_count, \
+                   score::float8 AS score",
+    )
+    .bind(org.as_uuid())
+    .bind(Uuid::now_v7())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .bind(lesson)
+    .bind(section.as_uuid())
+    .bind(seconds)
+    .bind(score)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// Completes the enrollment if the course is complete (the database checks
+/// and stamps it); `true` when it did.
+pub async fn complete_if_done(tx: &mut TenantTx, id: EnrollmentId) -> Result<bool, DbError> {
+    let org = tx.org();
+    let done = sqlx::query(
+        "UPDATE enrollments e SET status = 'COMPLETED' \
+          WHERE e.organization_id = $1 AND e.id = $2 AND e.status = 'ACTIVE' \
+            AND app.course_complete(e.organization_id, e.user_id, e.course_id)",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A certificate.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CertificateRow {
+    /// The verification code.
+    pub code: String,
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// The learner's name, as issued.
+    pub learner_name: String,
+    /// The course title, as issued.
+    pub course_title: String,
+    /// Final grade.
+    pub final_grade: Option<f64>,
+    /// Completion.
+    pub completed_at: DateTime<Utc>,
+    /// Issue.
+    pub issued_at: DateTime<Utc>,
+}
+
+const CERTIFICATE_COLUMNS: &str = "code, enrollment_id, course_id, learner_name, course_title, \
+     final_grade::float8 AS final_grade, completed_at, issued_at";
+
+/// Issues the certificate of a completed enrollment under `code`.
+pub async fn issue_certificate(
+    tx: &mut TenantTx,
+    enrollment: EnrollmentId,
+    code: &str,
+) -> Result<CertificateRow, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO certificates (organization_id, id, code, enrollment_id, user_id, course_id, \
+                                   learner_name, course_title, completed_at) \
+         VALUES ($1, $2, $3, $4, $5, $5, '', '', now()) RETURNING {CERTIFICATE_COLUMNS}"
+    )))
+    .bind(org.as_uuid())
+    .bind(Uuid::now_v7())
+    .bind(code)
+    .bind(enrollment.as_uuid())
+    // Filled by the database from the enrollment.
+    .bind(Uuid::nil())
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// A user's certificates, newest first.
+pub async fn certificates_of(
+    tx: &mut TenantTx,
+    user: UserId,
+) -> Result<Vec<CertificateRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CERTIFICATE_COLUMNS} FROM certificates \
+          WHERE organization_id = $1 AND user_id = $2 ORDER BY issued_at DESC, id DESC"
+    )))
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// The certificate with this code, for anyone who knows it (the policy
+/// shows exactly the certificate the transaction names).
+pub async fn verify_certificate(
+    tx: &mut TenantTx,
+    code: &str,
+) -> Result<Option<CertificateRow>, DbError> {
+    let org = tx.org();
+    sqlx::query("SELECT set_config('app.certificate_code', $1, true)")
+        .bind(code)
+        .execute(tx.conn())
+        .await?;
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE organization_id = $1 AND code = $2"
+    )))
+    .bind(org.as_uuid())
+    .bind(code)
+    .fetch_optional(tx.conn())
+    .await?)
+}
