@@ -9,6 +9,7 @@ mod hosts;
 mod identity;
 mod input;
 mod isolation;
+mod learning;
 mod matrix;
 mod openapi;
 mod schema;

@@ -13,6 +13,8 @@ pub mod permissions;
 pub use enums::{AuditAction, Difficulty, EnrollmentStatus, OrgStatus, SectionType};
 pub use host::{HostError, HostTarget, normalize_host};
 pub use ids::{
-    CategoryId, CourseId, LessonId, OrgId, PlatformAdminId, RoleId, SectionId, TagId, UserId, EnrollmentId};
+    CategoryId, CourseId, EnrollmentId, LessonId, OrgId, PlatformAdminId, RoleId, SectionId, TagId,
+    UserId,
+};
 pub use input::{Email, InputError, PersonName, Slug, Title, Username, WebUrl};
 pub use permissions::{ADMIN_ROLE_NAME, DEFAULT_ROLES, DefaultRole, Permission, PermissionSet};

@@ -341,8 +341,7 @@ async fn enroll(
             course_not_found()
         });
     }
-    let outcome =
-        learning::enroll(unit.tx(), user, course, target.version, access_ends_at).await?;
+    let outcome = learning::enroll(unit.tx(), user, course, target.version, access_ends_at).await?;
     let (id, created) = match outcome {
         Enrolled::Created(id) => (id, true),
         Enrolled::Reactivated(id) => (id, false),
@@ -488,7 +487,10 @@ impl LearningApi {
             .await?
             .ok_or_else(|| ApiError::unprocessable("unknown_user", "no such user"))?;
         if !row.is_active {
-            return Err(ApiError::conflict("inactive_user", "the user is deactivated"));
+            return Err(ApiError::conflict(
+                "inactive_user",
+                "the user is deactivated",
+            ));
         }
         enroll(
             unit,
@@ -501,7 +503,11 @@ impl LearningApi {
     }
 
     /// Your enrollments, newest first.
-    #[oai(path = "/me/enrollments", method = "get", operation_id = "listMyEnrollments")]
+    #[oai(
+        path = "/me/enrollments",
+        method = "get",
+        operation_id = "listMyEnrollments"
+    )]
     async fn list_mine(
         &self,
         ctx: Data<&Ctx>,
@@ -687,7 +693,9 @@ impl LearningApi {
                 "`time_spent_seconds` must be between 0 and 86400",
             ));
         }
-        if b.score.is_some_and(|s| !(0.0..=100.0).contains(&s) || s.is_nan()) {
+        if b.score
+            .is_some_and(|s| !(0.0..=100.0).contains(&s) || s.is_nan())
+        {
             return Err(ApiError::unprocessable(
                 "invalid_score",
                 "`score` must be between 0 and 100",
@@ -734,8 +742,8 @@ impl LearningApi {
                     "attempts_count": progress.attempts_count, "score": progress.score }),
         );
         let certificate = if learning::complete_if_done(unit.tx(), enrollment).await? {
-            let cert = learning::issue_certificate(unit.tx(), enrollment, &certificate_code())
-                .await?;
+            let cert =
+                learning::issue_certificate(unit.tx(), enrollment, &certificate_code()).await?;
             unit.emit(
                 "enrollment.completed",
                 enrollment,

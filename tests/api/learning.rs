@@ -1,0 +1,654 @@
+//! The learning loop: enrolling, progress, completion, certificates, and the
+//! learner's limits at SQL level.
+
+use futures::future::join_all;
+use lms_tests::{Answer, Tenant, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use uuid::Uuid;
+
+/// A published course: lesson 1 (a text, a quiz), lesson 2 (an assignment,
+/// an optional text), and an optional lesson 3 (a quiz). Returns the course
+/// id and the section ids in that order.
+async fn published_course(acme: &Tenant<'_>, title: &str) -> (String, Vec<String>) {
+    let course = acme.create_course(title).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = |a: Answer| {
+        assert!(a.status.is_success(), "{}", a.text);
+        a.json["id"].as_str().unwrap().to_owned()
+    };
+    let mut sections = Vec::new();
+    for (lesson, required, parts) in [
+        (
+            "One",
+            true,
+            vec![("Read", "TEXT", false), ("Quiz", "QUIZ", false)],
+        ),
+        (
+            "Two",
+            true,
+            vec![("Essay", "ASSIGNMENT", false), ("Extra", "TEXT", true)],
+        ),
+        ("Bonus", false, vec![("Bonus quiz", "QUIZ", false)]),
+    ] {
+        let l = id(acme
+            .post(
+                &format!("/api/v1/courses/{course}/lessons"),
+                json!({ "title": lesson, "is_required": required }),
+            )
+            .await);
+        for (t, kind, optional) in parts {
+            sections.push(id(acme
+                .post(
+                    &format!("/api/v1/courses/{course}/lessons/{l}/sections"),
+                    json!({ "title": t, "type": kind, "is_optional": optional }),
+                )
+                .await));
+        }
+    }
+    let a = acme
+        .post(&format!("/api/v1/courses/{course}/publish"), json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    (course, sections)
+}
+
+async fn record(t: &Tenant<'_>, token: &str, course: &str, section: &str, body: Value) -> Answer {
+    t.send_as(
+        token,
+        Method::PUT,
+        &format!("/api/v1/courses/{course}/sections/{section}/progress"),
+        Some(body),
+    )
+    .await
+}
+
+async fn enroll(t: &Tenant<'_>, token: &str, course: &str) -> Answer {
+    t.send_as(
+        token,
+        Method::POST,
+        &format!("/api/v1/courses/{course}/enrollment"),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_learner_finishes_a_course_with_a_grade_and_a_certificate_anyone_can_verify() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let (course, s) = published_course(&acme, "Rust from zero").await;
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+
+    let a = enroll(&acme, &lea, &course).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.json["status"], "ACTIVE");
+    // Pinned to the version published last.
+    let published = acme.get(&format!("/api/v1/courses/{course}")).await;
+    assert_eq!(
+        a.json["course_version"],
+        published.json["course"]["version"]
+    );
+    assert_eq!(a.json["sections_required"], 3);
+    let enrollment = a.json["id"].as_str().unwrap().to_owned();
+    let again = enroll(&acme, &lea, &course).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.code(), "already_enrolled");
+
+    // The text, then the quiz twice: time adds up, the best score stays.
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 60 }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["enrollment"]["progress_percent"], 33);
+    record(
+        &acme,
+        &lea,
+        &course,
+        &s[1],
+        json!({ "time_spent_seconds": 30, "score": 90 }),
+    )
+    .await;
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[1],
+        json!({ "time_spent_seconds": 45, "score": 70 }),
+    )
+    .await;
+    assert_eq!(a.json["progress"]["time_spent_seconds"], 75);
+    assert_eq!(a.json["progress"]["attempts_count"], 2);
+    assert_eq!(a.json["progress"]["score"], 90.0);
+    assert!(a.json["certificate"].is_null());
+
+    // The assignment is the last required section: completed, graded over
+    // the graded sections (the unattempted bonus quiz counts 0).
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[2],
+        json!({ "time_spent_seconds": 600, "score": 81 }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["enrollment"]["status"], "COMPLETED");
+    assert_eq!(a.json["enrollment"]["final_grade"], 57.0);
+    assert!(a.json["enrollment"]["completed_at"].is_string());
+    let cert = &a.json["certificate"];
+    assert_eq!(cert["course_title"], "Rust from zero");
+    assert_eq!(cert["learner_name"], "Some One");
+    let code = cert["code"].as_str().unwrap().to_owned();
+    assert!(code.len() >= 22);
+
+    // Anyone verifies it on the organization's host, without logging in.
+    let v = app
+        .send(
+            Method::GET,
+            &acme.host,
+            &format!("/api/v1/certificates/{code}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    assert_eq!(
+        v.json,
+        json!({ "learner_name": "Some One", "course_title": "Rust from zero",
+                "completed_at": cert["completed_at"], "final_grade": 57.0 })
+    );
+    for (host, c) in [
+        (&acme.host, "AAAAAAAAAAAAAAAAAAAAAAAA".to_owned()),
+        (&globex.host, code.clone()),
+    ] {
+        let v = app
+            .send(
+                Method::GET,
+                host,
+                &format!("/api/v1/certificates/{c}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(v.status, StatusCode::NOT_FOUND, "{}", v.text);
+        assert_eq!(v.code(), "certificate_not_found");
+    }
+    let mine = acme
+        .send_as(&lea, Method::GET, "/api/v1/me/certificates", None)
+        .await;
+    assert_eq!(mine.json["items"][0]["code"], code.as_str());
+
+    // Done is done.
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[3],
+        json!({ "time_spent_seconds": 5 }),
+    )
+    .await;
+    assert_eq!(a.code(), "enrollment_not_active");
+    assert_eq!(
+        enroll(&acme, &lea, &course).await.code(),
+        "already_completed"
+    );
+    let a = acme
+        .send_as(
+            &lea,
+            Method::POST,
+            &format!("/api/v1/enrollments/{enrollment}/drop"),
+            None,
+        )
+        .await;
+    assert_eq!(a.code(), "invalid_transition");
+
+    // The feed tells the story.
+    let feed = acme.get("/api/v1/events?limit=100").await;
+    let types: Vec<&str> = feed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "enrollment.created",
+        "progress.recorded",
+        "enrollment.completed",
+        "certificate.issued",
+    ] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+    assert!(
+        !feed.text.contains(&code),
+        "the feed does not reveal certificate codes"
+    );
+}
+
+#[tokio::test]
+async fn enrollment_rules_and_their_codes() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, s) = published_course(&acme, "Rules").await;
+    let draft = acme.create_course("Draft").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (_, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
+    let (sam, _) = acme.user_with_role("sam@acme.test", "learner").await;
+
+    // Drafts: invisible to learners, not enrollable for staff.
+    assert_eq!(enroll(&acme, &lea, &draft).await.code(), "course_not_found");
+    assert_eq!(
+        enroll(&acme, &ian, &draft).await.code(),
+        "course_not_published"
+    );
+    // Progress needs an enrollment.
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 1 }),
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "not_enrolled"));
+
+    let e = enroll(&acme, &lea, &course).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (body, code) in [
+        (json!({ "time_spent_seconds": -1 }), "invalid_time_spent"),
+        (
+            json!({ "time_spent_seconds": 86_401 }),
+            "invalid_time_spent",
+        ),
+        (
+            json!({ "time_spent_seconds": 1, "score": 100.5 }),
+            "invalid_score",
+        ),
+        (
+            json!({ "time_spent_seconds": 1, "score": -1 }),
+            "invalid_score",
+        ),
+    ] {
+        let a = record(&acme, &lea, &course, &s[0], body).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code)
+        );
+    }
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &Uuid::now_v7().to_string(),
+        json!({ "time_spent_seconds": 1 }),
+    )
+    .await;
+    assert_eq!(a.code(), "section_not_found");
+    record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 10 }),
+    )
+    .await;
+
+    // The lifecycle.
+    let act = |what: &'static str| {
+        let path = format!("/api/v1/enrollments/{e}/{what}");
+        let (acme, lea) = (&acme, &lea);
+        async move { acme.send_as(lea, Method::POST, &path, None).await }
+    };
+    assert_eq!(act("pause").await.json["status"], "PAUSED");
+    assert_eq!(act("pause").await.code(), "invalid_transition");
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[1],
+        json!({ "time_spent_seconds": 1 }),
+    )
+    .await;
+    assert_eq!(a.code(), "enrollment_not_active");
+    assert_eq!(act("resume").await.json["status"], "ACTIVE");
+    assert_eq!(act("resume").await.code(), "invalid_transition");
+    assert_eq!(act("drop").await.json["status"], "DROPPED");
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[1],
+        json!({ "time_spent_seconds": 1 }),
+    )
+    .await;
+    assert_eq!(a.code(), "enrollment_not_active");
+    // Enrolling again restarts it, progress kept.
+    let a = enroll(&acme, &lea, &course).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(
+        (a.json["id"].as_str().unwrap(), &a.json["status"]),
+        (e.as_str(), &json!("ACTIVE"))
+    );
+    assert_eq!(a.json["sections_done"], 1);
+
+    // Managers: others, end dates; learners may not.
+    let path = format!("/api/v1/courses/{course}/enrollments");
+    let a = acme.post(&path, json!({ "user_id": Uuid::now_v7() })).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_user")
+    );
+    let a = acme
+        .post(
+            &path,
+            json!({ "user_id": sam, "access_ends_at": "2001-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(a.code(), "access_end_in_past");
+    acme.post(&format!("/api/v1/users/{sam}/deactivate"), json!({}))
+        .await;
+    let a = acme.post(&path, json!({ "user_id": sam })).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "inactive_user")
+    );
+    let a = acme
+        .send_as(
+            &lea,
+            Method::PATCH,
+            &format!("/api/v1/enrollments/{e}"),
+            Some(json!({ "access_ends_at": null })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+
+    // Access that ended reads EXPIRED and takes no progress.
+    let a = acme
+        .patch(
+            &format!("/api/v1/enrollments/{e}"),
+            json!({ "access_ends_at": "2001-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(a.json["status"], "EXPIRED", "{}", a.text);
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[1],
+        json!({ "time_spent_seconds": 1 }),
+    )
+    .await;
+    assert_eq!(a.code(), "enrollment_not_active");
+    assert_eq!(enroll(&acme, &lea, &course).await.code(), "access_ended");
+    assert_eq!(act("resume").await.code(), "invalid_transition");
+    let mine = acme
+        .send_as(
+            &lea,
+            Method::GET,
+            "/api/v1/me/enrollments?status=EXPIRED",
+            None,
+        )
+        .await;
+    assert_eq!(mine.json["items"][0]["id"], e.as_str());
+}
+
+#[tokio::test]
+async fn concurrent_enrollments_and_progress_count_exactly() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, s) = published_course(&acme, "Busy").await;
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+
+    let answers = join_all((0..20).map(|_| enroll(&acme, &lea, &course))).await;
+    let created = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1);
+    for a in &answers {
+        assert!(
+            a.status == StatusCode::CREATED || a.code() == "already_enrolled",
+            "{} {}",
+            a.status,
+            a.text
+        );
+    }
+
+    let answers = join_all((0..50).map(|_| {
+        record(
+            &acme,
+            &lea,
+            &course,
+            &s[0],
+            json!({ "time_spent_seconds": 10 }),
+        )
+    }))
+    .await;
+    assert!(answers.iter().all(|a| a.status == StatusCode::OK));
+    let mut su = app.connect_as_superuser().await;
+    let (time, attempts, rows): (i64, i64, i64) = sqlx::query_as(
+        "SELECT sum(time_spent_seconds), sum(attempts_count), count(*) FROM progress WHERE user_id = $1",
+    )
+    .bind(lea_id)
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert_eq!((time, attempts, rows), (500, 50, 1));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments WHERE user_id = $1")
+        .bind(lea_id)
+        .fetch_one(&mut su)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn another_learner_sees_nothing_of_the_first() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, s) = published_course(&acme, "Private").await;
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
+    let e = enroll(&acme, &lea, &course).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 10 }),
+    )
+    .await;
+
+    let unknown = acme
+        .send_as(
+            &max,
+            Method::GET,
+            &format!("/api/v1/enrollments/{}", Uuid::now_v7()),
+            None,
+        )
+        .await;
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/enrollments/{e}")),
+        (Method::POST, format!("/api/v1/enrollments/{e}/pause")),
+        (Method::POST, format!("/api/v1/enrollments/{e}/drop")),
+    ] {
+        let a = acme.send_as(&max, method, &path, None).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.text);
+        assert_eq!(
+            (a.code(), &a.json["message"]),
+            (unknown.code(), &unknown.json["message"])
+        );
+    }
+    let mine = acme
+        .send_as(&max, Method::GET, "/api/v1/me/enrollments", None)
+        .await;
+    assert_eq!(mine.json["items"], json!([]));
+    // The admin (enrollment:manage) sees it; the learner's own stays intact.
+    assert_eq!(
+        acme.get(&format!("/api/v1/enrollments/{e}")).await.json["status"],
+        "ACTIVE"
+    );
+}
+
+/// Runs `sql` as `lms_app` inside `org`, acting as `user`, and rolls back.
+async fn attempt(
+    conn: &mut sqlx::PgConnection,
+    org: Uuid,
+    sql: String,
+    user: Uuid,
+) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await;
+    tx.rollback().await.unwrap();
+    r
+}
+
+#[tokio::test]
+async fn the_database_refuses_what_the_api_refuses_to_learners() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, s) = published_course(&acme, "Guarded").await;
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (max_id, _) = acme.user_with_role("max@acme.test", "learner").await;
+    let e = enroll(&acme, &lea, &course).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 10 }),
+    )
+    .await;
+
+    let mut conn = app.connect_as_app().await;
+    let org = acme.org_id;
+    let state = |r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| match r {
+        Ok(done) => format!("ok, {} rows", done.rows_affected()),
+        Err(e) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .unwrap_or_default()
+            .into_owned(),
+    };
+    for (why, sql) in [
+        (
+            "own grade",
+            format!("UPDATE enrollments SET final_grade = 100 WHERE id = '{e}'"),
+        ),
+        (
+            "own completion",
+            format!("UPDATE enrollments SET status = 'COMPLETED' WHERE id = '{e}'"),
+        ),
+        (
+            "own completion date",
+            format!("UPDATE enrollments SET completed_at = now() WHERE id = '{e}'"),
+        ),
+        (
+            "own certificate",
+            format!("UPDATE enrollments SET certificate_url = 'https://x' WHERE id = '{e}'"),
+        ),
+        (
+            "own end of access",
+            format!(
+                "UPDATE enrollments SET access_ends_at = now() + interval '1 year' WHERE id = '{e}'"
+            ),
+        ),
+        (
+            "a certificate for an unfinished course",
+            format!(
+                "INSERT INTO certificates (organization_id, id, code, enrollment_id, user_id, course_id, learner_name, course_title, completed_at) \
+             VALUES ('{}', '{}', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', '{e}', '{lea_id}', '{course}', 'x', 'x', now())",
+                acme.org_id,
+                Uuid::now_v7()
+            ),
+        ),
+        (
+            "a review in another's name",
+            format!(
+                "INSERT INTO reviews (organization_id, id, course_id, user_id, rating) VALUES ('{}', '{}', '{course}', '{max_id}', 5)",
+                acme.org_id,
+                Uuid::now_v7()
+            ),
+        ),
+    ] {
+        assert_eq!(
+            state(attempt(&mut conn, org, sql, lea_id).await),
+            "42501",
+            "{why}"
+        );
+    }
+    // Progress is written by the learner only (already so), and another's
+    // review cannot be changed or removed.
+    let mut su = app.connect_as_superuser().await;
+    let review = Uuid::now_v7();
+    sqlx::query("INSERT INTO reviews (organization_id, id, course_id, user_id, rating) VALUES ($1, $2, $3::uuid, $4, 4)")
+        .bind(acme.org_id)
+        .bind(review)
+        .bind(&course)
+        .bind(max_id)
+        .execute(&mut su)
+        .await
+        .unwrap();
+    for sql in [
+        format!("UPDATE reviews SET rating = 1 WHERE id = '{review}'"),
+        format!("DELETE FROM reviews WHERE id = '{review}'"),
+    ] {
+        assert_eq!(
+            state(attempt(&mut conn, org, sql, lea_id).await),
+            "ok, 0 rows"
+        );
+    }
+    assert_eq!(
+        state(
+            attempt(
+                &mut conn,
+                org,
+                format!("UPDATE reviews SET rating = 1 WHERE id = '{review}'"),
+                max_id
+            )
+            .await
+        ),
+        "ok, 1 rows"
+    );
+    // What learners may do still works: pausing their own.
+    assert_eq!(
+        state(
+            attempt(
+                &mut conn,
+                org,
+                format!("UPDATE enrollments SET status = 'PAUSED' WHERE id = '{e}'"),
+                lea_id
+            )
+            .await
+        ),
+        "ok, 1 rows"
+    );
+}
