@@ -652,3 +652,108 @@ async fn the_database_refuses_what_the_api_refuses_to_learners() {
         "ok, 1 rows"
     );
 }
+
+#[tokio::test]
+async fn enrolled_learners_review_and_the_average_stays_exact() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, _) = published_course(&acme, "Rated").await;
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
+    let reviews = format!("/api/v1/courses/{course}/reviews");
+    let write = |token: String, body: Value| {
+        let (acme, reviews) = (&acme, &reviews);
+        async move {
+            acme.send_as(&token, Method::POST, reviews, Some(body))
+                .await
+        }
+    };
+
+    let a = write(lea.clone(), json!({ "rating": 5 })).await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "not_enrolled"));
+    enroll(&acme, &lea, &course).await;
+    let a = write(lea.clone(), json!({ "rating": 6 })).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_rating")
+    );
+    let a = write(
+        lea.clone(),
+        json!({ "rating": 4, "body": "Clear and useful." }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.json["author_name"], "Some One");
+    let review = a.json["id"].as_str().unwrap().to_owned();
+    let a = write(lea.clone(), json!({ "rating": 3 })).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "already_reviewed")
+    );
+    let detail = acme.get(&format!("/api/v1/courses/{course}")).await;
+    assert_eq!(
+        (
+            &detail.json["course"]["rating_count"],
+            &detail.json["course"]["average_rating"]
+        ),
+        (&json!(1), &json!(4.0))
+    );
+
+    // Only the author changes or removes it.
+    let path = format!("/api/v1/reviews/{review}");
+    let a = acme
+        .send_as(&max, Method::PATCH, &path, Some(json!({ "rating": 1 })))
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::NOT_FOUND, "review_not_found")
+    );
+    let a = acme.send_as(&max, Method::DELETE, &path, None).await;
+    assert_eq!(a.code(), "review_not_found");
+    let a = acme
+        .send_as(
+            &lea,
+            Method::PATCH,
+            &path,
+            Some(json!({ "rating": 2, "body": null })),
+        )
+        .await;
+    assert_eq!(
+        (a.json["rating"].as_i64(), &a.json["body"]),
+        (Some(2), &Value::Null)
+    );
+    let detail = acme.get(&format!("/api/v1/courses/{course}")).await;
+    assert_eq!(detail.json["course"]["average_rating"], 2.0);
+    let list = acme.send_as(&max, Method::GET, &reviews, None).await;
+    assert_eq!(list.json["items"][0]["id"], review.as_str());
+    let a = acme.send_as(&lea, Method::DELETE, &path, None).await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let detail = acme.get(&format!("/api/v1/courses/{course}")).await;
+    assert_eq!(detail.json["course"]["rating_count"], 0);
+
+    // Ten learners at once: the count and the average are exact.
+    let mut learners = Vec::new();
+    for i in 0..10 {
+        let (_, t) = acme
+            .user_with_role(&format!("l{i}@acme.test"), "learner")
+            .await;
+        enroll(&acme, &t, &course).await;
+        learners.push(t);
+    }
+    let answers = join_all(
+        learners
+            .iter()
+            .enumerate()
+            .map(|(i, t)| write(t.clone(), json!({ "rating": i % 5 + 1 }))),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a.status == StatusCode::CREATED));
+    let detail = acme.get(&format!("/api/v1/courses/{course}")).await;
+    assert_eq!(
+        (
+            &detail.json["course"]["rating_count"],
+            &detail.json["course"]["average_rating"]
+        ),
+        (&json!(10), &json!(3.0))
+    );
+}

@@ -57,6 +57,8 @@ pub(crate) fn body_for(op: &str, n: usize) -> Value {
         "enrollUser" => json!({ "user_id": uuid::Uuid::nil() }),
         "updateEnrollment" => json!({ "access_ends_at": null }),
         "recordProgress" => json!({ "time_spent_seconds": 10 }),
+        "createReview" => json!({ "rating": 5 }),
+        "updateReview" => json!({ "rating": 4 }),
         other => panic!("the matrix needs a request body for {other}: add one to body_for"),
     }
 }
@@ -127,6 +129,7 @@ pub(crate) fn fill(path: &str, f: &Fixture) -> String {
         .replace("{role_id}", &f.role)
         .replace("{enrollment_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{code}", "not-a-certificate-code")
+        .replace("{review_id}", &uuid::Uuid::now_v7().to_string())
 }
 
 #[tokio::test]

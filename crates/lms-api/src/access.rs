@@ -58,6 +58,11 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("recordProgress", Authenticated),
     ("listMyCertificates", Authenticated),
     ("verifyCertificate", Public),
+    // Reviews: everyone reads; authors write their own (a policy says so too).
+    ("createReview", Authenticated),
+    ("listCourseReviews", Authenticated),
+    ("updateReview", Authenticated),
+    ("deleteReview", Authenticated),
     // The catalog is readable by every user; drafts only with course:read
     // (checked in the query, not here).
     ("listCourses", Authenticated),
@@ -138,6 +143,10 @@ pub const CATALOG_WRITES: &[&str] = &[
     "deleteTag",
     // The search language: the catalog is re-indexed.
     "updateOrganizationSettings",
+    // A course's rating and review count are in the catalog reads.
+    "createReview",
+    "updateReview",
+    "deleteReview",
 ];
 
 /// Whether the tenant operation `operation_id` changes the catalog.

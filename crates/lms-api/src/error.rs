@@ -215,6 +215,11 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "a tag with this name already exists",
     ),
     (
+        "reviews_course_user_key",
+        "already_reviewed",
+        "you have reviewed this course already",
+    ),
+    (
         "lessons_position_key",
         "position_conflict",
         "another change to the lesson order happened at the same time; retry",

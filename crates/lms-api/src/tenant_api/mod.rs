@@ -6,6 +6,7 @@ mod events;
 mod learning;
 mod me;
 mod organization;
+mod reviews;
 mod roles;
 mod users;
 
@@ -82,6 +83,7 @@ pub type Apis = (
     catalog::ContentApi,
     catalog::TaxonomyApi,
     learning::LearningApi,
+    reviews::ReviewsApi,
     events::EventsApi,
 );
 
@@ -98,6 +100,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             catalog::ContentApi,
             catalog::TaxonomyApi,
             learning::LearningApi,
+            reviews::ReviewsApi,
             events::EventsApi,
         ),
         "Tenantry LMS tenant API",

@@ -13,6 +13,7 @@ pub mod ordering;
 pub mod orgs;
 pub mod outbox;
 pub mod platform_admins;
+pub mod reviews;
 pub mod roles;
 pub mod sections;
 pub mod sessions;
