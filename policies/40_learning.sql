@@ -71,11 +71,20 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON reviews TO lms_app, lms_platform;
 -- the operator inside a tenant context, never as a learner.
 
 -- own_rows on enrollments: own rows; 'enrollment:manage' reads and writes
--- every enrollment of the tenant (enrolling others, changing status).
+-- every enrollment of the tenant (enrolling others, changing status);
+-- 'progress:read:any' reads them (an instructor's view of their learners).
 DROP POLICY IF EXISTS own_rows ON enrollments;
 CREATE POLICY own_rows ON enrollments AS RESTRICTIVE FOR ALL TO lms_app
-    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')))
+    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage'))
+           OR (SELECT app.actor_has('progress:read:any')))
     WITH CHECK (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
+-- own_rows_written on enrollments: reading others' is not changing them.
+DROP POLICY IF EXISTS own_rows_written ON enrollments;
+CREATE POLICY own_rows_written ON enrollments AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
+DROP POLICY IF EXISTS own_rows_removed ON enrollments;
+CREATE POLICY own_rows_removed ON enrollments AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
 -- own_rows on progress: own rows; 'progress:read:any' reads everyone's
 -- (reports), but progress is only ever written by the learner themselves.
 DROP POLICY IF EXISTS own_rows ON progress;

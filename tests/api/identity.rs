@@ -867,8 +867,8 @@ async fn learners_see_only_their_own_learning_rows_in_the_database() {
     assert_eq!(visible_enrollments(&mut conn, org, max).await, [max]);
     assert_eq!(
         visible_enrollments(&mut conn, org, ins).await.len(),
-        0,
-        "instructors lack enrollment:manage"
+        2,
+        "instructors read their learners' enrollments (progress:read:any)"
     );
     assert_eq!(
         visible_enrollments(&mut conn, org, acme.admin_id)
@@ -892,6 +892,24 @@ async fn learners_see_only_their_own_learning_rows_in_the_database() {
         .await
         .unwrap_err();
     assert_eq!(err.as_database_error().unwrap().code().unwrap(), "42501");
+    tx.rollback().await.unwrap();
+
+    // An instructor reads enrollments, and changes none (no
+    // enrollment:manage).
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
+        .bind(acme.org_id.to_string())
+        .bind(ins.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE enrollments SET status = 'DROPPED'",
+        "DELETE FROM enrollments",
+    ] {
+        let done = sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        assert_eq!(done.rows_affected(), 0, "{sql}");
+    }
 }
 
 /// The user ids of the enrollments `user` of `org` can see, as lms_app.

@@ -757,3 +757,140 @@ async fn enrolled_learners_review_and_the_average_stays_exact() {
         (&json!(10), &json!(3.0))
     );
 }
+
+#[tokio::test]
+async fn the_course_with_my_progress_is_one_statement_and_instructors_follow_their_learners() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, s) = published_course(&acme, "Followed").await;
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
+    let (_, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
+    for t in [&lea, &max] {
+        enroll(&acme, t, &course).await;
+    }
+    record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 60 }),
+    )
+    .await;
+    record(
+        &acme,
+        &lea,
+        &course,
+        &s[1],
+        json!({ "time_spent_seconds": 30, "score": 80 }),
+    )
+    .await;
+    for (i, section) in s[..3].iter().enumerate() {
+        record(
+            &acme,
+            &max,
+            &course,
+            section,
+            json!({ "time_spent_seconds": 10 * i, "score": 100 }),
+        )
+        .await;
+    }
+
+    // The learner's view: per section, per lesson, overall.
+    let path = format!("/api/v1/courses/{course}/my-progress");
+    acme.send_as(&lea, Method::GET, "/api/v1/me", None).await;
+    let a = acme.send_as(&lea, Method::GET, &path, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let rid = a.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(
+        lms_tests::round_trips_of(&rid),
+        3,
+        "BEGIN, the view, COMMIT"
+    );
+    let v = &a.json;
+    assert_eq!(v["enrollment"]["status"], "ACTIVE");
+    assert_eq!(
+        (
+            &v["sections_done"],
+            &v["sections_required"],
+            &v["progress_percent"]
+        ),
+        (&json!(2), &json!(3), &json!(66))
+    );
+    assert_eq!(v["time_spent_seconds"], 90);
+    assert_eq!(v["lessons"][0]["progress_percent"], 100);
+    assert_eq!(v["lessons"][1]["progress_percent"], 0);
+    assert_eq!(v["lessons"][0]["sections"][1]["score"], 80.0);
+    assert_eq!(v["lessons"][0]["sections"][1]["done"], true);
+    assert_eq!(v["lessons"][1]["sections"][0]["done"], false);
+    // Someone not enrolled sees the tree without an enrollment.
+    let a = acme.send_as(&ian, Method::GET, &path, None).await;
+    assert!(a.json["enrollment"].is_null());
+    assert_eq!(a.json["sections_done"], 0);
+
+    // The instructor's view.
+    let learners = format!("/api/v1/courses/{course}/learners");
+    let a = acme.send_as(&lea, Method::GET, &learners, None).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = acme.send_as(&ian, Method::GET, &learners, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(
+        (
+            &a.json["enrolled"],
+            &a.json["completed"],
+            &a.json["completion_rate"]
+        ),
+        (&json!(2), &json!(1), &json!(50.0))
+    );
+    let items = a.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let done = acme
+        .send_as(
+            &ian,
+            Method::GET,
+            &format!("{learners}?status=COMPLETED"),
+            None,
+        )
+        .await;
+    assert_eq!(done.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(done.json["items"][0]["email"], "max@acme.test");
+    assert_eq!(done.json["items"][0]["progress_percent"], 100);
+    let page = acme
+        .send_as(&ian, Method::GET, &format!("{learners}?limit=1"), None)
+        .await;
+    let next = page.json["next_cursor"].as_str().unwrap().to_owned();
+    let rest = acme
+        .send_as(
+            &ian,
+            Method::GET,
+            &format!("{learners}?limit=1&cursor={next}"),
+            None,
+        )
+        .await;
+    assert_ne!(
+        page.json["items"][0]["user_id"],
+        rest.json["items"][0]["user_id"]
+    );
+
+    // The same as CSV, formula-safe.
+    acme.patch(
+        &format!("/api/v1/users/{}", items[0]["user_id"].as_str().unwrap()),
+        json!({ "first_name": "=HYPERLINK(1)" }),
+    )
+    .await;
+    let csv = acme
+        .send_as(&ian, Method::GET, &format!("{learners}.csv"), None)
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", csv.text);
+    assert!(lines[0].starts_with("enrollment_id,user_id,name,email,status"));
+    assert!(csv.text.contains("'=HYPERLINK(1) One"), "{}", csv.text);
+    assert!(csv.text.contains("max@acme.test"));
+}

@@ -57,6 +57,9 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("dropEnrollment", Authenticated),
     ("recordProgress", Authenticated),
     ("listMyCertificates", Authenticated),
+    ("getMyCourseProgress", Authenticated),
+    ("listCourseLearners", Requires(ProgressReadAny)),
+    ("exportCourseLearners", Requires(ProgressReadAny)),
     ("verifyCertificate", Public),
     // Reviews: everyone reads; authors write their own (a policy says so too).
     ("createReview", Authenticated),

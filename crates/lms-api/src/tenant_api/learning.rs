@@ -103,9 +103,7 @@ pub struct Enrollment {
 
 impl From<EnrollmentRow> for Enrollment {
     fn from(r: EnrollmentRow) -> Self {
-        let progress_percent = (r.sections_done * 100)
-            .checked_div(r.sections_required)
-            .unwrap_or(0);
+        let progress_percent = percent(r.sections_done, r.sections_required);
         Self {
             id: r.id,
             user_id: r.user_id,
@@ -259,6 +257,179 @@ pub struct ProgressRecorded {
 pub struct CertificateList {
     /// Newest first.
     pub items: Vec<Certificate>,
+}
+
+/// A section with your record on it.
+#[derive(Object, Debug)]
+pub struct SectionWithProgress {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Type, e.g. `QUIZ`.
+    #[oai(rename = "type")]
+    pub section_type: String,
+    /// Optional sections do not count towards completion.
+    pub is_optional: bool,
+    /// Done.
+    pub done: bool,
+    /// Best score.
+    pub score: Option<f64>,
+    /// Seconds spent.
+    pub time_spent_seconds: i64,
+    /// Attempts.
+    pub attempts_count: i64,
+}
+
+/// A lesson with your progress in it.
+#[derive(Object, Debug)]
+pub struct LessonWithProgress {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Position.
+    pub position: i32,
+    /// Required lessons count towards completion.
+    pub is_required: bool,
+    /// Required sections done (0 for an optional lesson).
+    pub sections_done: i64,
+    /// Required sections (0 for an optional lesson).
+    pub sections_required: i64,
+    /// `sections_done` of `sections_required`, 0–100 (100 when nothing is
+    /// required).
+    pub progress_percent: i64,
+    /// Its sections, in order.
+    pub sections: Vec<SectionWithProgress>,
+}
+
+/// Your enrollment, in the progress view.
+#[derive(Object, Debug)]
+pub struct EnrollmentSummary {
+    /// Id.
+    pub id: Uuid,
+    /// Status.
+    pub status: Status,
+    /// Started.
+    pub enrolled_at: DateTime<Utc>,
+    /// Completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Final grade.
+    pub final_grade: Option<f64>,
+    /// The published version you are on.
+    pub course_version: Option<i32>,
+}
+
+/// A course with your progress on every section.
+#[derive(Object, Debug)]
+pub struct CourseWithProgress {
+    /// The course.
+    pub course_id: Uuid,
+    /// Its title.
+    pub title: String,
+    /// Your enrollment; absent when you are not enrolled.
+    pub enrollment: Option<EnrollmentSummary>,
+    /// Required sections done.
+    pub sections_done: i64,
+    /// Required sections.
+    pub sections_required: i64,
+    /// `sections_done` of `sections_required`, 0–100.
+    pub progress_percent: i64,
+    /// Seconds spent over all sections.
+    pub time_spent_seconds: i64,
+    /// Lessons in order.
+    pub lessons: Vec<LessonWithProgress>,
+}
+
+/// A learner of a course.
+#[derive(Object, Debug)]
+pub struct Learner {
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The learner.
+    pub user_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+    /// Status.
+    pub status: Status,
+    /// Started.
+    pub enrolled_at: DateTime<Utc>,
+    /// Completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Final grade.
+    pub final_grade: Option<f64>,
+    /// Progress, 0–100.
+    pub progress_percent: i64,
+    /// Seconds spent.
+    pub time_spent_seconds: i64,
+    /// Latest progress.
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+impl From<learning::LearnerRow> for Learner {
+    fn from(r: learning::LearnerRow) -> Self {
+        Self {
+            enrollment_id: r.enrollment_id,
+            user_id: r.user_id,
+            name: r.name,
+            email: r.email,
+            status: r
+                .status
+                .parse::<EnrollmentStatus>()
+                .unwrap_or(EnrollmentStatus::Active)
+                .into(),
+            enrolled_at: r.enrolled_at,
+            completed_at: r.completed_at,
+            final_grade: r.final_grade,
+            progress_percent: percent(r.sections_done, r.sections_required),
+            time_spent_seconds: r.time_spent_seconds,
+            last_activity_at: r.last_activity_at,
+        }
+    }
+}
+
+/// A page of a course's learners.
+#[derive(Object, Debug)]
+pub struct LearnerPage {
+    /// By enrollment.
+    pub items: Vec<Learner>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// Enrollments of the course, in every status.
+    pub enrolled: i64,
+    /// Of them, completed.
+    pub completed: i64,
+    /// `completed` of `enrolled`, 0–100 (0 without enrollments).
+    pub completion_rate: f64,
+}
+
+fn percent(done: i64, of: i64) -> i64 {
+    (done * 100).checked_div(of).unwrap_or(0)
+}
+
+#[derive(ApiResponse)]
+enum ProgressView {
+    /// The course with your progress.
+    #[oai(status = 200)]
+    Ok(Json<CourseWithProgress>),
+}
+
+#[derive(ApiResponse)]
+enum LearnersListed {
+    /// The learners.
+    #[oai(status = 200)]
+    Ok(Json<LearnerPage>),
+}
+
+#[derive(ApiResponse)]
+enum LearnersExported {
+    /// One row per learner, with a header row: enrollment_id, user_id,
+    /// name, email, status, enrolled_at, completed_at, final_grade,
+    /// progress_percent, time_spent_seconds, last_activity_at.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(poem_openapi::payload::Binary<poem::Body>),
 }
 
 #[derive(ApiResponse)]
@@ -768,6 +939,169 @@ impl LearningApi {
         })))
     }
 
+    /// A course with your progress on every section, per lesson and
+    /// overall: one database statement.
+    #[oai(
+        path = "/courses/:course_id/my-progress",
+        method = "get",
+        operation_id = "getMyCourseProgress"
+    )]
+    async fn my_progress(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<ProgressView> {
+        let mut read = ctx.reader(&tenant, auth.0, "getMyCourseProgress").await?;
+        let (user, drafts) = (read.actor().user, read.actor().can(Permission::CourseRead));
+        let view = learning::course_progress(
+            read.tx().await?,
+            CourseId::from_uuid(course_id.0),
+            user,
+            drafts,
+        )
+        .await?
+        .ok_or_else(course_not_found)?;
+        read.finish().await?;
+        let mut total = (0, 0, 0);
+        let lessons = view
+            .lessons
+            .into_iter()
+            .map(|l| {
+                let counted = |s: &&learning::SectionProgress| l.is_required && !s.is_optional;
+                let required = l.sections.iter().filter(counted).count() as i64;
+                let done = l.sections.iter().filter(counted).filter(|s| s.done).count() as i64;
+                let time: i64 = l.sections.iter().map(|s| s.time_spent_seconds).sum();
+                total = (total.0 + done, total.1 + required, total.2 + time);
+                LessonWithProgress {
+                    id: l.id,
+                    title: l.title,
+                    position: l.position,
+                    is_required: l.is_required,
+                    sections_done: done,
+                    sections_required: required,
+                    progress_percent: if required == 0 {
+                        100
+                    } else {
+                        percent(done, required)
+                    },
+                    sections: l
+                        .sections
+                        .into_iter()
+                        .map(|s| SectionWithProgress {
+                            id: s.id,
+                            title: s.title,
+                            section_type: s.section_type,
+                            is_optional: s.is_optional,
+                            done: s.done,
+                            score: s.score,
+                            time_spent_seconds: s.time_spent_seconds,
+                            attempts_count: s.attempts_count,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(ProgressView::Ok(Json(CourseWithProgress {
+            course_id: view.course_id,
+            title: view.title,
+            enrollment: view.enrollment.map(|e| EnrollmentSummary {
+                id: e.id,
+                status: e
+                    .status
+                    .parse::<EnrollmentStatus>()
+                    .unwrap_or(EnrollmentStatus::Active)
+                    .into(),
+                enrolled_at: e.enrolled_at,
+                completed_at: e.completed_at,
+                final_grade: e.final_grade,
+                course_version: e.course_version,
+            }),
+            sections_done: total.0,
+            sections_required: total.1,
+            progress_percent: percent(total.0, total.1),
+            time_spent_seconds: total.2,
+            lessons,
+        })))
+    }
+
+    /// A course's learners with status, progress, grade and last activity,
+    /// and its completion rate (`progress:read:any`).
+    #[allow(clippy::too_many_arguments)] // one per query parameter
+    #[oai(
+        path = "/courses/:course_id/learners",
+        method = "get",
+        operation_id = "listCourseLearners"
+    )]
+    async fn learners(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        /// Only learners in this status.
+        status: Query<Option<Status>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<LearnersListed> {
+        let after = paging::cursor::<EnrollmentId>(cursor.0.as_deref())?;
+        let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
+        let course = CourseId::from_uuid(course_id.0);
+        let mut read = ctx.reader(&tenant, auth.0, "listCourseLearners").await?;
+        let tx = read.tx().await?;
+        if learning::enrollable(tx, course).await?.is_none() {
+            return Err(course_not_found());
+        }
+        let rows =
+            learning::learners(tx, course, status.0.map(Into::into), after, limit + 1).await?;
+        let (enrolled, completed) = learning::completion(tx, course).await?;
+        read.finish().await?;
+        let (rows, next_cursor) = paging::page(rows, limit, |r| r.enrollment_id.to_string());
+        let completion_rate = if enrolled == 0 {
+            0.0
+        } else {
+            (completed as f64 * 10_000.0 / enrolled as f64).round() / 100.0
+        };
+        Ok(LearnersListed::Ok(Json(LearnerPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+            enrolled,
+            completed,
+            completion_rate,
+        })))
+    }
+
+    /// Every learner of a course as CSV, streamed page by page
+    /// (`progress:read:any`).
+    #[oai(
+        path = "/courses/:course_id/learners.csv",
+        method = "get",
+        operation_id = "exportCourseLearners"
+    )]
+    async fn export_learners(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<LearnersExported> {
+        let course = CourseId::from_uuid(course_id.0);
+        let mut read = ctx.reader(&tenant, auth.0, "exportCourseLearners").await?;
+        let user = read.actor().user;
+        if learning::enrollable(read.tx().await?, course)
+            .await?
+            .is_none()
+        {
+            return Err(course_not_found());
+        }
+        read.finish().await?;
+        let body = csv_pages(ctx.0.clone(), tenant.id, user, course);
+        Ok(LearnersExported::Csv(poem_openapi::payload::Binary(body)))
+    }
     /// Your certificates, newest first.
     #[oai(
         path = "/me/certificates",
@@ -816,4 +1150,92 @@ impl LearningApi {
             final_grade: row.final_grade,
         })))
     }
+}
+
+/// Rows of the learner export per database page.
+const EXPORT_PAGE: i64 = 500;
+
+/// The learner export as a stream: a header, then one page of rows per
+/// short transaction, until the last page.
+fn csv_pages(ctx: Ctx, org: lms_domain::OrgId, user: UserId, course: CourseId) -> poem::Body {
+    use futures::StreamExt as _;
+    let header = csv_line(&[
+        "enrollment_id",
+        "user_id",
+        "name",
+        "email",
+        "status",
+        "enrolled_at",
+        "completed_at",
+        "final_grade",
+        "progress_percent",
+        "time_spent_seconds",
+        "last_activity_at",
+    ]);
+    let pages = futures::stream::unfold(Some(None), move |after| {
+        let ctx = ctx.clone();
+        async move {
+            let after: Option<EnrollmentId> = after?;
+            let page = async {
+                let mut tx = ctx.db.tenant(org, Some(user)).await?;
+                let rows = learning::learners(&mut tx, course, None, after, EXPORT_PAGE).await?;
+                tx.commit().await?;
+                Ok::<_, ApiError>(rows)
+            }
+            .await;
+            match page {
+                Ok(rows) => {
+                    let next = (rows.len() as i64 == EXPORT_PAGE).then(|| {
+                        rows.last()
+                            .map(|r| EnrollmentId::from_uuid(r.enrollment_id))
+                    });
+                    let mut out = Vec::new();
+                    for r in rows {
+                        let l = Learner::from(r);
+                        let opt = |d: Option<DateTime<Utc>>| {
+                            d.map(|d| d.to_rfc3339()).unwrap_or_default()
+                        };
+                        out.extend(csv_line(&[
+                            &l.enrollment_id.to_string(),
+                            &l.user_id.to_string(),
+                            &l.name,
+                            &l.email,
+                            EnrollmentStatus::from(l.status).as_str(),
+                            &l.enrolled_at.to_rfc3339(),
+                            &opt(l.completed_at),
+                            &l.final_grade.map(|g| g.to_string()).unwrap_or_default(),
+                            &l.progress_percent.to_string(),
+                            &l.time_spent_seconds.to_string(),
+                            &opt(l.last_activity_at),
+                        ]));
+                    }
+                    Some((Ok(bytes::Bytes::from(out)), next))
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), "learner export stopped");
+                    Some((Err(std::io::Error::other("export failed")), None))
+                }
+            }
+        }
+    });
+    let stream = futures::stream::once(async move { Ok(bytes::Bytes::from(header)) }).chain(pages);
+    poem::Body::from_bytes_stream(stream)
+}
+
+/// One CSV record, with its line end. Fields that a spreadsheet would read
+/// as a formula are prefixed with a quote.
+fn csv_line(fields: &[&str]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let safe: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{f}")
+            } else {
+                (*f).to_owned()
+            }
+        })
+        .collect();
+    let _ = w.write_record(&safe);
+    w.into_inner().unwrap_or_default()
 }

@@ -467,3 +467,199 @@ pub async fn verify_certificate(
     .fetch_optional(tx.conn())
     .await?)
 }
+
+/// A section with the learner's record on it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SectionProgress {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Type (database label).
+    #[serde(rename = "type")]
+    pub section_type: String,
+    /// Optional sections do not count towards completion.
+    pub is_optional: bool,
+    /// Whether the learner has done it.
+    pub done: bool,
+    /// Best score.
+    pub score: Option<f64>,
+    /// Seconds spent.
+    pub time_spent_seconds: i64,
+    /// Attempts.
+    pub attempts_count: i64,
+}
+
+/// A lesson with the learner's progress in it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LessonProgress {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Position.
+    pub position: i32,
+    /// Required lessons count towards completion.
+    pub is_required: bool,
+    /// Its sections, in order.
+    pub sections: Vec<SectionProgress>,
+}
+
+/// The learner's enrollment, as the progress view shows it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct EnrollmentBrief {
+    /// Id.
+    pub id: Uuid,
+    /// Effective status (database label).
+    pub status: String,
+    /// Started.
+    pub enrolled_at: DateTime<Utc>,
+    /// Completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Final grade.
+    pub final_grade: Option<f64>,
+    /// Pinned version.
+    pub course_version: Option<i32>,
+}
+
+/// A course tree with one learner's progress.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CourseProgress {
+    /// The course.
+    pub course_id: Uuid,
+    /// Its title.
+    pub title: String,
+    /// The learner's enrollment, if any.
+    pub enrollment: Option<EnrollmentBrief>,
+    /// Lessons in order.
+    pub lessons: Vec<LessonProgress>,
+}
+
+/// The course tree with `user`'s progress on every section, in a single
+/// statement (the seed's "course with my progress"). Drafts only when
+/// `drafts`.
+pub async fn course_progress(
+    tx: &mut TenantTx,
+    course: CourseId,
+    user: UserId,
+    drafts: bool,
+) -> Result<Option<CourseProgress>, DbError> {
+    let org = tx.org();
+    let v: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT jsonb_build_object( \
+            'course_id', c.id, 'title', c.title, \
+            'enrollment', (SELECT jsonb_build_object('id', e.id, \
+                    'status', CASE WHEN e.status IN ('ACTIVE', 'PAUSED') AND e.access_ends_at <= now() \
+                                   THEN 'EXPIRED' ELSE e.status::text END, \
+                    'enrolled_at', e.enrolled_at, 'completed_at', e.completed_at, \
+                    'final_grade', e.final_grade, 'course_version', e.course_version) \
+                FROM enrollments e WHERE e.organization_id = c.organization_id \
+                 AND e.course_id = c.id AND e.user_id = $3), \
+            'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                    'id', l.id, 'title', l.title, 'position', l.position, 'is_required', l.is_required, \
+                    'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                            'id', s.id, 'title', s.title, 'type', s.type, 'is_optional', s.is_optional, \
+                            'done', p.id IS NOT NULL, 'score', p.score, \
+                            'time_spent_seconds', COALESCE(p.time_spent_seconds, 0), \
+                            'attempts_count', COALESCE(p.attempts_count, 0)) ORDER BY s.position) \
+                        FROM sections s LEFT JOIN progress p ON p.organization_id = s.organization_id \
+                             AND p.section_id = s.id AND p.user_id = $3 \
+                       WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id), '[]')) \
+                  ORDER BY l.position) \
+                FROM lessons l WHERE l.organization_id = c.organization_id AND l.course_id = c.id), '[]')) \
+         FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
+           AND ($4 OR c.is_published)",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .bind(user.as_uuid())
+    .bind(drafts)
+    .fetch_optional(tx.conn())
+    .await?;
+    v.map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))
+}
+
+/// A learner of a course, for its instructors.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LearnerRow {
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The learner.
+    pub user_id: Uuid,
+    /// Their name.
+    pub name: String,
+    /// Their e-mail.
+    pub email: String,
+    /// Effective status (database label).
+    pub status: String,
+    /// Started.
+    pub enrolled_at: DateTime<Utc>,
+    /// Completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Final grade.
+    pub final_grade: Option<f64>,
+    /// Required sections done.
+    pub sections_done: i64,
+    /// Required sections of the course.
+    pub sections_required: i64,
+    /// Seconds spent, all sections.
+    pub time_spent_seconds: i64,
+    /// Latest progress.
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+/// A course's learners, by enrollment id (keyset), filtered by effective
+/// status.
+pub async fn learners(
+    tx: &mut TenantTx,
+    course: CourseId,
+    status: Option<EnrollmentStatus>,
+    after: Option<EnrollmentId>,
+    limit: i64,
+) -> Result<Vec<LearnerRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "WITH req AS ( \
+             SELECT s.id FROM lessons l JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
+              WHERE l.organization_id = $1 AND l.course_id = $2 AND l.is_required AND NOT s.is_optional) \
+         SELECT * FROM ( \
+           SELECT e.id AS enrollment_id, e.user_id, btrim(u.first_name || ' ' || u.last_name) AS name, u.email, \
+                  (CASE WHEN e.status IN ('ACTIVE', 'PAUSED') AND e.access_ends_at <= now() \
+                        THEN 'EXPIRED' ELSE e.status::text END) AS status, \
+                  e.enrolled_at, e.completed_at, e.final_grade::float8 AS final_grade, \
+                  (SELECT count(*) FROM progress p WHERE p.organization_id = e.organization_id \
+                      AND p.user_id = e.user_id AND p.section_id IN (SELECT id FROM req)) AS sections_done, \
+                  (SELECT count(*) FROM req) AS sections_required, \
+                  (SELECT COALESCE(sum(p.time_spent_seconds), 0) FROM progress p \
+                    WHERE p.organization_id = e.organization_id AND p.user_id = e.user_id \
+                      AND p.course_id = e.course_id)::bigint AS time_spent_seconds, \
+                  (SELECT max(p.completed_at) FROM progress p WHERE p.organization_id = e.organization_id \
+                      AND p.user_id = e.user_id AND p.course_id = e.course_id) AS last_activity_at \
+             FROM enrollments e JOIN users u ON u.organization_id = e.organization_id AND u.id = e.user_id \
+            WHERE e.organization_id = $1 AND e.course_id = $2 AND ($4::uuid IS NULL OR e.id > $4)) t \
+          WHERE ($3::text IS NULL OR t.status = $3) \
+          ORDER BY t.enrollment_id LIMIT $5",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .bind(status.map(|s| s.as_str()))
+    .bind(after.map(|a| a.as_uuid()))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Enrollments of a course, and how many are completed.
+pub async fn completion(tx: &mut TenantTx, course: CourseId) -> Result<(i64, i64), DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'COMPLETED') FROM enrollments \
+          WHERE organization_id = $1 AND course_id = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_one(tx.conn())
+    .await?)
+}
