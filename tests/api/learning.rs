@@ -894,3 +894,151 @@ async fn the_course_with_my_progress_is_one_statement_and_instructors_follow_the
     assert!(csv.text.contains("'=HYPERLINK(1) One"), "{}", csv.text);
     assert!(csv.text.contains("max@acme.test"));
 }
+
+#[tokio::test]
+async fn learning_sessions_are_timed_by_the_server_and_closed_when_abandoned() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, _) = published_course(&acme, "Timed").await;
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
+    let start = format!("/api/v1/courses/{course}/sessions");
+    let a = acme.send_as(&lea, Method::POST, &start, None).await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "not_enrolled"));
+    let e = enroll(&acme, &lea, &course).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let a = acme.send_as(&lea, Method::POST, &start, None).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let first = a.json["id"].as_str().unwrap().to_owned();
+    let beat = |id: &str| format!("/api/v1/sessions/{id}/heartbeat");
+    let a = acme
+        .send_as(&lea, Method::POST, &beat(&first), Some(json!({ "events": [{ "kind": "video.play" }, { "kind": "video.pause", "at": 31 }] })))
+        .await;
+    assert_eq!(a.json["activity_count"], 2, "{}", a.text);
+    let a = acme
+        .send_as(&max, Method::POST, &beat(&first), Some(json!({})))
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::NOT_FOUND, "session_not_found")
+    );
+    let too_many: Vec<Value> = (0..101).map(|i| json!({ "i": i })).collect();
+    let a = acme
+        .send_as(
+            &lea,
+            Method::POST,
+            &beat(&first),
+            Some(json!({ "events": too_many })),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "activity_too_large")
+    );
+    let big: Vec<Value> = (0..100)
+        .map(|_| json!({ "note": "x".repeat(400) }))
+        .collect();
+    let mut full = None;
+    for _ in 0..3 {
+        let a = acme
+            .send_as(
+                &lea,
+                Method::POST,
+                &beat(&first),
+                Some(json!({ "events": big })),
+            )
+            .await;
+        if a.status != StatusCode::OK {
+            full = Some(a);
+            break;
+        }
+    }
+    let full = full.expect("the activity log is bounded");
+    assert_eq!(
+        (full.status, full.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "activity_too_large")
+    );
+
+    // A second start ends the first; an ended session takes no heartbeat.
+    let a = acme.send_as(&lea, Method::POST, &start, None).await;
+    let second = a.json["id"].as_str().unwrap().to_owned();
+    let a = acme
+        .send_as(&lea, Method::POST, &beat(&first), Some(json!({})))
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "session_ended")
+    );
+    let a = acme
+        .send_as(
+            &lea,
+            Method::POST,
+            &format!("/api/v1/sessions/{second}/end"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(a.json["ended_at"].is_string());
+    assert!(a.json["duration_seconds"].as_i64().unwrap() >= 0);
+
+    // Abandoned for two hours: it ends at its last heartbeat.
+    let third = acme.send_as(&lea, Method::POST, &start, None).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut su = app.connect_as_superuser().await;
+    sqlx::query(
+        "UPDATE learning_sessions SET started_at = now() - interval '3 hours', \
+                last_seen_at = now() - interval '2 hours' WHERE id = $1::uuid",
+    )
+    .bind(&third)
+    .execute(&mut su)
+    .await
+    .unwrap();
+    let a = acme
+        .send_as(&lea, Method::POST, &beat(&third), Some(json!({})))
+        .await;
+    assert_eq!(a.code(), "session_ended");
+    let (duration,): (i32,) = sqlx::query_as(
+        "SELECT duration_seconds FROM learning_sessions WHERE id = $1::uuid AND ended_at = last_seen_at",
+    )
+    .bind(&third)
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert_eq!(duration, 3600);
+
+    // The periodic sweep does the same for sessions nobody comes back to,
+    // and marks enrollments whose access ended.
+    let fourth = acme.send_as(&lea, Method::POST, &start, None).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sqlx::query(
+        "UPDATE learning_sessions SET started_at = now() - interval '2 hours', \
+                last_seen_at = now() - interval '1 hour' WHERE id = $1::uuid",
+    )
+    .bind(&fourth)
+    .execute(&mut su)
+    .await
+    .unwrap();
+    acme.patch(
+        &format!("/api/v1/enrollments/{e}"),
+        json!({ "access_ends_at": "2001-01-01T00:00:00Z" }),
+    )
+    .await;
+    let swept = lms_api::maintenance::sweep(app.ctx()).await.unwrap();
+    assert_eq!((swept.sessions_closed, swept.enrollments_expired), (1, 1));
+    let status: String =
+        sqlx::query_scalar("SELECT status::text FROM enrollments WHERE user_id = $1")
+            .bind(lea_id)
+            .fetch_one(&mut su)
+            .await
+            .unwrap();
+    assert_eq!(status, "EXPIRED");
+    let a = acme.send_as(&lea, Method::POST, &start, None).await;
+    assert_eq!(a.code(), "enrollment_not_active");
+}

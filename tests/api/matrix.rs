@@ -58,6 +58,7 @@ pub(crate) fn body_for(op: &str, n: usize) -> Value {
         "updateEnrollment" => json!({ "access_ends_at": null }),
         "recordProgress" => json!({ "time_spent_seconds": 10 }),
         "createReview" => json!({ "rating": 5 }),
+        "heartbeatLearningSession" => json!({ "events": [] }),
         "updateReview" => json!({ "rating": 4 }),
         other => panic!("the matrix needs a request body for {other}: add one to body_for"),
     }
@@ -130,6 +131,7 @@ pub(crate) fn fill(path: &str, f: &Fixture) -> String {
         .replace("{enrollment_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{code}", "not-a-certificate-code")
         .replace("{review_id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{session_id}", &uuid::Uuid::now_v7().to_string())
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ pub mod coherence;
 pub mod context;
 pub mod error;
 pub mod limiter;
+pub mod maintenance;
 pub mod paging;
 pub mod payload;
 pub mod platform_api;

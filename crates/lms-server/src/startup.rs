@@ -140,6 +140,7 @@ pub struct RunningServer {
     _shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     _listener: AbortOnDrop,
+    _sweeper: AbortOnDrop,
 }
 
 /// Stops a background task when dropped.
@@ -179,6 +180,7 @@ pub async fn start(
         .and_then(|a| a.as_socket_addr().copied())
         .context("no local address")?;
     let listener = AbortOnDrop(lms_api::coherence::spawn_listener(ctx.clone(), listener));
+    let sweeper = AbortOnDrop(lms_api::maintenance::spawn_sweeper(ctx.clone()));
     let app = lms_api::build(ctx.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -200,5 +202,6 @@ pub async fn start(
         _shutdown: tx,
         task,
         _listener: listener,
+        _sweeper: sweeper,
     })
 }

@@ -24,6 +24,13 @@ use crate::unit::{Unit, course_not_found};
 
 /// Longest time one progress call may record, in seconds (a day).
 const MAX_SECONDS_PER_CALL: i64 = 86_400;
+/// A learning session without a heartbeat for this long is over (at its
+/// last heartbeat).
+pub const SESSION_IDLE: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+/// Largest activity log of a session, as stored (bytes of JSON text).
+const MAX_ACTIVITY_BYTES: usize = 65_536;
+/// Most events one heartbeat may report.
+const MAX_EVENTS_PER_HEARTBEAT: usize = 100;
 
 /// Where a learner stands in a course.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -430,6 +437,63 @@ enum LearnersExported {
     /// progress_percent, time_spent_seconds, last_activity_at.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Csv(poem_openapi::payload::Binary<poem::Body>),
+}
+
+/// A learning session: time the server measures.
+#[derive(Object, Debug)]
+pub struct LearningSession {
+    /// Id.
+    pub id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+    /// Last heartbeat.
+    pub last_seen_at: DateTime<Utc>,
+    /// Ended: by the learner, or at the last heartbeat after 30 minutes
+    /// without one.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds from start to end.
+    pub duration_seconds: Option<i32>,
+    /// Activity events recorded.
+    pub activity_count: i32,
+}
+
+impl From<learning::SessionRow> for LearningSession {
+    fn from(r: learning::SessionRow) -> Self {
+        Self {
+            id: r.id,
+            course_id: r.course_id,
+            started_at: r.started_at,
+            last_seen_at: r.last_seen_at,
+            ended_at: r.ended_at,
+            duration_seconds: r.duration_seconds,
+            activity_count: r.activity_count,
+        }
+    }
+}
+
+/// A heartbeat, with what happened since the last one.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// Activity events (JSON objects), at most 100 per heartbeat; a
+    /// session's log holds at most 64 KiB (422 `activity_too_large`).
+    pub events: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
+}
+
+#[derive(ApiResponse)]
+enum SessionAnswer {
+    /// The session.
+    #[oai(status = 200)]
+    Ok(Json<LearningSession>),
+}
+
+#[derive(ApiResponse)]
+enum SessionStarted {
+    /// Started; a session of the course left open was ended.
+    #[oai(status = 201)]
+    Created(Json<LearningSession>),
 }
 
 #[derive(ApiResponse)]
@@ -1102,6 +1166,111 @@ impl LearningApi {
         let body = csv_pages(ctx.0.clone(), tenant.id, user, course);
         Ok(LearnersExported::Csv(poem_openapi::payload::Binary(body)))
     }
+    /// Start a learning session in a course you are actively enrolled in
+    /// (409 `not_enrolled` or `enrollment_not_active`). A session of the
+    /// same course left open ends now.
+    #[oai(
+        path = "/courses/:course_id/sessions",
+        method = "post",
+        operation_id = "startLearningSession"
+    )]
+    async fn start_session(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<SessionStarted> {
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "startLearningSession").await?;
+        match learning::enrollment_of(unit.tx(), actor.user, course).await? {
+            None => {
+                return Err(ApiError::conflict(
+                    "not_enrolled",
+                    "you are not enrolled in this course",
+                ));
+            }
+            Some(EnrollmentStatus::Active) => {}
+            Some(_) => {
+                return Err(ApiError::conflict(
+                    "enrollment_not_active",
+                    "your enrollment in this course is not active",
+                ));
+            }
+        }
+        let row = learning::start_session(unit.tx(), actor.user, course, Utc::now() - SESSION_IDLE)
+            .await?;
+        unit.emit(
+            "learning_session.started",
+            row.id,
+            json!({ "id": row.id, "user_id": actor.user, "course_id": course }),
+        );
+        unit.commit().await?;
+        Ok(SessionStarted::Created(Json(row.into())))
+    }
+
+    /// Keep your session alive, appending activity events (409
+    /// `session_ended` once it ended, also after 30 minutes without a
+    /// heartbeat).
+    #[oai(
+        path = "/sessions/:session_id/heartbeat",
+        method = "post",
+        operation_id = "heartbeatLearningSession"
+    )]
+    async fn heartbeat(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        session_id: Path<Uuid>,
+        body: Json<Heartbeat>,
+    ) -> ApiResult<SessionAnswer> {
+        let events = body.0.events.unwrap_or_default();
+        if events.len() > MAX_EVENTS_PER_HEARTBEAT {
+            return Err(ApiError::unprocessable(
+                "activity_too_large",
+                "at most 100 events per heartbeat",
+            ));
+        }
+        let events = serde_json::to_value(events).unwrap_or_default();
+        touch(
+            &ctx,
+            &tenant,
+            auth,
+            "heartbeatLearningSession",
+            session_id.0,
+            events,
+            false,
+        )
+        .await
+    }
+
+    /// End your session; the server computes its duration.
+    #[oai(
+        path = "/sessions/:session_id/end",
+        method = "post",
+        operation_id = "endLearningSession"
+    )]
+    async fn end_session(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        session_id: Path<Uuid>,
+    ) -> ApiResult<SessionAnswer> {
+        let none = serde_json::Value::Array(Vec::new());
+        touch(
+            &ctx,
+            &tenant,
+            auth,
+            "endLearningSession",
+            session_id.0,
+            none,
+            true,
+        )
+        .await
+    }
+
     /// Your certificates, newest first.
     #[oai(
         path = "/me/certificates",
@@ -1238,4 +1407,56 @@ fn csv_line(fields: &[&str]) -> Vec<u8> {
         .collect();
     let _ = w.write_record(&safe);
     w.into_inner().unwrap_or_default()
+}
+
+async fn touch(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    auth: TenantBearer,
+    op: &'static str,
+    id: Uuid,
+    events: serde_json::Value,
+    end: bool,
+) -> ApiResult<SessionAnswer> {
+    let (mut unit, actor) = ctx.unit(tenant, auth.0, op).await?;
+    let outcome = learning::touch_session(
+        unit.tx(),
+        actor.user,
+        id,
+        &events,
+        end,
+        Utc::now() - SESSION_IDLE,
+        MAX_ACTIVITY_BYTES,
+    )
+    .await?;
+    let row = match outcome {
+        learning::SessionTouch::Done(row) => row,
+        learning::SessionTouch::Missing => {
+            return Err(ApiError::not_found(
+                "session_not_found",
+                "no such session of yours",
+            ));
+        }
+        learning::SessionTouch::Ended => {
+            // An idle session closed just now stays closed.
+            unit.commit().await?;
+            return Err(ApiError::conflict("session_ended", "the session has ended"));
+        }
+        learning::SessionTouch::TooLarge => {
+            return Err(ApiError::unprocessable(
+                "activity_too_large",
+                "the session's activity log is full (64 KiB)",
+            ));
+        }
+    };
+    if end {
+        unit.emit(
+            "learning_session.ended",
+            row.id,
+            json!({ "id": row.id, "user_id": actor.user, "course_id": row.course_id,
+                    "duration_seconds": row.duration_seconds }),
+        );
+    }
+    unit.commit().await?;
+    Ok(SessionAnswer::Ok(Json(row.into())))
 }

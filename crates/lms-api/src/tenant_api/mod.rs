@@ -10,6 +10,8 @@ mod reviews;
 mod roles;
 mod users;
 
+pub use learning::SESSION_IDLE;
+
 use lms_domain::UserId;
 use poem::Request;
 use poem_openapi::auth::Bearer;

@@ -663,3 +663,221 @@ pub async fn completion(tx: &mut TenantTx, course: CourseId) -> Result<(i64, i64
     .fetch_one(tx.conn())
     .await?)
 }
+
+/// A learning session.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    /// Id.
+    pub id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+    /// Last heartbeat.
+    pub last_seen_at: DateTime<Utc>,
+    /// Ended (by the learner, or at the last heartbeat after inactivity).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds between start and end.
+    pub duration_seconds: Option<i32>,
+    /// Activity events recorded.
+    pub activity_count: i32,
+}
+
+const SESSION_COLUMNS: &str = "id, course_id, started_at, last_seen_at, ended_at, duration_seconds, \
+     COALESCE(jsonb_array_length(activity), 0) AS activity_count";
+
+/// Closes `user`'s sessions idle since before `idle_before` (at their last
+/// heartbeat).
+async fn close_idle_of(
+    tx: &mut TenantTx,
+    user: UserId,
+    idle_before: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let org = tx.org();
+    sqlx::query(
+        "UPDATE learning_sessions SET ended_at = last_seen_at, \
+                duration_seconds = extract(epoch FROM last_seen_at - started_at)::int \
+          WHERE organization_id = $1 AND user_id = $2 AND ended_at IS NULL AND last_seen_at < $3",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(idle_before)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Starts a session of `user` in `course`, ending the one left open (an
+/// idle one at its last heartbeat, a live one now).
+pub async fn start_session(
+    tx: &mut TenantTx,
+    user: UserId,
+    course: CourseId,
+    idle_before: DateTime<Utc>,
+) -> Result<SessionRow, DbError> {
+    let org = tx.org();
+    close_idle_of(tx, user, idle_before).await?;
+    sqlx::query(
+        "UPDATE learning_sessions SET ended_at = now(), last_seen_at = now(), \
+                duration_seconds = extract(epoch FROM now() - started_at)::int \
+          WHERE organization_id = $1 AND user_id = $2 AND course_id = $3 AND ended_at IS NULL",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO learning_sessions (organization_id, id, user_id, course_id) VALUES ($1, $2, $3, $4) \
+         RETURNING {SESSION_COLUMNS}"
+    )))
+    .bind(org.as_uuid())
+    .bind(Uuid::now_v7())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// What a heartbeat or an end found.
+#[derive(Debug)]
+pub enum SessionTouch {
+    /// The session, after the change.
+    Done(SessionRow),
+    /// No such session of the caller's.
+    Missing,
+    /// It had ended (possibly just now, for inactivity).
+    Ended,
+    /// The activity log would pass its bound.
+    TooLarge,
+}
+
+/// Records a heartbeat with `events` appended to the activity log (at most
+/// `max_activity_bytes` in all, as stored), or ends the session (`end`).
+/// An idle session is closed first, at its last heartbeat.
+pub async fn touch_session(
+    tx: &mut TenantTx,
+    user: UserId,
+    id: Uuid,
+    events: &serde_json::Value,
+    end: bool,
+    idle_before: DateTime<Utc>,
+    max_activity_bytes: usize,
+) -> Result<SessionTouch, DbError> {
+    let org = tx.org();
+    close_idle_of(tx, user, idle_before).await?;
+    let cur: Option<(Option<DateTime<Utc>>, i64)> = sqlx::query_as(
+        "SELECT ended_at, length((COALESCE(activity, '[]'::jsonb) || $4::jsonb)::text)::bigint \
+           FROM learning_sessions \
+          WHERE organization_id = $1 AND id = $2 AND user_id = $3 FOR UPDATE",
+    )
+    .bind(org.as_uuid())
+    .bind(id)
+    .bind(user.as_uuid())
+    .bind(events)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((ended, size)) = cur else {
+        return Ok(SessionTouch::Missing);
+    };
+    if ended.is_some() {
+        return Ok(SessionTouch::Ended);
+    }
+    if usize::try_from(size).unwrap_or(usize::MAX) > max_activity_bytes {
+        return Ok(SessionTouch::TooLarge);
+    }
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE learning_sessions SET last_seen_at = now(), \
+                activity = COALESCE(activity, '[]'::jsonb) || $3::jsonb, \
+                ended_at = CASE WHEN $4 THEN now() END, \
+                duration_seconds = CASE WHEN $4 THEN extract(epoch FROM now() - started_at)::int END \
+          WHERE organization_id = $1 AND id = $2 RETURNING {SESSION_COLUMNS}"
+    )))
+    .bind(org.as_uuid())
+    .bind(id)
+    .bind(events)
+    .bind(end)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(SessionTouch::Done(row))
+}
+
+/// The stored status of `user`'s enrollment in `course` (EXPIRED when its
+/// access has ended), if any.
+pub async fn enrollment_of(
+    tx: &mut TenantTx,
+    user: UserId,
+    course: CourseId,
+) -> Result<Option<EnrollmentStatus>, DbError> {
+    let org = tx.org();
+    let s: Option<String> = sqlx::query_scalar(
+        "SELECT CASE WHEN status IN ('ACTIVE', 'PAUSED') AND access_ends_at <= now() \
+                     THEN 'EXPIRED' ELSE status::text END \
+           FROM enrollments WHERE organization_id = $1 AND user_id = $2 AND course_id = $3",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(s.map(|s| s.parse().unwrap_or(EnrollmentStatus::Active)))
+}
+
+/// What a sweep of one tenant changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Sessions closed for inactivity.
+    pub sessions_closed: u64,
+    /// Enrollments whose access ended, marked EXPIRED.
+    pub enrollments_expired: u64,
+}
+
+/// The service's periodic housekeeping of tenant `org`, from an operator's
+/// transaction: idle sessions end at their last heartbeat, enrollments past
+/// their access end become EXPIRED.
+pub async fn sweep_tenant(
+    tx: &mut crate::PlatformTx,
+    org: lms_domain::OrgId,
+    idle_before: DateTime<Utc>,
+) -> Result<Swept, DbError> {
+    let conn = tx.conn();
+    sqlx::query("SELECT set_config('app.org_id', $1::text, true)")
+        .bind(org.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let closed = sqlx::query(
+        "UPDATE learning_sessions SET ended_at = last_seen_at, \
+                duration_seconds = extract(epoch FROM last_seen_at - started_at)::int \
+          WHERE organization_id = $1 AND ended_at IS NULL AND last_seen_at < $2",
+    )
+    .bind(org.as_uuid())
+    .bind(idle_before)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let expired = sqlx::query(
+        "UPDATE enrollments SET status = 'EXPIRED' \
+          WHERE organization_id = $1 AND status IN ('ACTIVE', 'PAUSED') AND access_ends_at <= now()",
+    )
+    .bind(org.as_uuid())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query("SELECT set_config('app.org_id', '', true)")
+        .execute(conn)
+        .await?;
+    Ok(Swept {
+        sessions_closed: closed,
+        enrollments_expired: expired,
+    })
+}
+
+/// Every organization's id (for the sweep).
+pub async fn organization_ids(
+    tx: &mut crate::PlatformTx,
+) -> Result<Vec<lms_domain::OrgId>, DbError> {
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM organizations ORDER BY id")
+        .fetch_all(tx.conn())
+        .await?;
+    Ok(ids.into_iter().map(lms_domain::OrgId::from_uuid).collect())
+}
