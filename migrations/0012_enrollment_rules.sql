@@ -57,6 +57,30 @@ BEGIN
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
     ELSE
+        IF NEW.organization_id <> OLD.organization_id OR NEW.user_id <> OLD.user_id
+           OR NEW.course_id <> OLD.course_id THEN
+            RAISE EXCEPTION 'an enrollment stays with its learner and course'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- The start and the pinned version move only when a dropped or
+        -- expired enrollment starts again.
+        IF (NEW.enrolled_at IS DISTINCT FROM OLD.enrolled_at
+            OR NEW.course_version IS DISTINCT FROM OLD.course_version)
+           AND NOT (OLD.status IN ('DROPPED', 'EXPIRED') AND NEW.status = 'ACTIVE') THEN
+            RAISE EXCEPTION 'the start and version of an enrollment move only when it restarts'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- Access that has ended is not reopened by a status change.
+        IF NEW.status IN ('ACTIVE', 'PAUSED', 'COMPLETED') AND OLD.status NOT IN ('ACTIVE', 'PAUSED')
+           AND NEW.access_ends_at <= now() THEN
+            RAISE EXCEPTION 'access to this course has ended'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NEW.status = 'COMPLETED' AND OLD.status <> 'COMPLETED'
+           AND (OLD.status <> 'ACTIVE' OR NEW.access_ends_at <= now()) THEN
+            RAISE EXCEPTION 'only an active enrollment completes'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         IF OLD.status = 'COMPLETED' AND NEW.status <> 'COMPLETED' THEN
             RAISE EXCEPTION 'a completed enrollment stays completed'
                 USING ERRCODE = 'insufficient_privilege';
@@ -146,3 +170,27 @@ BEGIN
 END $$;
 CREATE TRIGGER certificates_fill BEFORE INSERT ON certificates
     FOR EACH ROW EXECUTE FUNCTION app.certificates_fill();
+
+-- Progress is recorded only on an active enrollment whose access has not
+-- ended, and a record stays with its learner and section.
+CREATE FUNCTION app.progress_guard() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND (NEW.user_id <> OLD.user_id OR NEW.section_id <> OLD.section_id
+                             OR NEW.course_id <> OLD.course_id OR NEW.lesson_id <> OLD.lesson_id) THEN
+        RAISE EXCEPTION 'a progress record stays with its learner and section'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT EXISTS (
+        SELECT 1 FROM enrollments e
+         WHERE e.organization_id = NEW.organization_id AND e.user_id = NEW.user_id
+           AND e.course_id = NEW.course_id AND e.status = 'ACTIVE'
+           AND (e.access_ends_at IS NULL OR e.access_ends_at > now())
+    ) THEN
+        RAISE EXCEPTION 'progress needs an active enrollment'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER progress_guard BEFORE INSERT OR UPDATE ON progress
+    FOR EACH ROW EXECUTE FUNCTION app.progress_guard();

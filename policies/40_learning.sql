@@ -82,9 +82,13 @@ CREATE POLICY own_rows ON enrollments AS RESTRICTIVE FOR ALL TO lms_app
 DROP POLICY IF EXISTS own_rows_written ON enrollments;
 CREATE POLICY own_rows_written ON enrollments AS RESTRICTIVE FOR UPDATE TO lms_app
     USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
+-- managed_removal on enrollments: only enrollment managers remove one (a
+-- learner drops theirs instead; removing and re-creating it would undo an
+-- end of access).
 DROP POLICY IF EXISTS own_rows_removed ON enrollments;
-CREATE POLICY own_rows_removed ON enrollments AS RESTRICTIVE FOR DELETE TO lms_app
-    USING (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
+DROP POLICY IF EXISTS managed_removal ON enrollments;
+CREATE POLICY managed_removal ON enrollments AS RESTRICTIVE FOR DELETE TO lms_app
+    USING ((SELECT app.actor_has('enrollment:manage')));
 -- own_rows on progress: own rows; 'progress:read:any' reads everyone's
 -- (reports), but progress is only ever written by the learner themselves.
 DROP POLICY IF EXISTS own_rows ON progress;
@@ -137,3 +141,18 @@ CREATE POLICY certificates_issued ON certificates AS RESTRICTIVE FOR INSERT TO l
     WITH CHECK (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
 REVOKE ALL ON certificates FROM PUBLIC;
 GRANT SELECT, INSERT ON certificates TO lms_app, lms_platform;
+
+-- own_rows_written on progress and learning_sessions: reading everyone's
+-- ('progress:read:any') is not changing or removing anyone's.
+DROP POLICY IF EXISTS own_rows_written ON progress;
+CREATE POLICY own_rows_written ON progress AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()));
+DROP POLICY IF EXISTS own_rows_removed ON progress;
+CREATE POLICY own_rows_removed ON progress AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()));
+DROP POLICY IF EXISTS own_rows_written ON learning_sessions;
+CREATE POLICY own_rows_written ON learning_sessions AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()));
+DROP POLICY IF EXISTS own_rows_removed ON learning_sessions;
+CREATE POLICY own_rows_removed ON learning_sessions AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (user_id = (SELECT app.current_user_id()));

@@ -638,6 +638,68 @@ async fn the_database_refuses_what_the_api_refuses_to_learners() {
         ),
         "ok, 1 rows"
     );
+    // An enrollment stays with its course; learners cannot remove theirs;
+    // progress needs an active enrollment; instructors read progress but
+    // neither change nor remove it.
+    let (other, _) = published_course(&acme, "Elsewhere").await;
+    let (ins_id, _) = acme.user_with_role("ins@acme.test", "instructor").await;
+    assert_eq!(
+        state(
+            attempt(
+                &mut conn,
+                org,
+                format!("UPDATE enrollments SET course_id = '{other}' WHERE id = '{e}'"),
+                lea_id
+            )
+            .await
+        ),
+        "42501"
+    );
+    assert_eq!(
+        state(
+            attempt(
+                &mut conn,
+                org,
+                format!("DELETE FROM enrollments WHERE id = '{e}'"),
+                lea_id
+            )
+            .await
+        ),
+        "ok, 0 rows"
+    );
+    let lesson_of_other: String = sqlx::query_scalar(
+        "SELECT id::text FROM lessons WHERE course_id = $1::uuid ORDER BY position LIMIT 1",
+    )
+    .bind(&other)
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    let section_of_other: String = sqlx::query_scalar(
+        "SELECT id::text FROM sections WHERE lesson_id = $1::uuid ORDER BY position LIMIT 1",
+    )
+    .bind(&lesson_of_other)
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert_eq!(
+        state(attempt(&mut conn, org, format!(
+            "INSERT INTO progress (organization_id, id, user_id, course_id, lesson_id, section_id, score) \
+             VALUES ('{org}', '{}', '{lea_id}', '{other}', '{lesson_of_other}', '{section_of_other}', 100)", Uuid::now_v7()), lea_id).await),
+        "42501",
+        "progress without an enrollment"
+    );
+    for sql in [
+        format!("DELETE FROM progress WHERE user_id = '{lea_id}'"),
+        format!("UPDATE progress SET user_id = '{ins_id}' WHERE user_id = '{lea_id}'"),
+        format!("DELETE FROM learning_sessions WHERE user_id = '{lea_id}'"),
+    ] {
+        assert_eq!(
+            state(attempt(&mut conn, org, sql.clone(), ins_id).await),
+            "ok, 0 rows",
+            "{sql}"
+        );
+    }
+
     // What learners may do still works: pausing their own.
     assert_eq!(
         state(
@@ -1041,4 +1103,104 @@ async fn learning_sessions_are_timed_by_the_server_and_closed_when_abandoned() {
     assert_eq!(status, "EXPIRED");
     let a = acme.send_as(&lea, Method::POST, &start, None).await;
     assert_eq!(a.code(), "enrollment_not_active");
+}
+
+#[tokio::test]
+async fn the_dashboard_is_one_statement_whatever_the_number_of_courses() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    acme.send_as(&lea, Method::GET, "/api/v1/me", None).await;
+    let dashboard = |n: usize| {
+        let (acme, lea) = (&acme, &lea);
+        async move {
+            let a = acme
+                .send_as(lea, Method::GET, "/api/v1/me/dashboard", None)
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+            assert_eq!(a.json["active"].as_array().unwrap().len(), n);
+            let rid = a.headers["x-request-id"].to_str().unwrap().to_owned();
+            assert_eq!(
+                lms_tests::round_trips_of(&rid),
+                3,
+                "BEGIN, the dashboard, COMMIT"
+            );
+            a.json
+        }
+    };
+    dashboard(0).await;
+    let mut courses = Vec::new();
+    for i in 0..3 {
+        let (c, s) = published_course(&acme, &format!("Course {i}")).await;
+        enroll(&acme, &lea, &c).await;
+        courses.push((c, s));
+    }
+    let (c0, s0) = &courses[0];
+    record(
+        &acme,
+        &lea,
+        c0,
+        &s0[0],
+        json!({ "time_spent_seconds": 100 }),
+    )
+    .await;
+    record(
+        &acme,
+        &lea,
+        c0,
+        &s0[1],
+        json!({ "time_spent_seconds": 50, "score": 60 }),
+    )
+    .await;
+    let session = acme
+        .send_as(
+            &lea,
+            Method::POST,
+            &format!("/api/v1/courses/{c0}/sessions"),
+            None,
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    acme.send_as(
+        &lea,
+        Method::POST,
+        &format!("/api/v1/sessions/{session}/end"),
+        None,
+    )
+    .await;
+    let d = dashboard(3).await;
+    assert_eq!(d["time_spent_seconds"], 150);
+    assert_eq!(d["streak_days"], 1);
+    assert_eq!(d["recent_sessions"][0]["id"], session.as_str());
+    let first = d["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["course_id"] == c0.as_str())
+        .unwrap();
+    assert_eq!(
+        (&first["progress_percent"], &first["average_score"]),
+        (&json!(66), &json!(60.0))
+    );
+
+    // Yesterday and the day before count too; a gap ends the streak.
+    let mut su = app.connect_as_superuser().await;
+    for days in [1, 2, 4] {
+        sqlx::query(
+            "INSERT INTO learning_sessions (organization_id, id, user_id, course_id, started_at, last_seen_at, ended_at, duration_seconds) \
+             VALUES ($1, $2, $3, $4::uuid, now() - make_interval(days => $5), now() - make_interval(days => $5), now() - make_interval(days => $5), 0)",
+        )
+        .bind(acme.org_id)
+        .bind(Uuid::now_v7())
+        .bind(lea_id)
+        .bind(c0)
+        .bind(days)
+        .execute(&mut su)
+        .await
+        .unwrap();
+    }
+    assert_eq!(dashboard(3).await["streak_days"], 3);
 }

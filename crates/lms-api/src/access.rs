@@ -58,6 +58,7 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("recordProgress", Authenticated),
     ("listMyCertificates", Authenticated),
     ("getMyCourseProgress", Authenticated),
+    ("getMyDashboard", Authenticated),
     ("startLearningSession", Authenticated),
     ("heartbeatLearningSession", Authenticated),
     ("endLearningSession", Authenticated),

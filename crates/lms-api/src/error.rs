@@ -215,6 +215,11 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "a tag with this name already exists",
     ),
     (
+        "learning_sessions_open_key",
+        "session_already_open",
+        "a session of this course was started at the same time; retry",
+    ),
+    (
         "reviews_course_user_key",
         "already_reviewed",
         "you have reviewed this course already",

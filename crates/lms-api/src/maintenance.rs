@@ -37,11 +37,22 @@ pub async fn sweep(ctx: &Ctx) -> ApiResult<learning::Swept> {
     tx.commit().await?;
     let mut total = learning::Swept::default();
     for org in orgs {
-        let mut tx = ctx.db.platform().await?;
-        let s = learning::sweep_tenant(&mut tx, org, Utc::now() - SESSION_IDLE).await?;
-        tx.commit().await?;
-        total.sessions_closed += s.sessions_closed;
-        total.enrollments_expired += s.enrollments_expired;
+        // One tenant's trouble does not stop the others' housekeeping.
+        let one = async {
+            let mut tx = ctx.db.platform().await?;
+            let s = learning::sweep_tenant(&mut tx, org, Utc::now() - SESSION_IDLE).await?;
+            tx.commit().await?;
+            Ok::<_, crate::error::ApiError>(s)
+        };
+        match one.await {
+            Ok(s) => {
+                total.sessions_closed += s.sessions_closed;
+                total.enrollments_expired += s.enrollments_expired;
+            }
+            Err(e) => {
+                tracing::warn!(org_id = %org, code = e.code(), "housekeeping of a tenant failed")
+            }
+        }
     }
     if total != learning::Swept::default() {
         tracing::info!(

@@ -496,6 +496,74 @@ enum SessionStarted {
     Created(Json<LearningSession>),
 }
 
+/// A course in progress, on the dashboard.
+#[derive(Object, Debug)]
+pub struct DashboardCourse {
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// Its title.
+    pub course_title: String,
+    /// ACTIVE or PAUSED.
+    pub status: Status,
+    /// Progress, 0–100.
+    pub progress_percent: i64,
+    /// Required sections done.
+    pub sections_done: i64,
+    /// Required sections.
+    pub sections_required: i64,
+    /// Seconds spent on its sections.
+    pub time_spent_seconds: i64,
+    /// Mean of your scores in it.
+    pub average_score: Option<f64>,
+    /// Your latest progress in it.
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+/// A recent learning session.
+#[derive(Object, Debug)]
+pub struct RecentSession {
+    /// Id.
+    pub id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// Its title.
+    pub course_title: String,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+    /// Ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds.
+    pub duration_seconds: Option<i64>,
+}
+
+/// Your learning at a glance.
+#[derive(Object, Debug)]
+pub struct Dashboard {
+    /// Courses in progress (ACTIVE or PAUSED), newest enrollment first.
+    pub active: Vec<DashboardCourse>,
+    /// Courses completed.
+    pub completed_courses: i64,
+    /// Certificates held.
+    pub certificates: i64,
+    /// Seconds recorded on sections, all courses.
+    pub time_spent_seconds: i64,
+    /// Seconds of finished learning sessions, all courses.
+    pub session_seconds: i64,
+    /// Your five latest finished sessions.
+    pub recent_sessions: Vec<RecentSession>,
+    /// Consecutive days (UTC) with activity, up to today or yesterday.
+    pub streak_days: i64,
+}
+
+#[derive(ApiResponse)]
+enum DashboardFound {
+    /// The dashboard.
+    #[oai(status = 200)]
+    Ok(Json<Dashboard>),
+}
+
 #[derive(ApiResponse)]
 enum EnrollmentMade {
     /// Enrolled.
@@ -776,7 +844,8 @@ impl LearningApi {
         })))
     }
 
-    /// One enrollment: your own, or anyone's with `enrollment:manage`.
+    /// One enrollment: your own, or anyone's with `enrollment:manage` or
+    /// `progress:read:any`.
     #[oai(
         path = "/enrollments/:enrollment_id",
         method = "get",
@@ -1271,6 +1340,65 @@ impl LearningApi {
         .await
     }
 
+    /// Your dashboard: courses in progress with their progress, totals,
+    /// recent sessions and your streak, in one database statement whatever
+    /// the number of courses.
+    #[oai(
+        path = "/me/dashboard",
+        method = "get",
+        operation_id = "getMyDashboard"
+    )]
+    async fn dashboard(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+    ) -> ApiResult<DashboardFound> {
+        let mut read = ctx.reader(&tenant, auth.0, "getMyDashboard").await?;
+        let user = read.actor().user;
+        let d = learning::dashboard(read.tx().await?, user).await?;
+        read.finish().await?;
+        Ok(DashboardFound::Ok(Json(Dashboard {
+            active: d
+                .active
+                .into_iter()
+                .map(|c| DashboardCourse {
+                    enrollment_id: c.enrollment_id,
+                    course_id: c.course_id,
+                    course_title: c.course_title,
+                    status: c
+                        .status
+                        .parse::<EnrollmentStatus>()
+                        .unwrap_or(EnrollmentStatus::Active)
+                        .into(),
+                    progress_percent: percent(c.sections_done, c.sections_required),
+                    sections_done: c.sections_done,
+                    sections_required: c.sections_required,
+                    time_spent_seconds: c.time_spent_seconds,
+                    average_score: c.average_score,
+                    last_activity_at: c.last_activity_at,
+                })
+                .collect(),
+            completed_courses: d.completed_courses,
+            certificates: d.certificates,
+            time_spent_seconds: d.time_spent_seconds,
+            session_seconds: d.session_seconds,
+            recent_sessions: d
+                .recent_sessions
+                .into_iter()
+                .map(|r| RecentSession {
+                    id: r.id,
+                    course_id: r.course_id,
+                    course_title: r.course_title,
+                    started_at: r.started_at,
+                    ended_at: r.ended_at,
+                    duration_seconds: r.duration_seconds,
+                })
+                .collect(),
+            streak_days: d.streak_days,
+        })))
+    }
+
     /// Your certificates, newest first.
     #[oai(
         path = "/me/certificates",
@@ -1308,6 +1436,15 @@ impl LearningApi {
         #[oai(validator(max_length = 64))]
         code: Path<String>,
     ) -> ApiResult<CertificateShown> {
+        // Only codes this service could have issued reach the database.
+        let well_formed = (22..=64).contains(&code.0.len())
+            && code
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(certificate_not_found());
+        }
         let mut tx = ctx.db.tenant(tenant.id, None).await?;
         let row = learning::verify_certificate(&mut tx, &code.0).await?;
         tx.commit().await?;

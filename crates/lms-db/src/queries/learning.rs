@@ -352,7 +352,8 @@ pub async fn record(
                                time_spent_seconds, attempts_count, score) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) \
          ON CONFLICT (organization_id, user_id, section_id) DO UPDATE \
-            SET time_spent_seconds = progress.time_spent_seconds + EXCLUDED.time_spent_seconds, \
+            SET time_spent_seconds = LEAST(progress.time_spent_seconds::bigint \
+                                           + EXCLUDED.time_spent_seconds, 2147483647)::int, \
                 attempts_count = progress.attempts_count + 1, \
                 score = GREATEST(progress.score, EXCLUDED.score) \
          RETURNING section_id, lesson_id, completed_at, time_spent_seconds, attempts_count, \
@@ -880,4 +881,108 @@ pub async fn organization_ids(
         .fetch_all(tx.conn())
         .await?;
     Ok(ids.into_iter().map(lms_domain::OrgId::from_uuid).collect())
+}
+
+/// One active course on the dashboard.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DashboardCourse {
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// Its title.
+    pub course_title: String,
+    /// ACTIVE or PAUSED.
+    pub status: String,
+    /// Required sections done.
+    pub sections_done: i64,
+    /// Required sections.
+    pub sections_required: i64,
+    /// Seconds spent on its sections.
+    pub time_spent_seconds: i64,
+    /// Mean of the learner's scores in it.
+    pub average_score: Option<f64>,
+    /// Latest progress in it.
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+/// A recent, finished learning session.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RecentSession {
+    /// Id.
+    pub id: Uuid,
+    /// The course.
+    pub course_id: Uuid,
+    /// Its title.
+    pub course_title: String,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+    /// Ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds.
+    pub duration_seconds: Option<i64>,
+}
+
+/// The learner's dashboard.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Dashboard {
+    /// Active and paused enrollments, newest first.
+    pub active: Vec<DashboardCourse>,
+    /// Completed courses.
+    pub completed_courses: i64,
+    /// Certificates held.
+    pub certificates: i64,
+    /// Seconds recorded on sections.
+    pub time_spent_seconds: i64,
+    /// Seconds of finished learning sessions.
+    pub session_seconds: i64,
+    /// The five latest finished sessions.
+    pub recent_sessions: Vec<RecentSession>,
+    /// Consecutive days (UTC) with activity, up to today or yesterday.
+    pub streak_days: i64,
+}
+
+/// The seed's dashboard read: one statement, whatever the number of
+/// courses.
+pub async fn dashboard(tx: &mut TenantTx, user: UserId) -> Result<Dashboard, DbError> {
+    let org = tx.org();
+    let v: serde_json::Value = sqlx::query_scalar(
+        "WITH mine AS (SELECT e.* FROM enrollments e WHERE e.organization_id = $1 AND e.user_id = $2), \
+              req AS (SELECT l.course_id, s.id FROM lessons l \
+                        JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
+                       WHERE l.organization_id = $1 AND l.course_id IN (SELECT course_id FROM mine) \
+                         AND l.is_required AND NOT s.is_optional), \
+              prog AS (SELECT p.* FROM progress p WHERE p.organization_id = $1 AND p.user_id = $2), \
+              sess AS (SELECT ls.* FROM learning_sessions ls WHERE ls.organization_id = $1 AND ls.user_id = $2), \
+              days AS (SELECT DISTINCT d FROM (SELECT (completed_at AT TIME ZONE 'UTC')::date AS d FROM prog \
+                                               UNION SELECT (started_at AT TIME ZONE 'UTC')::date FROM sess) x), \
+              islands AS (SELECT d, d + (row_number() OVER (ORDER BY d DESC))::int AS g FROM days) \
+         SELECT jsonb_build_object( \
+           'active', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                  'enrollment_id', m.id, 'course_id', m.course_id, 'course_title', c.title, 'status', m.status, \
+                  'sections_done', (SELECT count(*) FROM prog p JOIN req r ON r.id = p.section_id WHERE r.course_id = m.course_id), \
+                  'sections_required', (SELECT count(*) FROM req r WHERE r.course_id = m.course_id), \
+                  'time_spent_seconds', (SELECT COALESCE(sum(p.time_spent_seconds), 0) FROM prog p WHERE p.course_id = m.course_id), \
+                  'average_score', (SELECT round(avg(p.score), 2) FROM prog p WHERE p.course_id = m.course_id), \
+                  'last_activity_at', (SELECT max(p.completed_at) FROM prog p WHERE p.course_id = m.course_id)) \
+                ORDER BY m.enrolled_at DESC, m.id DESC) \
+              FROM mine m JOIN courses c ON c.organization_id = m.organization_id AND c.id = m.course_id \
+             WHERE m.status IN ('ACTIVE', 'PAUSED') AND (m.access_ends_at IS NULL OR m.access_ends_at > now())), '[]'), \
+           'completed_courses', (SELECT count(*) FROM mine WHERE status = 'COMPLETED'), \
+           'certificates', (SELECT count(*) FROM certificates WHERE organization_id = $1 AND user_id = $2), \
+           'time_spent_seconds', (SELECT COALESCE(sum(time_spent_seconds), 0) FROM prog), \
+           'session_seconds', (SELECT COALESCE(sum(duration_seconds), 0) FROM sess WHERE ended_at IS NOT NULL), \
+           'recent_sessions', COALESCE((SELECT jsonb_agg(x ORDER BY x.started_at DESC) FROM ( \
+                SELECT s.id, s.course_id, c.title AS course_title, s.started_at, s.ended_at, s.duration_seconds \
+                  FROM sess s JOIN courses c ON c.organization_id = s.organization_id AND c.id = s.course_id \
+                 WHERE s.ended_at IS NOT NULL ORDER BY s.started_at DESC LIMIT 5) x), '[]'), \
+           'streak_days', COALESCE((SELECT count(*) FROM islands \
+                WHERE g = (SELECT max(d) + 1 FROM days) \
+                  AND (SELECT max(d) FROM days) >= (now() AT TIME ZONE 'UTC')::date - 1), 0))",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_one(tx.conn())
+    .await?;
+    serde_json::from_value(v).map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))
 }
