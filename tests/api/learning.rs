@@ -1204,3 +1204,79 @@ async fn the_dashboard_is_one_statement_whatever_the_number_of_courses() {
     }
     assert_eq!(dashboard(3).await["streak_days"], 3);
 }
+
+#[tokio::test]
+async fn bulk_enrollment_reports_every_entry_and_a_malformed_file_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, _) = published_course(&acme, "Cohort").await;
+    let (lea, _) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (max, max_token) = acme.user_with_role("max@acme.test", "learner").await;
+    let (sam, _) = acme.user_with_role("sam@acme.test", "learner").await;
+    acme.post(&format!("/api/v1/users/{sam}/deactivate"), json!({}))
+        .await;
+    enroll(&acme, &max_token, &course).await;
+
+    let a = acme
+        .post(
+            &format!("/api/v1/courses/{course}/enrollments/bulk"),
+            json!({ "users": [" LEA@acme.test ", max.to_string(), "nobody@acme.test", "sam@acme.test", lea.to_string()] }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let outcomes: Vec<&str> = a.json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "enrolled",
+            "already_enrolled",
+            "unknown_user",
+            "inactive_user",
+            "duplicate"
+        ]
+    );
+    assert_eq!(a.json["enrolled"], 1);
+
+    // From a file.
+    let (ada, _) = acme.user_with_role("ada@acme.test", "learner").await;
+    let csv_path = format!("/api/v1/courses/{course}/enrollments/bulk.csv");
+    let upload = |text: &str| {
+        app.send(
+            Method::POST,
+            &acme.host,
+            &csv_path,
+            Some(&acme.token),
+            Some(lms_tests::Body::Raw("text/csv", text.to_owned())),
+        )
+    };
+    for bad in [
+        "name\nAda\n",
+        "email,name\n\"ada@acme.test,Ada\n",
+        "email\n",
+    ] {
+        let a = upload(bad).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "malformed_csv"),
+            "{bad}: {}",
+            a.text
+        );
+    }
+    let mut su = app.connect_as_superuser().await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments WHERE user_id = $1")
+        .bind(ada)
+        .fetch_one(&mut su)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "a malformed file enrolls nobody");
+    let a = upload("email,note\nada@acme.test,first\n\"lea@acme.test\",\"again, quoted\"\n").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["rows"][0]["outcome"], "enrolled");
+    assert_eq!(a.json["rows"][1]["outcome"], "already_enrolled");
+    assert_eq!(a.json["rows"][0]["user_id"], ada.to_string());
+}

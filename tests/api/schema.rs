@@ -173,8 +173,16 @@ async fn the_seed_constraints_live_in_the_database() {
     sqlx::query("INSERT INTO sections (organization_id, id, lesson_id, title, position) VALUES ($1,$2,$3,'S',0)")
         .bind(org).bind(section).bind(lesson).execute(&mut su).await.unwrap();
     // Progress is recorded on an active enrollment only.
-    sqlx::query("INSERT INTO enrollments (organization_id, id, user_id, course_id) VALUES ($1,$2,$3,$4)")
-        .bind(org).bind(uuid::Uuid::now_v7()).bind(user).bind(course_id).execute(&mut su).await.unwrap();
+    sqlx::query(
+        "INSERT INTO enrollments (organization_id, id, user_id, course_id) VALUES ($1,$2,$3,$4)",
+    )
+    .bind(org)
+    .bind(uuid::Uuid::now_v7())
+    .bind(user)
+    .bind(course_id)
+    .execute(&mut su)
+    .await
+    .unwrap();
 
     let progress = |score: &str, time: &str| {
         format!(

@@ -49,6 +49,8 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     // own-rows policies narrow every statement to them); managers on all.
     ("enrollInCourse", Authenticated),
     ("enrollUser", Requires(EnrollmentManage)),
+    ("bulkEnroll", Requires(EnrollmentManage)),
+    ("bulkEnrollCsv", Requires(EnrollmentManage)),
     ("listMyEnrollments", Authenticated),
     ("getEnrollment", Authenticated),
     ("updateEnrollment", Requires(EnrollmentManage)),

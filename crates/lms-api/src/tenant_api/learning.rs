@@ -564,6 +564,74 @@ enum DashboardFound {
     Ok(Json<Dashboard>),
 }
 
+/// Many learners to enroll at once.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct BulkEnroll {
+    /// User ids or e-mail addresses, 1–1000.
+    #[oai(validator(min_items = 1, max_items = 1000))]
+    pub users: Vec<String>,
+}
+
+/// What happened to one entry of a bulk enrollment.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum BulkOutcome {
+    /// Newly enrolled.
+    Enrolled,
+    /// A dropped or expired enrollment started again.
+    Restarted,
+    /// Already enrolled (ACTIVE or PAUSED).
+    AlreadyEnrolled,
+    /// Completed the course already.
+    AlreadyCompleted,
+    /// Their access ended; extend it to enroll them again.
+    AccessEnded,
+    /// No user with this id or e-mail.
+    UnknownUser,
+    /// The user is deactivated.
+    InactiveUser,
+    /// The same user appeared earlier in the list.
+    Duplicate,
+}
+
+/// One entry's outcome.
+#[derive(Object, Debug)]
+pub struct BulkRow {
+    /// The entry as given.
+    pub input: String,
+    /// What happened.
+    pub outcome: BulkOutcome,
+    /// The user, when found.
+    pub user_id: Option<Uuid>,
+    /// The enrollment, when there is one.
+    pub enrollment_id: Option<Uuid>,
+}
+
+/// Outcomes, in the order of the entries.
+#[derive(Object, Debug)]
+pub struct BulkResult {
+    /// One per entry.
+    pub rows: Vec<BulkRow>,
+    /// Entries newly enrolled or restarted.
+    pub enrolled: i64,
+}
+
+/// An uploaded CSV file.
+#[derive(poem_openapi::ApiRequest, Debug)]
+pub enum CsvUpload {
+    /// The file.
+    #[oai(content_type = "text/csv")]
+    Csv(poem_openapi::payload::PlainText<String>),
+}
+
+#[derive(ApiResponse)]
+enum BulkDone {
+    /// Every entry, with its outcome.
+    #[oai(status = 200)]
+    Ok(Json<BulkResult>),
+}
+
 #[derive(ApiResponse)]
 enum EnrollmentMade {
     /// Enrolled.
@@ -803,6 +871,45 @@ impl LearningApi {
             b.access_ends_at,
         )
         .await
+    }
+
+    /// Enroll many users in a published course (`enrollment:manage`) from
+    /// a list of user ids or e-mail addresses; every entry gets its outcome.
+    #[oai(
+        path = "/courses/:course_id/enrollments/bulk",
+        method = "post",
+        operation_id = "bulkEnroll"
+    )]
+    async fn bulk(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        body: Json<BulkEnroll>,
+    ) -> ApiResult<BulkDone> {
+        bulk_enroll(&ctx, &tenant, auth, "bulkEnroll", course_id.0, body.0.users).await
+    }
+
+    /// The same from a CSV file (`text/csv`) whose header names a `user`,
+    /// `user_id` or `email` column. A file that is not such a CSV is
+    /// refused whole (422 `malformed_csv`), with nothing enrolled.
+    #[oai(
+        path = "/courses/:course_id/enrollments/bulk.csv",
+        method = "post",
+        operation_id = "bulkEnrollCsv"
+    )]
+    async fn bulk_csv(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        body: CsvUpload,
+    ) -> ApiResult<BulkDone> {
+        let CsvUpload::Csv(text) = body;
+        let users = parse_csv(&text.0)?;
+        bulk_enroll(&ctx, &tenant, auth, "bulkEnrollCsv", course_id.0, users).await
     }
 
     /// Your enrollments, newest first.
@@ -1596,4 +1703,118 @@ async fn touch(
     }
     unit.commit().await?;
     Ok(SessionAnswer::Ok(Json(row.into())))
+}
+
+/// The user column of an uploaded CSV.
+fn parse_csv(text: &str) -> ApiResult<Vec<String>> {
+    let malformed = |why: &str| ApiError::unprocessable("malformed_csv", why.to_owned());
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| malformed("the file is not CSV"))?
+        .clone();
+    let column = headers
+        .iter()
+        .position(|h| {
+            matches!(
+                h.to_ascii_lowercase().as_str(),
+                "user" | "user_id" | "email"
+            )
+        })
+        .ok_or_else(|| malformed("no `user`, `user_id` or `email` column"))?;
+    let mut users = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let record = record.map_err(|_| malformed(&format!("row {} is not valid CSV", n + 2)))?;
+        let value = record.get(column).unwrap_or_default();
+        if !value.is_empty() {
+            users.push(value.to_owned());
+        }
+    }
+    if users.is_empty() || users.len() > 1000 {
+        return Err(malformed("the file must name 1 to 1000 users"));
+    }
+    Ok(users)
+}
+
+async fn bulk_enroll(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    auth: TenantBearer,
+    op: &'static str,
+    course: Uuid,
+    users: Vec<String>,
+) -> ApiResult<BulkDone> {
+    if users.iter().any(|u| u.len() > 320) {
+        return Err(ApiError::unprocessable(
+            "invalid_user",
+            "an entry is too long",
+        ));
+    }
+    let course = CourseId::from_uuid(course);
+    let (mut unit, actor) = ctx.unit(tenant, auth.0, op).await?;
+    let target = learning::enrollable(unit.tx(), course)
+        .await?
+        .ok_or_else(course_not_found)?;
+    if !target.published {
+        return Err(if actor.can(Permission::CourseRead) {
+            ApiError::conflict("course_not_published", "the course is not published")
+        } else {
+            course_not_found()
+        });
+    }
+    let found = learning::find_users(unit.tx(), &users).await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = Vec::with_capacity(users.len());
+    let mut enrolled = 0;
+    for input in users {
+        let hit = found.iter().find(|(k, _, _)| *k == input);
+        let (outcome, user_id, enrollment_id) = match hit {
+            None => (BulkOutcome::UnknownUser, None, None),
+            Some((_, id, _)) if !seen.insert(*id) => (BulkOutcome::Duplicate, Some(*id), None),
+            Some((_, id, false)) => (BulkOutcome::InactiveUser, Some(*id), None),
+            Some((_, id, true)) => {
+                let user = UserId::from_uuid(*id);
+                match learning::enroll(unit.tx(), user, course, target.version, None).await? {
+                    Enrolled::Created(e) => {
+                        unit.emit(
+                            "enrollment.created",
+                            e,
+                            json!({ "id": e, "user_id": user, "course_id": course, "bulk": true }),
+                        );
+                        (BulkOutcome::Enrolled, Some(*id), Some(e.as_uuid()))
+                    }
+                    Enrolled::Reactivated(e) => {
+                        unit.emit(
+                            "enrollment.reactivated",
+                            e,
+                            json!({ "id": e, "user_id": user, "course_id": course, "bulk": true }),
+                        );
+                        (BulkOutcome::Restarted, Some(*id), Some(e.as_uuid()))
+                    }
+                    Enrolled::Exists(e, status, _) => (
+                        match status {
+                            EnrollmentStatus::Completed => BulkOutcome::AlreadyCompleted,
+                            EnrollmentStatus::Expired => BulkOutcome::AccessEnded,
+                            _ => BulkOutcome::AlreadyEnrolled,
+                        },
+                        Some(*id),
+                        Some(e.as_uuid()),
+                    ),
+                }
+            }
+        };
+        if matches!(outcome, BulkOutcome::Enrolled | BulkOutcome::Restarted) {
+            enrolled += 1;
+        }
+        rows.push(BulkRow {
+            input,
+            outcome,
+            user_id,
+            enrollment_id,
+        });
+    }
+    unit.commit().await?;
+    Ok(BulkDone::Ok(Json(BulkResult { rows, enrolled })))
 }

@@ -986,3 +986,22 @@ pub async fn dashboard(tx: &mut TenantTx, user: UserId) -> Result<Dashboard, DbE
     .await?;
     serde_json::from_value(v).map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))
 }
+
+/// Finds users by id or e-mail (as given), with whether each is active.
+/// Returns (the input, user id, active) for those found.
+pub async fn find_users(
+    tx: &mut TenantTx,
+    keys: &[String],
+) -> Result<Vec<(String, Uuid, bool)>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "SELECT k.key, u.id, u.is_active FROM unnest($2::text[]) AS k(key) \
+           JOIN users u ON u.organization_id = $1 \
+            AND (u.email = lower(btrim(k.key)) \
+                 OR (k.key ~* '^[0-9a-f-]{36}$' AND u.id::text = lower(k.key)))",
+    )
+    .bind(org.as_uuid())
+    .bind(keys)
+    .fetch_all(tx.conn())
+    .await?)
+}
