@@ -382,11 +382,7 @@ impl From<learning::LearnerRow> for Learner {
             user_id: r.user_id,
             name: r.name,
             email: r.email,
-            status: r
-                .status
-                .parse::<EnrollmentStatus>()
-                .unwrap_or(EnrollmentStatus::Active)
-                .into(),
+            status: status_of(&r.status),
             enrolled_at: r.enrolled_at,
             completed_at: r.completed_at,
             final_grade: r.final_grade,
@@ -410,6 +406,14 @@ pub struct LearnerPage {
     pub completed: i64,
     /// `completed` of `enrolled`, 0–100 (0 without enrollments).
     pub completion_rate: f64,
+}
+
+/// A status as the database labels it.
+fn status_of(label: &str) -> Status {
+    label
+        .parse::<EnrollmentStatus>()
+        .unwrap_or(EnrollmentStatus::Active)
+        .into()
 }
 
 fn percent(done: i64, of: i64) -> i64 {
@@ -1248,11 +1252,7 @@ impl LearningApi {
             title: view.title,
             enrollment: view.enrollment.map(|e| EnrollmentSummary {
                 id: e.id,
-                status: e
-                    .status
-                    .parse::<EnrollmentStatus>()
-                    .unwrap_or(EnrollmentStatus::Active)
-                    .into(),
+                status: status_of(&e.status),
                 enrolled_at: e.enrolled_at,
                 completed_at: e.completed_at,
                 final_grade: e.final_grade,
@@ -1473,11 +1473,7 @@ impl LearningApi {
                     enrollment_id: c.enrollment_id,
                     course_id: c.course_id,
                     course_title: c.course_title,
-                    status: c
-                        .status
-                        .parse::<EnrollmentStatus>()
-                        .unwrap_or(EnrollmentStatus::Active)
-                        .into(),
+                    status: status_of(&c.status),
                     progress_percent: percent(c.sections_done, c.sections_required),
                     sections_done: c.sections_done,
                     sections_required: c.sections_required,
