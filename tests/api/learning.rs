@@ -1101,6 +1101,17 @@ async fn learning_sessions_are_timed_by_the_server_and_closed_when_abandoned() {
             .await
             .unwrap();
     assert_eq!(status, "EXPIRED");
+    let feed = acme
+        .get(&format!(
+            "/api/v1/events?type=enrollment.status_changed&subject_id={e}"
+        ))
+        .await;
+    assert_eq!(
+        feed.json["items"][0]["payload"]["to"], "EXPIRED",
+        "{}",
+        feed.text
+    );
+    assert!(feed.json["items"][0]["actor_id"].is_null());
     let a = acme.send_as(&lea, Method::POST, &start, None).await;
     assert_eq!(a.code(), "enrollment_not_active");
 }

@@ -856,9 +856,18 @@ pub async fn sweep_tenant(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    // Each expiry is an event of the tenant's feed, like a status change
+    // through the API (no acting user: the service did it).
     let expired = sqlx::query(
-        "UPDATE enrollments SET status = 'EXPIRED' \
-          WHERE organization_id = $1 AND status IN ('ACTIVE', 'PAUSED') AND access_ends_at <= now()",
+        "WITH expired AS ( \
+             UPDATE enrollments SET status = 'EXPIRED' \
+              WHERE organization_id = $1 AND status IN ('ACTIVE', 'PAUSED') AND access_ends_at <= now() \
+             RETURNING id, user_id, course_id) \
+         INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
+         SELECT $1, app.uuid_v7(), 'enrollment.status_changed', id, \
+                jsonb_build_object('id', id, 'user_id', user_id, 'course_id', course_id, \
+                                   'to', 'EXPIRED', 'reason', 'access_ended') \
+           FROM expired",
     )
     .bind(org.as_uuid())
     .execute(&mut *conn)
