@@ -5,7 +5,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use lms_db::TenantTx;
 use lms_db::queries::learning::{self, CertificateRow, Enrolled, EnrollmentRow, ProgressRow};
-use lms_db::queries::users;
+use lms_db::queries::{reviews, users};
 use lms_domain::{CourseId, EnrollmentId, EnrollmentStatus, Permission, SectionId, UserId};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -705,28 +705,18 @@ async fn enroll(
     course: CourseId,
     access_ends_at: Option<DateTime<Utc>>,
 ) -> ApiResult<EnrollmentMade> {
-    let target = learning::enrollable(unit.tx(), course)
-        .await?
-        .ok_or_else(course_not_found)?;
-    if !target.published {
-        // Learners do not see drafts at all.
-        return Err(if actor.can(Permission::CourseRead) {
-            ApiError::conflict("course_not_published", "the course is not published")
-        } else {
-            course_not_found()
-        });
-    }
-    let outcome = learning::enroll(unit.tx(), user, course, target.version, access_ends_at).await?;
+    let version = published_version(&mut unit, actor, course).await?;
+    let outcome = learning::enroll(unit.tx(), user, course, version, access_ends_at).await?;
     let (id, created) = match outcome {
         Enrolled::Created(id) => (id, true),
         Enrolled::Reactivated(id) => (id, false),
-        Enrolled::Exists(_, EnrollmentStatus::Completed, _) => {
+        Enrolled::Exists(_, EnrollmentStatus::Completed) => {
             return Err(ApiError::conflict(
                 "already_completed",
                 "the course was completed already",
             ));
         }
-        Enrolled::Exists(_, EnrollmentStatus::Expired, _) => {
+        Enrolled::Exists(_, EnrollmentStatus::Expired) => {
             return Err(ApiError::conflict(
                 "access_ended",
                 "access to this course has ended; an enrollment manager can extend it",
@@ -755,6 +745,29 @@ async fn enroll(
     } else {
         EnrollmentMade::Restarted(Json(e))
     })
+}
+
+/// Holds a live, published course for enrollment and returns its latest
+/// published version. A draft is 404 to learners (they do not see drafts)
+/// and 409 `course_not_published` to staff.
+async fn published_version(
+    unit: &mut Unit<'_>,
+    actor: &Actor,
+    course: CourseId,
+) -> ApiResult<Option<i32>> {
+    let target = learning::enrollable(unit.tx(), course)
+        .await?
+        .ok_or_else(course_not_found)?;
+    if target.published {
+        Ok(target.version)
+    } else if actor.can(Permission::CourseRead) {
+        Err(ApiError::conflict(
+            "course_not_published",
+            "the course is not published",
+        ))
+    } else {
+        Err(course_not_found())
+    }
 }
 
 /// Moves an enrollment along its lifecycle.
@@ -1293,7 +1306,7 @@ impl LearningApi {
         let course = CourseId::from_uuid(course_id.0);
         let mut read = ctx.reader(&tenant, auth.0, "listCourseLearners").await?;
         let tx = read.tx().await?;
-        if learning::enrollable(tx, course).await?.is_none() {
+        if !reviews::course_visible(tx, course, true).await? {
             return Err(course_not_found());
         }
         let rows =
@@ -1332,10 +1345,7 @@ impl LearningApi {
         let course = CourseId::from_uuid(course_id.0);
         let mut read = ctx.reader(&tenant, auth.0, "exportCourseLearners").await?;
         let user = read.actor().user;
-        if learning::enrollable(read.tx().await?, course)
-            .await?
-            .is_none()
-        {
+        if !reviews::course_visible(read.tx().await?, course, true).await? {
             return Err(course_not_found());
         }
         read.finish().await?;
@@ -1750,16 +1760,7 @@ async fn bulk_enroll(
     }
     let course = CourseId::from_uuid(course);
     let (mut unit, actor) = ctx.unit(tenant, auth.0, op).await?;
-    let target = learning::enrollable(unit.tx(), course)
-        .await?
-        .ok_or_else(course_not_found)?;
-    if !target.published {
-        return Err(if actor.can(Permission::CourseRead) {
-            ApiError::conflict("course_not_published", "the course is not published")
-        } else {
-            course_not_found()
-        });
-    }
+    let version = published_version(&mut unit, &actor, course).await?;
     let found = learning::find_users(unit.tx(), &users).await?;
     let mut seen = std::collections::HashSet::new();
     let mut rows = Vec::with_capacity(users.len());
@@ -1772,7 +1773,7 @@ async fn bulk_enroll(
             Some((_, id, false)) => (BulkOutcome::InactiveUser, Some(*id), None),
             Some((_, id, true)) => {
                 let user = UserId::from_uuid(*id);
-                match learning::enroll(unit.tx(), user, course, target.version, None).await? {
+                match learning::enroll(unit.tx(), user, course, version, None).await? {
                     Enrolled::Created(e) => {
                         unit.emit(
                             "enrollment.created",
@@ -1789,7 +1790,7 @@ async fn bulk_enroll(
                         );
                         (BulkOutcome::Restarted, Some(*id), Some(e.as_uuid()))
                     }
-                    Enrolled::Exists(e, status, _) => (
+                    Enrolled::Exists(e, status) => (
                         match status {
                             EnrollmentStatus::Completed => BulkOutcome::AlreadyCompleted,
                             EnrollmentStatus::Expired => BulkOutcome::AccessEnded,

@@ -138,8 +138,8 @@ pub enum Enrolled {
     Created(EnrollmentId),
     /// A DROPPED or EXPIRED enrollment started again, progress kept.
     Reactivated(EnrollmentId),
-    /// There is one already, in this (stored) status, ending then.
-    Exists(EnrollmentId, EnrollmentStatus, Option<DateTime<Utc>>),
+    /// There is one already, in this (effective) status.
+    Exists(EnrollmentId, EnrollmentStatus),
 }
 
 /// Enrolls `user` in `course` pinned to `version`, or finds their
@@ -208,7 +208,7 @@ pub async fn enroll(
     } else {
         status
     };
-    Ok(Enrolled::Exists(existing, effective, ends))
+    Ok(Enrolled::Exists(existing, effective))
 }
 
 /// Locks an enrollment for a change; `None` when the caller cannot see it.
