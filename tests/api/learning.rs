@@ -1291,3 +1291,203 @@ async fn bulk_enrollment_reports_every_entry_and_a_malformed_file_changes_nothin
     assert_eq!(a.json["rows"][1]["outcome"], "already_enrolled");
     assert_eq!(a.json["rows"][0]["user_id"], ada.to_string());
 }
+
+#[tokio::test]
+async fn pacing_locks_lessons_and_the_score_rule_decides_the_score() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, s) = published_course(&acme, "Paced").await;
+    let a = acme
+        .patch(
+            &format!("/api/v1/courses/{course}"),
+            json!({ "pacing": "SEQUENTIAL", "score_rule": "LATEST" }),
+        )
+        .await;
+    assert_eq!(
+        (a.json["pacing"].as_str(), a.json["score_rule"].as_str()),
+        (Some("SEQUENTIAL"), Some("LATEST")),
+        "{}",
+        a.text
+    );
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    assert_eq!(
+        enroll(&acme, &lea, &course).await.status,
+        StatusCode::CREATED
+    );
+    let view = |token: String| {
+        let (acme, course) = (&acme, &course);
+        async move {
+            acme.send_as(
+                &token,
+                Method::GET,
+                &format!("/api/v1/courses/{course}/my-progress"),
+                None,
+            )
+            .await
+            .json
+        }
+    };
+    let v = view(lea.clone()).await;
+    let lessons = v["lessons"].as_array().unwrap();
+    let one = lessons[0]["id"].as_str().unwrap().to_owned();
+    let two = lessons[1]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["pacing"], "SEQUENTIAL");
+    assert_eq!(
+        lessons
+            .iter()
+            .map(|l| (
+                l["locked"].as_bool().unwrap(),
+                l["waits_for_lesson_id"].as_str()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (false, None),
+            (true, Some(one.as_str())),
+            (true, Some(one.as_str()))
+        ]
+    );
+
+    // Lesson two waits for lesson one, in the API and in the database.
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[2],
+        json!({ "time_spent_seconds": 5 }),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "section_locked"),
+        "{}",
+        a.text
+    );
+    assert!(a.json.get("unlocks_at").is_none(), "{}", a.text);
+    let mut conn = app.connect_as_app().await;
+    let lesson_two_row = format!(
+        "INSERT INTO progress (organization_id, id, user_id, course_id, lesson_id, section_id, time_spent_seconds) \
+         VALUES ('{}', '{}', '{lea_id}', '{course}', '{two}', '{}', 1) \
+         ON CONFLICT (organization_id, user_id, section_id) \
+         DO UPDATE SET time_spent_seconds = progress.time_spent_seconds + 1",
+        acme.org_id,
+        Uuid::now_v7(),
+        s[2]
+    );
+    let refused = attempt(&mut conn, acme.org_id, lesson_two_row.clone(), lea_id).await;
+    assert_eq!(
+        refused
+            .unwrap_err()
+            .as_database_error()
+            .and_then(|d| d.code())
+            .as_deref(),
+        Some("42501")
+    );
+
+    // The latest score counts; an attempt without a score keeps it.
+    for (score, kept) in [(json!(90), 90.0), (json!(40), 40.0), (Value::Null, 40.0)] {
+        let a = record(
+            &acme,
+            &lea,
+            &course,
+            &s[1],
+            json!({ "time_spent_seconds": 5, "score": score }),
+        )
+        .await;
+        assert_eq!(
+            a.json["progress"]["score"].as_f64(),
+            Some(kept),
+            "{}",
+            a.text
+        );
+    }
+    record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 5 }),
+    )
+    .await;
+    let v = view(lea.clone()).await;
+    assert_eq!(v["lessons"][1]["locked"], false, "{v}");
+    assert_eq!(v["lessons"][2]["waits_for_lesson_id"], json!(two), "{v}");
+
+    // Drip: a date in the future locks, and says when.
+    let at = chrono::Utc::now() + chrono::Duration::days(2);
+    acme.patch(
+        &format!("/api/v1/courses/{course}"),
+        json!({ "pacing": "DRIP" }),
+    )
+    .await;
+    let a = acme
+        .patch(
+            &format!("/api/v1/courses/{course}/lessons/{two}"),
+            json!({ "unlock_at": at.to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[2],
+        json!({ "time_spent_seconds": 5 }),
+    )
+    .await;
+    assert_eq!(a.code(), "section_locked", "{}", a.text);
+    let when = |v: &Value| {
+        v.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp())
+    };
+    assert_eq!(when(&a.json["unlocks_at"]), Some(at.timestamp()));
+    assert!(
+        attempt(&mut conn, acme.org_id, lesson_two_row.clone(), lea_id)
+            .await
+            .is_err()
+    );
+    // Days after enrollment: 0 opens it at once, 3 from the enrollment.
+    acme.patch(
+        &format!("/api/v1/courses/{course}/lessons/{two}"),
+        json!({ "unlock_at": null, "unlock_after_days": 0 }),
+    )
+    .await;
+    let opened = attempt(&mut conn, acme.org_id, lesson_two_row, lea_id).await;
+    assert!(opened.is_ok(), "{opened:?}");
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[2],
+        json!({ "time_spent_seconds": 5 }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    acme.patch(
+        &format!("/api/v1/courses/{course}/lessons/{two}"),
+        json!({ "unlock_after_days": 3 }),
+    )
+    .await;
+    let v = view(lea.clone()).await;
+    let enrolled = when(&v["enrollment"]["enrolled_at"]).unwrap();
+    assert_eq!(v["lessons"][1]["locked"], true, "{v}");
+    assert_eq!(
+        when(&v["lessons"][1]["unlocks_at"]),
+        Some(enrolled + 3 * 86_400)
+    );
+    // Free again: everything opens.
+    acme.patch(
+        &format!("/api/v1/courses/{course}"),
+        json!({ "pacing": "FREE" }),
+    )
+    .await;
+    let v = view(lea).await;
+    assert!(
+        v["lessons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["locked"] == false),
+        "{v}"
+    );
+}

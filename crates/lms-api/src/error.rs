@@ -22,6 +22,10 @@ pub struct ErrorBody {
     /// Field-level details, when there are any.
     #[oai(skip_serializing_if_is_none)]
     pub details: Option<Vec<FieldError>>,
+    /// With `section_locked`: when the lesson opens, if it opens on a date
+    /// (absent while it waits for earlier lessons to be completed).
+    #[oai(skip_serializing_if_is_none)]
+    pub unlocks_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The id of the request, also sent as the `X-Request-Id` header.
     pub request_id: String,
 }
@@ -78,6 +82,7 @@ fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
         code: code.to_owned(),
         message: message.into(),
         details: None,
+        unlocks_at: None,
         request_id: request_id::current(),
     })
 }
@@ -113,6 +118,15 @@ impl ApiError {
     /// 409 with `code`.
     pub fn conflict(code: &str, message: impl Into<String>) -> Self {
         Self::Conflict(body(code, message))
+    }
+    /// 409 `section_locked`: the lesson is not open yet.
+    pub fn section_locked(
+        unlocks_at: Option<chrono::DateTime<chrono::Utc>>,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut b = body("section_locked", message);
+        b.0.unlocks_at = unlocks_at;
+        Self::Conflict(b)
     }
     /// 422 with `code`.
     pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {

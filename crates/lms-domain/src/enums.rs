@@ -90,6 +90,23 @@ db_enum!(
 );
 
 db_enum!(
+    /// How a course's lessons open: all at once, in order, or on a schedule.
+    Pacing as "course_pacing" {
+        Free = "FREE",
+        Sequential = "SEQUENTIAL",
+        Drip = "DRIP",
+    }
+);
+
+db_enum!(
+    /// Which of a section's scored attempts counts.
+    ScoreRule as "score_rule" {
+        Best = "BEST",
+        Latest = "LATEST",
+    }
+);
+
+db_enum!(
     /// What an audit-log entry records.
     AuditAction as "audit_action" {
         Create = "CREATE",

@@ -10,7 +10,9 @@ pub mod ids;
 pub mod input;
 pub mod permissions;
 
-pub use enums::{AuditAction, Difficulty, EnrollmentStatus, OrgStatus, SectionType};
+pub use enums::{
+    AuditAction, Difficulty, EnrollmentStatus, OrgStatus, Pacing, ScoreRule, SectionType,
+};
 pub use host::{HostError, HostTarget, normalize_host};
 pub use ids::{
     CategoryId, CourseId, EnrollmentId, LessonId, OrgId, PlatformAdminId, RoleId, SectionId, TagId,

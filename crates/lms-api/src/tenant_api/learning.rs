@@ -15,6 +15,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::catalog::Pacing;
 use super::{TenantBearer, TenantTags};
 use crate::context::{Actor, Ctx};
 use crate::error::{ApiError, ApiResult};
@@ -299,6 +300,13 @@ pub struct LessonWithProgress {
     pub position: i32,
     /// Required lessons count towards completion.
     pub is_required: bool,
+    /// Not open to you yet (the course's pacing); progress on its sections
+    /// is refused with 409 `section_locked`.
+    pub locked: bool,
+    /// When it opens or opened, for a course with drip pacing.
+    pub unlocks_at: Option<DateTime<Utc>>,
+    /// Sequential pacing: the earlier lesson to complete first.
+    pub waits_for_lesson_id: Option<Uuid>,
     /// Required sections done (0 for an optional lesson).
     pub sections_done: i64,
     /// Required sections (0 for an optional lesson).
@@ -334,7 +342,10 @@ pub struct CourseWithProgress {
     pub course_id: Uuid,
     /// Its title.
     pub title: String,
-    /// Your enrollment; absent when you are not enrolled.
+    /// How its lessons open.
+    pub pacing: Pacing,
+    /// Your enrollment; absent when you are not enrolled (drip dates are
+    /// then counted from now).
     pub enrollment: Option<EnrollmentSummary>,
     /// Required sections done.
     pub sections_done: i64,
@@ -1097,7 +1108,10 @@ impl LearningApi {
     /// Record an attempt at a section of a course you are actively enrolled
     /// in (409 `not_enrolled`, or `enrollment_not_active` when it is
     /// paused, dropped, expired or completed). Idempotent per section: time
-    /// adds up, attempts count, the best score is kept. Doing the last
+    /// adds up, attempts count, the score is kept by the course's
+    /// `score_rule` (best, or latest). A section of a lesson that is not
+    /// open yet (the course's `pacing`) is refused with 409
+    /// `section_locked`, with `unlocks_at` when it opens on a date. Doing the last
     /// required section completes the enrollment in the same transaction,
     /// with its final grade and a certificate.
     #[oai(
@@ -1134,7 +1148,8 @@ impl LearningApi {
             SectionId::from_uuid(section_id.0),
         );
         let (mut unit, actor) = ctx.unit(&tenant, auth.0, "recordProgress").await?;
-        let target = learning::progress_target(unit.tx(), actor.user, course, section)
+        let drafts = actor.can(Permission::CourseRead);
+        let target = learning::progress_target(unit.tx(), actor.user, course, section, drafts)
             .await?
             .ok_or_else(|| {
                 ApiError::not_found("section_not_found", "no such section in this course")
@@ -1151,6 +1166,17 @@ impl LearningApi {
                 "your enrollment in this course is not active",
             ));
         }
+        if target.locked() {
+            return Err(match target.unlocks_at {
+                Some(at) if target.waits_for.is_none() => {
+                    ApiError::section_locked(Some(at), format!("this lesson opens at {at}"))
+                }
+                _ => ApiError::section_locked(
+                    None,
+                    "this lesson opens when the required lessons before it are complete",
+                ),
+            });
+        }
         let seconds = i32::try_from(b.time_spent_seconds).unwrap_or(0);
         let progress = learning::record(
             unit.tx(),
@@ -1160,6 +1186,7 @@ impl LearningApi {
             section,
             seconds,
             b.score,
+            target.latest_score,
         )
         .await?;
         unit.emit(
@@ -1221,6 +1248,7 @@ impl LearningApi {
         .await?
         .ok_or_else(course_not_found)?;
         read.finish().await?;
+        let now = Utc::now();
         let mut total = (0, 0, 0);
         let lessons = view
             .lessons
@@ -1236,6 +1264,9 @@ impl LearningApi {
                     title: l.title,
                     position: l.position,
                     is_required: l.is_required,
+                    locked: l.waits_for.is_some() || l.unlocks_at.is_some_and(|t| t > now),
+                    unlocks_at: l.unlocks_at,
+                    waits_for_lesson_id: l.waits_for,
                     sections_done: done,
                     sections_required: required,
                     progress_percent: if required == 0 {
@@ -1263,6 +1294,7 @@ impl LearningApi {
         Ok(ProgressView::Ok(Json(CourseWithProgress {
             course_id: view.course_id,
             title: view.title,
+            pacing: Pacing::of(&view.pacing),
             enrollment: view.enrollment.map(|e| EnrollmentSummary {
                 id: e.id,
                 status: status_of(&e.status),

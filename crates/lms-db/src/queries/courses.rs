@@ -1,7 +1,7 @@
 //! Courses: authoring, the catalog list, the whole-tree detail.
 
 use chrono::{DateTime, Utc};
-use lms_domain::{CategoryId, CourseId, Difficulty, TagId, UserId};
+use lms_domain::{CategoryId, CourseId, Difficulty, Pacing, ScoreRule, TagId, UserId};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
@@ -32,6 +32,10 @@ pub struct CourseRow {
     pub is_published: bool,
     /// Free-form metadata.
     pub metadata: Option<Value>,
+    /// Pacing label: how lessons open.
+    pub pacing: String,
+    /// Score rule label: which attempt's score counts.
+    pub score_rule: String,
     /// Mean rating, 0 when unrated.
     pub average_rating: f64,
     /// Number of ratings.
@@ -61,7 +65,8 @@ macro_rules! course_columns {
                      FROM lessons l JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
                     WHERE l.organization_id = c.organization_id AND l.course_id = c.id)) AS estimated_hours, \
          c.estimated_hours IS NULL AS hours_derived, \
-         c.image_url, c.is_published, c.metadata, c.average_rating::float8 AS average_rating, c.rating_count, \
+         c.image_url, c.is_published, c.metadata, c.pacing::text AS pacing, c.score_rule::text AS score_rule, \
+         c.average_rating::float8 AS average_rating, c.rating_count, \
          c.version, c.created_at, c.updated_at"
     };
 }
@@ -83,6 +88,10 @@ pub struct NewCourse<'a> {
     pub image_url: Option<&'a str>,
     /// Metadata object.
     pub metadata: Option<&'a Value>,
+    /// How lessons open.
+    pub pacing: Pacing,
+    /// Which attempt's score counts.
+    pub score_rule: ScoreRule,
     /// Author.
     pub created_by: UserId,
 }
@@ -92,8 +101,10 @@ pub async fn create(tx: &mut TenantTx, c: &NewCourse<'_>) -> Result<CourseRow, D
     let org = tx.org();
     Ok(sqlx::query_as(concat!(
         "INSERT INTO courses AS c (organization_id, id, title, description, difficulty, estimated_hours, \
-                                   image_url, metadata, created_by, updated_by, search_language) \
+                                   image_url, metadata, created_by, updated_by, pacing, score_rule, \
+                                   search_language) \
          VALUES ($1, $2, $3, $4, $5::text::difficulty, $6, $7, $8, $9, $9, \
+                 $10::text::course_pacing, $11::text::score_rule, \
                  (SELECT COALESCE(o.settings ->> 'search_language', 'english')::regconfig \
                     FROM organizations o WHERE o.id = $1)) \
          RETURNING ",
@@ -108,6 +119,8 @@ pub async fn create(tx: &mut TenantTx, c: &NewCourse<'_>) -> Result<CourseRow, D
     .bind(c.image_url)
     .bind(c.metadata)
     .bind(c.created_by.as_uuid())
+    .bind(c.pacing.as_str())
+    .bind(c.score_rule.as_str())
     .fetch_one(tx.conn())
     .await?)
 }
@@ -315,6 +328,10 @@ pub struct CoursePatch<'a> {
     pub image_url: Option<Option<&'a str>>,
     /// New metadata, or cleared.
     pub metadata: Option<Option<&'a Value>>,
+    /// New pacing.
+    pub pacing: Option<Pacing>,
+    /// New score rule.
+    pub score_rule: Option<ScoreRule>,
 }
 
 /// Updates a course the caller has locked ([`lock`]) and moves it to
@@ -336,6 +353,8 @@ pub async fn update(
             estimated_hours = CASE WHEN $7 THEN $8 ELSE c.estimated_hours END, \
             image_url = CASE WHEN $9 THEN $10 ELSE c.image_url END, \
             metadata = CASE WHEN $11 THEN $12 ELSE c.metadata END, \
+            pacing = COALESCE($14::text::course_pacing, c.pacing), \
+            score_rule = COALESCE($15::text::score_rule, c.score_rule), \
             version = $13, updated_at = now(), updated_by = $3 \
          WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
          RETURNING ",
@@ -354,6 +373,8 @@ pub async fn update(
     .bind(p.metadata.is_some())
     .bind(p.metadata.flatten())
     .bind(version)
+    .bind(p.pacing.map(Pacing::as_str))
+    .bind(p.score_rule.map(ScoreRule::as_str))
     .fetch_optional(tx.conn())
     .await?)
 }
@@ -532,6 +553,7 @@ pub async fn detail_json(
             'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                     'id', l.id, 'course_id', l.course_id, 'title', l.title, 'description', l.description, \
                     'position', l.position, 'is_required', l.is_required, \
+                    'unlock_after_days', l.unlock_after_days, 'unlock_at', l.unlock_at, \
                     'created_at', l.created_at, 'updated_at', l.updated_at, \
                     'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                             'id', s.id, 'lesson_id', s.lesson_id, 'title', s.title, 'content', s.content, \

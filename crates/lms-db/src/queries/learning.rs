@@ -266,38 +266,39 @@ pub async fn set_access_end(
 }
 
 /// The caller's enrollment in the course of a section, locked, with where
-/// the section sits. `None` when the section is not in the course.
+/// the section sits and whether its lesson is open to them.
 #[derive(Debug, Clone)]
 pub struct ProgressTarget {
     /// The lesson of the section.
     pub lesson_id: Uuid,
+    /// The course keeps the latest score, not the best.
+    pub latest_score: bool,
+    /// The lesson opens at this time (drip pacing).
+    pub unlocks_at: Option<DateTime<Utc>>,
+    /// The lesson waits for this earlier lesson (sequential pacing).
+    pub waits_for: Option<Uuid>,
     /// The caller's enrollment in the course, if any: id, stored status,
     /// end of access.
     pub enrollment: Option<(EnrollmentId, EnrollmentStatus, Option<DateTime<Utc>>)>,
 }
 
-/// Finds the section in the live course and locks the user's enrollment.
+impl ProgressTarget {
+    /// Whether the lesson is still closed to the learner.
+    pub fn locked(&self) -> bool {
+        self.waits_for.is_some() || self.unlocks_at.is_some_and(|t| t > Utc::now())
+    }
+}
+
+/// Finds the section in the live course (drafts only when `drafts`),
+/// locks the user's enrollment, and says whether the lesson is open.
 pub async fn progress_target(
     tx: &mut TenantTx,
     user: UserId,
     course: CourseId,
     section: SectionId,
+    drafts: bool,
 ) -> Result<Option<ProgressTarget>, DbError> {
     let org = tx.org();
-    let lesson: Option<Uuid> = sqlx::query_scalar(
-        "SELECT s.lesson_id FROM sections s \
-           JOIN lessons l ON l.organization_id = s.organization_id AND l.id = s.lesson_id \
-           JOIN courses c ON c.organization_id = l.organization_id AND c.id = l.course_id \
-          WHERE s.organization_id = $1 AND s.id = $2 AND l.course_id = $3 AND c.deleted_at IS NULL",
-    )
-    .bind(org.as_uuid())
-    .bind(section.as_uuid())
-    .bind(course.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(lesson_id) = lesson else {
-        return Ok(None);
-    };
     let e: Option<(Uuid, String, Option<DateTime<Utc>>)> = sqlx::query_as(
         "SELECT id, status::text, access_ends_at FROM enrollments \
           WHERE organization_id = $1 AND user_id = $2 AND course_id = $3 FOR UPDATE",
@@ -307,16 +308,37 @@ pub async fn progress_target(
     .bind(course.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
-    Ok(Some(ProgressTarget {
-        lesson_id,
-        enrollment: e.map(|(id, s, ends)| {
-            (
-                EnrollmentId::from_uuid(id),
-                s.parse().unwrap_or(EnrollmentStatus::Active),
-                ends,
-            )
-        }),
-    }))
+    type Found = (Uuid, bool, Option<DateTime<Utc>>, Option<Uuid>);
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT s.lesson_id, c.score_rule = 'LATEST', k.unlocks_at, k.waits_for FROM sections s \
+           JOIN lessons l ON l.organization_id = s.organization_id AND l.id = s.lesson_id \
+           JOIN courses c ON c.organization_id = l.organization_id AND c.id = l.course_id \
+           LEFT JOIN app.lesson_locks($1, $4, $3) k ON k.lesson_id = l.id \
+          WHERE s.organization_id = $1 AND s.id = $2 AND l.course_id = $3 AND c.deleted_at IS NULL \
+            AND ($5 OR c.is_published)",
+    )
+    .bind(org.as_uuid())
+    .bind(section.as_uuid())
+    .bind(course.as_uuid())
+    .bind(user.as_uuid())
+    .bind(drafts)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(found.map(
+        |(lesson_id, latest_score, unlocks_at, waits_for)| ProgressTarget {
+            lesson_id,
+            latest_score,
+            unlocks_at,
+            waits_for,
+            enrollment: e.map(|(id, s, ends)| {
+                (
+                    EnrollmentId::from_uuid(id),
+                    s.parse().unwrap_or(EnrollmentStatus::Active),
+                    ends,
+                )
+            }),
+        },
+    ))
 }
 
 /// A progress row.
@@ -345,6 +367,7 @@ pub async fn record(
     section: SectionId,
     seconds: i32,
     score: Option<f64>,
+    latest_score: bool,
 ) -> Result<ProgressRow, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(
@@ -355,7 +378,8 @@ pub async fn record(
             SET time_spent_seconds = LEAST(progress.time_spent_seconds::bigint \
                                            + EXCLUDED.time_spent_seconds, 2147483647)::int, \
                 attempts_count = progress.attempts_count + 1, \
-                score = GREATEST(progress.score, EXCLUDED.score) \
+                score = CASE WHEN $9 THEN COALESCE(EXCLUDED.score, progress.score) \
+                             ELSE GREATEST(progress.score, EXCLUDED.score) END \
          RETURNING section_id, lesson_id, completed_at, time_spent_seconds, attempts_count, \
                    score::float8 AS score",
     )
@@ -367,6 +391,7 @@ pub async fn record(
     .bind(section.as_uuid())
     .bind(seconds)
     .bind(score)
+    .bind(latest_score)
     .fetch_one(tx.conn())
     .await?)
 }
@@ -502,6 +527,10 @@ pub struct LessonProgress {
     pub position: i32,
     /// Required lessons count towards completion.
     pub is_required: bool,
+    /// Opens at this time (drip pacing).
+    pub unlocks_at: Option<DateTime<Utc>>,
+    /// Waits for this earlier lesson to be completed (sequential pacing).
+    pub waits_for: Option<Uuid>,
     /// Its sections, in order.
     pub sections: Vec<SectionProgress>,
 }
@@ -530,6 +559,8 @@ pub struct CourseProgress {
     pub course_id: Uuid,
     /// Its title.
     pub title: String,
+    /// Pacing label.
+    pub pacing: String,
     /// The learner's enrollment, if any.
     pub enrollment: Option<EnrollmentBrief>,
     /// Lessons in order.
@@ -548,7 +579,7 @@ pub async fn course_progress(
     let org = tx.org();
     let v: Option<serde_json::Value> = sqlx::query_scalar(
         "SELECT jsonb_build_object( \
-            'course_id', c.id, 'title', c.title, \
+            'course_id', c.id, 'title', c.title, 'pacing', c.pacing, \
             'enrollment', (SELECT jsonb_build_object('id', e.id, \
                     'status', CASE WHEN e.status IN ('ACTIVE', 'PAUSED') AND e.access_ends_at <= now() \
                                    THEN 'EXPIRED' ELSE e.status::text END, \
@@ -558,6 +589,7 @@ pub async fn course_progress(
                  AND e.course_id = c.id AND e.user_id = $3), \
             'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                     'id', l.id, 'title', l.title, 'position', l.position, 'is_required', l.is_required, \
+                    'unlocks_at', k.unlocks_at, 'waits_for', k.waits_for, \
                     'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                             'id', s.id, 'title', s.title, 'type', s.type, 'is_optional', s.is_optional, \
                             'done', p.id IS NOT NULL, 'score', p.score, \
@@ -567,7 +599,8 @@ pub async fn course_progress(
                              AND p.section_id = s.id AND p.user_id = $3 \
                        WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id), '[]')) \
                   ORDER BY l.position) \
-                FROM lessons l WHERE l.organization_id = c.organization_id AND l.course_id = c.id), '[]')) \
+                FROM lessons l LEFT JOIN app.lesson_locks(c.organization_id, $3, c.id) k ON k.lesson_id = l.id \
+                WHERE l.organization_id = c.organization_id AND l.course_id = c.id), '[]')) \
          FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
            AND ($4 OR c.is_published)",
     )

@@ -22,14 +22,18 @@ pub struct LessonRow {
     pub position: i32,
     /// Counts towards completion.
     pub is_required: bool,
+    /// Drip: opens this many days after the learner enrolled.
+    pub unlock_after_days: Option<i32>,
+    /// Drip: opens at this time.
+    pub unlock_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, course_id, title, description, position, is_required, created_at, updated_at";
+const COLUMNS: &str = "id, course_id, title, description, position, is_required, \
+                       unlock_after_days, unlock_at, created_at, updated_at";
 
 /// A new lesson.
 #[derive(Debug)]
@@ -42,6 +46,10 @@ pub struct NewLesson<'a> {
     pub description: Option<&'a str>,
     /// Counts towards completion.
     pub is_required: bool,
+    /// Drip: days after enrollment.
+    pub unlock_after_days: Option<i32>,
+    /// Drip: date.
+    pub unlock_at: Option<DateTime<Utc>>,
     /// Where to insert (default: at the end).
     pub position: Option<i32>,
 }
@@ -55,11 +63,11 @@ pub async fn insert(
 ) -> Result<LessonRow, DbError> {
     let org = tx.org();
     let at = ordering::open_gap(tx, Ordered::Lessons, course.as_uuid(), l.position).await?;
-    Ok(sqlx::query_as(
-        "INSERT INTO lessons (organization_id, id, course_id, title, description, position, is_required) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         RETURNING id, course_id, title, description, position, is_required, created_at, updated_at",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO lessons (organization_id, id, course_id, title, description, position, is_required, \
+                              unlock_after_days, unlock_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+    )))
     .bind(org.as_uuid())
     .bind(l.id.as_uuid())
     .bind(course.as_uuid())
@@ -67,6 +75,8 @@ pub async fn insert(
     .bind(l.description)
     .bind(at)
     .bind(l.is_required)
+    .bind(l.unlock_after_days)
+    .bind(l.unlock_at)
     .fetch_one(tx.conn())
     .await?)
 }
@@ -114,29 +124,49 @@ pub async fn list(tx: &mut TenantTx, course: CourseId) -> Result<Vec<LessonRow>,
     .await?)
 }
 
-/// Changes a lesson; `None` leaves a field as it is.
+/// Changes to a lesson: `None` leaves a field as it is; for the nullable
+/// fields, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct LessonPatch<'a> {
+    /// New title.
+    pub title: Option<&'a str>,
+    /// New description, or cleared.
+    pub description: Option<Option<&'a str>>,
+    /// Required or not.
+    pub is_required: Option<bool>,
+    /// Drip days, or cleared.
+    pub unlock_after_days: Option<Option<i32>>,
+    /// Drip date, or cleared.
+    pub unlock_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Changes a lesson.
 pub async fn update(
     tx: &mut TenantTx,
     course: CourseId,
     id: LessonId,
-    title: Option<&str>,
-    description: Option<Option<&str>>,
-    is_required: Option<bool>,
+    p: &LessonPatch<'_>,
 ) -> Result<Option<LessonRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE lessons SET title = COALESCE($4, title), \
                 description = CASE WHEN $5 THEN $6 ELSE description END, \
-                is_required = COALESCE($7, is_required), updated_at = now() \
+                is_required = COALESCE($7, is_required), \
+                unlock_after_days = CASE WHEN $8 THEN $9 ELSE unlock_after_days END, \
+                unlock_at = CASE WHEN $10 THEN $11 ELSE unlock_at END, updated_at = now() \
           WHERE organization_id = $1 AND course_id = $2 AND id = $3 RETURNING {COLUMNS}"
     )))
     .bind(org.as_uuid())
     .bind(course.as_uuid())
     .bind(id.as_uuid())
-    .bind(title)
-    .bind(description.is_some())
-    .bind(description.flatten())
-    .bind(is_required)
+    .bind(p.title)
+    .bind(p.description.is_some())
+    .bind(p.description.flatten())
+    .bind(p.is_required)
+    .bind(p.unlock_after_days.is_some())
+    .bind(p.unlock_after_days.flatten())
+    .bind(p.unlock_at.is_some())
+    .bind(p.unlock_at.flatten())
     .fetch_optional(tx.conn())
     .await?)
 }

@@ -1,7 +1,8 @@
 //! Lessons and sections: ordered content under a course.
 
+use chrono::{DateTime, Utc};
 use lms_db::queries::courses;
-use lms_db::queries::lessons::{self, NewLesson};
+use lms_db::queries::lessons::{self, LessonPatch, NewLesson};
 use lms_db::queries::ordering::{self, Ordered};
 use lms_db::queries::sections::{self, NewSection, SectionPatch};
 use lms_domain::{CourseId, InputError, LessonId, SectionId, Title};
@@ -39,6 +40,12 @@ pub struct CreateLesson {
     pub description: Option<String>,
     /// Whether it counts towards completion (default true).
     pub is_required: Option<bool>,
+    /// Drip pacing: opens this many days (0–3650) after the learner
+    /// enrolled.
+    #[oai(validator(minimum(value = "0"), maximum(value = "3650")))]
+    pub unlock_after_days: Option<i32>,
+    /// Drip pacing: opens at this time.
+    pub unlock_at: Option<DateTime<Utc>>,
     /// Where to insert it (0 = first); the lessons from there on move down.
     /// Default: at the end.
     #[oai(validator(minimum(value = "0")))]
@@ -57,6 +64,11 @@ pub struct UpdateLesson {
     pub description: MaybeUndefined<String>,
     /// Required or not.
     pub is_required: Option<bool>,
+    /// Drip days after enrollment (0–3650), or `null` to remove.
+    #[oai(validator(minimum(value = "0"), maximum(value = "3650")))]
+    pub unlock_after_days: MaybeUndefined<i32>,
+    /// Drip date, or `null` to remove.
+    pub unlock_at: MaybeUndefined<DateTime<Utc>>,
 }
 
 /// A new section.
@@ -311,6 +323,8 @@ impl ContentApi {
                 title: title.as_str(),
                 description: b.description.as_deref(),
                 is_required: b.is_required.unwrap_or(true),
+                unlock_after_days: b.unlock_after_days,
+                unlock_at: b.unlock_at,
                 position: b.position,
             },
         )
@@ -409,9 +423,13 @@ impl ContentApi {
             unit.tx(),
             lock.id,
             LessonId::from_uuid(lesson_id.0),
-            title.as_ref().map(Title::as_str),
-            maybe(&b.description).map(|d| d.map(String::as_str)),
-            b.is_required,
+            &LessonPatch {
+                title: title.as_ref().map(Title::as_str),
+                description: maybe(&b.description).map(|d| d.map(String::as_str)),
+                is_required: b.is_required,
+                unlock_after_days: maybe(&b.unlock_after_days).map(|d| d.copied()),
+                unlock_at: maybe(&b.unlock_at).map(|d| d.copied()),
+            },
         )
         .await?
         .ok_or_else(lesson_not_found)?

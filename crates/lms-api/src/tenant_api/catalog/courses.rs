@@ -66,6 +66,67 @@ impl From<lms_domain::Difficulty> for Difficulty {
     }
 }
 
+/// How a course's lessons open.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Pacing {
+    /// Every lesson is open from the start.
+    Free,
+    /// A lesson opens when every required lesson before it is complete.
+    Sequential,
+    /// A lesson opens on its date (`unlock_at`) or a number of days after
+    /// the learner enrolled (`unlock_after_days`), the later of the two.
+    Drip,
+}
+
+impl From<Pacing> for lms_domain::Pacing {
+    fn from(p: Pacing) -> Self {
+        match p {
+            Pacing::Free => Self::Free,
+            Pacing::Sequential => Self::Sequential,
+            Pacing::Drip => Self::Drip,
+        }
+    }
+}
+
+impl Pacing {
+    pub(crate) fn of(label: &str) -> Self {
+        match label.parse() {
+            Ok(lms_domain::Pacing::Sequential) => Self::Sequential,
+            Ok(lms_domain::Pacing::Drip) => Self::Drip,
+            _ => Self::Free,
+        }
+    }
+}
+
+/// Which of a section's scored attempts counts towards the grade.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScoreRule {
+    /// The best score of all attempts.
+    Best,
+    /// The score of the latest attempt that came with one.
+    Latest,
+}
+
+impl From<ScoreRule> for lms_domain::ScoreRule {
+    fn from(r: ScoreRule) -> Self {
+        match r {
+            ScoreRule::Best => Self::Best,
+            ScoreRule::Latest => Self::Latest,
+        }
+    }
+}
+
+impl ScoreRule {
+    pub(crate) fn of(label: &str) -> Self {
+        match label.parse() {
+            Ok(lms_domain::ScoreRule::Latest) => Self::Latest,
+            _ => Self::Best,
+        }
+    }
+}
+
 /// Catalog orders.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[oai(rename_all = "lowercase")]
@@ -103,6 +164,10 @@ pub struct Course {
     pub is_published: bool,
     /// Free-form metadata object.
     pub metadata: Option<Value>,
+    /// How lessons open.
+    pub pacing: Pacing,
+    /// Which attempt's score counts.
+    pub score_rule: ScoreRule,
     /// Mean rating (0 when unrated).
     pub average_rating: f64,
     /// Number of ratings.
@@ -128,6 +193,8 @@ impl From<CourseRow> for Course {
             image_url: r.image_url,
             is_published: r.is_published,
             metadata: r.metadata,
+            pacing: Pacing::of(&r.pacing),
+            score_rule: ScoreRule::of(&r.score_rule),
             average_rating: r.average_rating,
             rating_count: r.rating_count,
             version: r.version,
@@ -216,6 +283,10 @@ pub struct CreateCourse {
     pub image_url: Option<String>,
     /// Free-form JSON object, up to 16 KiB.
     pub metadata: Option<Value>,
+    /// How lessons open (default `FREE`).
+    pub pacing: Option<Pacing>,
+    /// Which attempt's score counts (default `BEST`).
+    pub score_rule: Option<ScoreRule>,
 }
 
 /// Changes to a course; absent fields stay as they are, `null` clears the
@@ -239,6 +310,10 @@ pub struct UpdateCourse {
     pub image_url: MaybeUndefined<String>,
     /// New metadata, or `null` to remove it.
     pub metadata: MaybeUndefined<Value>,
+    /// New pacing; learners' locks follow at once.
+    pub pacing: Option<Pacing>,
+    /// New score rule, for attempts from now on.
+    pub score_rule: Option<ScoreRule>,
     /// The version this change is based on; when given and stale, the update
     /// is refused with 409 `version_conflict`.
     pub version: Option<i32>,
@@ -419,6 +494,8 @@ impl CoursesApi {
                 estimated_hours: b.estimated_hours,
                 image_url: image.as_ref().map(|u| u.as_str()),
                 metadata: b.metadata.as_ref(),
+                pacing: b.pacing.map_or(lms_domain::Pacing::Free, Into::into),
+                score_rule: b.score_rule.map_or(lms_domain::ScoreRule::Best, Into::into),
                 created_by: actor.user,
             },
         )
@@ -595,6 +672,8 @@ impl CoursesApi {
             estimated_hours: maybe(&b.estimated_hours).map(|h| h.copied()),
             image_url: maybe(&b.image_url).map(|o| o.and(image.as_ref()).map(|u| u.as_str())),
             metadata: maybe(&b.metadata),
+            pacing: b.pacing.map(Into::into),
+            score_rule: b.score_rule.map(Into::into),
         };
         let row = courses::update(unit.tx(), lock.id, actor.user, lock.next_version(), &patch)
             .await?

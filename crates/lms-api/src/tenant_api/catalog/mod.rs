@@ -15,7 +15,7 @@ use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
 pub use content::ContentApi;
-pub use courses::CoursesApi;
+pub use courses::{CoursesApi, Pacing};
 pub use taxonomy::TaxonomyApi;
 
 use crate::context::Actor;
@@ -89,6 +89,10 @@ pub struct Lesson {
     pub position: i32,
     /// Whether it counts towards completion.
     pub is_required: bool,
+    /// Drip pacing: opens this many days after the learner enrolled.
+    pub unlock_after_days: Option<i32>,
+    /// Drip pacing: opens at this time.
+    pub unlock_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -104,6 +108,8 @@ impl From<LessonRow> for Lesson {
             description: r.description,
             position: r.position,
             is_required: r.is_required,
+            unlock_after_days: r.unlock_after_days,
+            unlock_at: r.unlock_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
