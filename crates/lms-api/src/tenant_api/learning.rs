@@ -1182,11 +1182,10 @@ impl LearningApi {
             unit.tx(),
             actor.user,
             course,
-            target.lesson_id,
+            &target,
             section,
             seconds,
             b.score,
-            target.latest_score,
         )
         .await?;
         unit.emit(

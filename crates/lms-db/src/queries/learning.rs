@@ -363,11 +363,10 @@ pub async fn record(
     tx: &mut TenantTx,
     user: UserId,
     course: CourseId,
-    lesson: Uuid,
+    target: &ProgressTarget,
     section: SectionId,
     seconds: i32,
     score: Option<f64>,
-    latest_score: bool,
 ) -> Result<ProgressRow, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(
@@ -387,11 +386,11 @@ pub async fn record(
     .bind(Uuid::now_v7())
     .bind(user.as_uuid())
     .bind(course.as_uuid())
-    .bind(lesson)
+    .bind(target.lesson_id)
     .bind(section.as_uuid())
     .bind(seconds)
     .bind(score)
-    .bind(latest_score)
+    .bind(target.latest_score)
     .fetch_one(tx.conn())
     .await?)
 }
