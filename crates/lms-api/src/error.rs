@@ -65,7 +65,7 @@ pub enum ApiError {
     Unprocessable(Json<ErrorBody>),
     /// Too many attempts; retry after the number of seconds in `Retry-After`.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// An error on our side. The body says nothing more than the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -136,7 +136,7 @@ impl ApiError {
     pub fn too_many_requests(seconds: u64) -> Self {
         Self::TooManyRequests(
             body("too_many_attempts", "too many attempts; retry later"),
-            seconds.to_string(),
+            seconds,
         )
     }
     /// 500: logs the cause, tells the client nothing but the request id.
