@@ -3,6 +3,7 @@
 mod auth;
 mod catalog;
 mod coherence;
+mod cohorts;
 mod courses;
 mod events;
 mod hosts;

@@ -63,6 +63,10 @@ pub(crate) fn body_for(op: &str, n: usize) -> Value {
         // Sent as CSV (see `request_body`).
         "bulkEnrollCsv" => json!("email\nnobody@acme.test\n"),
         "updateReview" => json!({ "rating": 4 }),
+        "createCohort" => json!({ "name": format!("Cohort {n}") }),
+        "updateCohort" => json!({ "description": "changed" }),
+        "addCohortMembers" => json!({ "users": ["target@acme.test", "nobody@acme.test"] }),
+        "addCohortCourse" => json!({ "course_id": uuid::Uuid::nil() }),
         other => panic!("the matrix needs a request body for {other}: add one to body_for"),
     }
 }
@@ -83,6 +87,7 @@ pub(crate) struct Fixture {
     tag: String,
     user: String,
     role: String,
+    cohort: String,
 }
 
 pub(crate) async fn fixture(acme: &Tenant<'_>) -> Fixture {
@@ -119,7 +124,11 @@ pub(crate) async fn fixture(acme: &Tenant<'_>) -> Fixture {
             json!({ "name": "fixture-role", "permissions": [] }),
         )
         .await);
+    let cohort = id(acme
+        .post("/api/v1/cohorts", json!({ "name": "Fixture cohort" }))
+        .await);
     Fixture {
+        cohort,
         course,
         lesson,
         section,
@@ -139,6 +148,7 @@ pub(crate) fn fill(path: &str, f: &Fixture) -> String {
         .replace("{tag_id}", &f.tag)
         .replace("{user_id}", &f.user)
         .replace("{role_id}", &f.role)
+        .replace("{cohort_id}", &f.cohort)
         .replace("{enrollment_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{code}", "not-a-certificate-code")
         .replace("{review_id}", &uuid::Uuid::now_v7().to_string())

@@ -224,6 +224,11 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "a category with this slug already exists",
     ),
     (
+        "cohorts_name_key",
+        "cohort_name_taken",
+        "a cohort with this name already exists",
+    ),
+    (
         "tags_name_key",
         "tag_name_taken",
         "a tag with this name already exists",

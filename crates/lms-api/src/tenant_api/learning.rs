@@ -761,7 +761,7 @@ async fn enroll(
 /// Holds a live, published course for enrollment and returns its latest
 /// published version. A draft is 404 to learners (they do not see drafts)
 /// and 409 `course_not_published` to staff.
-async fn published_version(
+pub(crate) async fn published_version(
     unit: &mut Unit<'_>,
     actor: &Actor,
     course: CourseId,
@@ -1775,6 +1775,81 @@ fn parse_csv(text: &str) -> ApiResult<Vec<String>> {
     Ok(users)
 }
 
+/// Enrolls one active user in a published course on behalf of a manager
+/// (bulk, cohorts), with its event; `via` says how (merged into the event).
+pub(crate) async fn enroll_one(
+    unit: &mut Unit<'_>,
+    user: UserId,
+    course: CourseId,
+    version: Option<i32>,
+    via: serde_json::Value,
+) -> ApiResult<(BulkOutcome, EnrollmentId)> {
+    let (event, outcome, id) =
+        match learning::enroll(unit.tx(), user, course, version, None).await? {
+            Enrolled::Created(e) => ("enrollment.created", BulkOutcome::Enrolled, e),
+            Enrolled::Reactivated(e) => ("enrollment.reactivated", BulkOutcome::Restarted, e),
+            Enrolled::Exists(e, status) => {
+                let outcome = match status {
+                    EnrollmentStatus::Completed => BulkOutcome::AlreadyCompleted,
+                    EnrollmentStatus::Expired => BulkOutcome::AccessEnded,
+                    _ => BulkOutcome::AlreadyEnrolled,
+                };
+                return Ok((outcome, e));
+            }
+        };
+    let mut payload = json!({ "id": id, "user_id": user, "course_id": course });
+    if let (Some(p), serde_json::Value::Object(extra)) = (payload.as_object_mut(), via) {
+        p.extend(extra);
+    }
+    unit.emit(event, id, payload);
+    Ok((outcome, id))
+}
+
+/// An entry of a list of users, resolved.
+pub(crate) enum Entry {
+    /// No such user.
+    Unknown,
+    /// Named earlier in the list.
+    Duplicate(Uuid),
+    /// Deactivated.
+    Inactive(Uuid),
+    /// An active user.
+    Active(Uuid),
+}
+
+/// Resolves user ids or e-mail addresses (each at most 320 characters, or
+/// 422 `invalid_user`) in one statement, keeping the order.
+pub(crate) async fn resolve_users(
+    unit: &mut Unit<'_>,
+    users: Vec<String>,
+) -> ApiResult<Vec<(String, Entry)>> {
+    if users.iter().any(|u| u.len() > 320) {
+        return Err(ApiError::unprocessable(
+            "invalid_user",
+            "an entry is too long",
+        ));
+    }
+    let found: std::collections::HashMap<String, (Uuid, bool)> =
+        learning::find_users(unit.tx(), &users)
+            .await?
+            .into_iter()
+            .map(|(k, id, active)| (k, (id, active)))
+            .collect();
+    let mut seen = std::collections::HashSet::new();
+    Ok(users
+        .into_iter()
+        .map(|input| {
+            let entry = match found.get(&input) {
+                None => Entry::Unknown,
+                Some((id, _)) if !seen.insert(*id) => Entry::Duplicate(*id),
+                Some((id, false)) => Entry::Inactive(*id),
+                Some((id, true)) => Entry::Active(*id),
+            };
+            (input, entry)
+        })
+        .collect())
+}
+
 async fn bulk_enroll(
     ctx: &Ctx,
     tenant: &Tenant,
@@ -1783,54 +1858,22 @@ async fn bulk_enroll(
     course: Uuid,
     users: Vec<String>,
 ) -> ApiResult<BulkDone> {
-    if users.iter().any(|u| u.len() > 320) {
-        return Err(ApiError::unprocessable(
-            "invalid_user",
-            "an entry is too long",
-        ));
-    }
     let course = CourseId::from_uuid(course);
     let (mut unit, actor) = ctx.unit(tenant, auth.0, op).await?;
     let version = published_version(&mut unit, &actor, course).await?;
-    let found = learning::find_users(unit.tx(), &users).await?;
-    let mut seen = std::collections::HashSet::new();
-    let mut rows = Vec::with_capacity(users.len());
+    let entries = resolve_users(&mut unit, users).await?;
+    let mut rows = Vec::with_capacity(entries.len());
     let mut enrolled = 0;
-    for input in users {
-        let hit = found.iter().find(|(k, _, _)| *k == input);
-        let (outcome, user_id, enrollment_id) = match hit {
-            None => (BulkOutcome::UnknownUser, None, None),
-            Some((_, id, _)) if !seen.insert(*id) => (BulkOutcome::Duplicate, Some(*id), None),
-            Some((_, id, false)) => (BulkOutcome::InactiveUser, Some(*id), None),
-            Some((_, id, true)) => {
-                let user = UserId::from_uuid(*id);
-                match learning::enroll(unit.tx(), user, course, version, None).await? {
-                    Enrolled::Created(e) => {
-                        unit.emit(
-                            "enrollment.created",
-                            e,
-                            json!({ "id": e, "user_id": user, "course_id": course, "bulk": true }),
-                        );
-                        (BulkOutcome::Enrolled, Some(*id), Some(e.as_uuid()))
-                    }
-                    Enrolled::Reactivated(e) => {
-                        unit.emit(
-                            "enrollment.reactivated",
-                            e,
-                            json!({ "id": e, "user_id": user, "course_id": course, "bulk": true }),
-                        );
-                        (BulkOutcome::Restarted, Some(*id), Some(e.as_uuid()))
-                    }
-                    Enrolled::Exists(e, status) => (
-                        match status {
-                            EnrollmentStatus::Completed => BulkOutcome::AlreadyCompleted,
-                            EnrollmentStatus::Expired => BulkOutcome::AccessEnded,
-                            _ => BulkOutcome::AlreadyEnrolled,
-                        },
-                        Some(*id),
-                        Some(e.as_uuid()),
-                    ),
-                }
+    for (input, entry) in entries {
+        let (outcome, user_id, enrollment_id) = match entry {
+            Entry::Unknown => (BulkOutcome::UnknownUser, None, None),
+            Entry::Duplicate(id) => (BulkOutcome::Duplicate, Some(id), None),
+            Entry::Inactive(id) => (BulkOutcome::InactiveUser, Some(id), None),
+            Entry::Active(id) => {
+                let user = UserId::from_uuid(id);
+                let (outcome, e) =
+                    enroll_one(&mut unit, user, course, version, json!({ "bulk": true })).await?;
+                (outcome, Some(id), Some(e.as_uuid()))
             }
         };
         if matches!(outcome, BulkOutcome::Enrolled | BulkOutcome::Restarted) {

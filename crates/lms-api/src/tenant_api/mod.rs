@@ -2,6 +2,7 @@
 
 mod auth;
 mod catalog;
+mod cohorts;
 mod events;
 mod learning;
 mod me;
@@ -85,6 +86,7 @@ pub type Apis = (
     catalog::ContentApi,
     catalog::TaxonomyApi,
     learning::LearningApi,
+    cohorts::CohortsApi,
     reviews::ReviewsApi,
     events::EventsApi,
 );
@@ -102,6 +104,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             catalog::ContentApi,
             catalog::TaxonomyApi,
             learning::LearningApi,
+            cohorts::CohortsApi,
             reviews::ReviewsApi,
             events::EventsApi,
         ),

@@ -6,6 +6,7 @@
 //! tenant-leading indexes, and a second guard costs nothing.
 
 pub mod categories;
+pub mod cohorts;
 pub mod courses;
 pub mod learning;
 pub mod lessons;
