@@ -1290,6 +1290,42 @@ async fn bulk_enrollment_reports_every_entry_and_a_malformed_file_changes_nothin
     assert_eq!(a.json["rows"][0]["outcome"], "enrolled");
     assert_eq!(a.json["rows"][1]["outcome"], "already_enrolled");
     assert_eq!(a.json["rows"][0]["user_id"], ada.to_string());
+
+    // The same file as the `file` part of a form.
+    let (ida, _) = acme.user_with_role("ida@acme.test", "learner").await;
+    let form = |part: &str, text: &str| {
+        format!(
+            "--XBOUNDARY\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"l.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n{text}\r\n--XBOUNDARY--\r\n"
+        )
+    };
+    let post_form = |body: String| {
+        app.send(
+            Method::POST,
+            &acme.host,
+            &csv_path,
+            Some(&acme.token),
+            Some(lms_tests::Body::Raw(
+                "multipart/form-data; boundary=XBOUNDARY",
+                body,
+            )),
+        )
+    };
+    let a = post_form(form("file", "user_id\nnobody\nida@acme.test\n")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(
+        (&a.json["rows"][1]["outcome"], &a.json["rows"][1]["user_id"]),
+        (&json!("enrolled"), &json!(ida))
+    );
+    let a = post_form(form("attachment", "email\nida@acme.test\n")).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::BAD_REQUEST, "invalid_body"),
+        "{}",
+        a.text
+    );
+    let a = post_form(form("file", "name\nIda\n")).await;
+    assert_eq!(a.code(), "malformed_csv", "{}", a.text);
 }
 
 #[tokio::test]

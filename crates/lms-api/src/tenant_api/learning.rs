@@ -632,12 +632,34 @@ pub struct BulkResult {
     pub enrolled: i64,
 }
 
+/// A form with a CSV file.
+#[derive(poem_openapi::Multipart, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CsvForm {
+    /// The CSV file.
+    pub file: poem_openapi::types::multipart::Upload,
+}
+
 /// An uploaded CSV file.
 #[derive(poem_openapi::ApiRequest, Debug)]
 pub enum CsvUpload {
-    /// The file.
+    /// The file as the body.
     #[oai(content_type = "text/csv")]
     Csv(poem_openapi::payload::PlainText<String>),
+    /// The file as the `file` part of a form.
+    Form(CsvForm),
+}
+
+impl CsvUpload {
+    /// The text of the file.
+    async fn text(self) -> ApiResult<String> {
+        match self {
+            CsvUpload::Csv(text) => Ok(text.0),
+            CsvUpload::Form(form) => form.file.into_string().await.map_err(|_| {
+                ApiError::unprocessable("malformed_csv", "the file is not UTF-8 text")
+            }),
+        }
+    }
 }
 
 #[derive(ApiResponse)]
@@ -919,7 +941,8 @@ impl LearningApi {
         bulk_enroll(&ctx, &tenant, auth, "bulkEnroll", course_id.0, body.0.users).await
     }
 
-    /// The same from a CSV file (`text/csv`) whose header names a `user`,
+    /// The same from a CSV file (`text/csv`, or the `file` part of a
+    /// `multipart/form-data` form) whose header names a `user`,
     /// `user_id` or `email` column. A file that is not such a CSV is
     /// refused whole (422 `malformed_csv`), with nothing enrolled.
     #[oai(
@@ -935,8 +958,7 @@ impl LearningApi {
         course_id: Path<Uuid>,
         body: CsvUpload,
     ) -> ApiResult<BulkDone> {
-        let CsvUpload::Csv(text) = body;
-        let users = parse_csv(&text.0)?;
+        let users = parse_csv(&body.text().await?)?;
         bulk_enroll(&ctx, &tenant, auth, "bulkEnrollCsv", course_id.0, users).await
     }
 
