@@ -164,8 +164,76 @@ async fn a_learner_finishes_a_course_with_a_grade_and_a_certificate_anyone_can_v
     assert_eq!(v.status, StatusCode::OK, "{}", v.text);
     assert_eq!(
         v.json,
-        json!({ "learner_name": "Some One", "course_title": "Rust from zero",
+        json!({ "issued_by": "acme academy", "learner_name": "Some One",
+                "course_title": "Rust from zero",
                 "completed_at": cert["completed_at"], "final_grade": 57.0 })
+    );
+    // Printable, with nothing that runs.
+    let page = |host: String, code: String| {
+        let app = &app;
+        async move {
+            app.send(
+                Method::GET,
+                &host,
+                &format!("/api/v1/certificates/{code}/html"),
+                None,
+                None,
+            )
+            .await
+        }
+    };
+    let html = page(acme.host.clone(), code.clone()).await;
+    assert_eq!(html.status, StatusCode::OK, "{}", html.text);
+    assert!(
+        html.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        html.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    for shown in [
+        "acme academy",
+        "Some One",
+        "Rust from zero",
+        "57%",
+        code.as_str(),
+    ] {
+        assert!(html.text.contains(shown), "{shown} on the page");
+    }
+    // An organization that hides grades hides them everywhere public.
+    acme.patch(
+        "/api/v1/organization/settings",
+        json!({ "certificate_shows_grade": false }),
+    )
+    .await;
+    let v = app
+        .send(
+            Method::GET,
+            &acme.host,
+            &format!("/api/v1/certificates/{code}"),
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        v.json.get("final_grade").is_none_or(Value::is_null),
+        "{}",
+        v.text
+    );
+    assert!(
+        !page(acme.host.clone(), code.clone())
+            .await
+            .text
+            .contains("57")
+    );
+    assert_eq!(
+        page(globex.host.clone(), code.clone()).await.code(),
+        "certificate_not_found"
     );
     for (host, c) in [
         (&acme.host, "AAAAAAAAAAAAAAAAAAAAAAAA".to_owned()),

@@ -78,6 +78,7 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("listCourseLearners", Requires(ProgressReadAny)),
     ("exportCourseLearners", Requires(ProgressReadAny)),
     ("verifyCertificate", Public),
+    ("printCertificate", Public),
     // Reviews: everyone reads; authors write their own (a policy says so too).
     ("createReview", Authenticated),
     ("listCourseReviews", Authenticated),

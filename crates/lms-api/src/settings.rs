@@ -38,6 +38,8 @@ pub struct OrgSettings {
     pub self_signup: bool,
     /// Text-search configuration of the catalog.
     pub search_language: String,
+    /// Whether certificates show the final grade.
+    pub certificate_shows_grade: bool,
 }
 
 impl Default for OrgSettings {
@@ -45,6 +47,7 @@ impl Default for OrgSettings {
         Self {
             self_signup: false,
             search_language: "english".into(),
+            certificate_shows_grade: true,
         }
     }
 }

@@ -239,14 +239,69 @@ impl From<CertificateRow> for Certificate {
 /// What a printed certificate shows.
 #[derive(Object, Debug)]
 pub struct VerifiedCertificate {
+    /// The organization that issued it.
+    pub issued_by: String,
     /// The learner.
     pub learner_name: String,
     /// The course.
     pub course_title: String,
     /// Completion.
     pub completed_at: DateTime<Utc>,
-    /// Final grade, 0–100.
+    /// Final grade, 0–100; absent when the course has no graded section or
+    /// the organization does not show grades on certificates.
     pub final_grade: Option<f64>,
+}
+
+/// A certificate, printable.
+#[derive(askama::Template)]
+#[template(path = "certificate.html")]
+struct CertificatePage<'a> {
+    issued_by: &'a str,
+    learner_name: &'a str,
+    course_title: &'a str,
+    completed_on: String,
+    grade: Option<String>,
+    code: &'a str,
+}
+
+#[derive(ApiResponse)]
+enum CertificatePrinted {
+    /// The certificate as a printable HTML page (no scripts, no outside
+    /// resources).
+    #[oai(status = 200)]
+    Ok(
+        poem_openapi::payload::Html<String>,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
+}
+
+/// Finds a certificate by its code, as the public sees it.
+async fn certificate_by_code(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    code: &str,
+) -> ApiResult<VerifiedCertificate> {
+    // Only codes this service could have issued reach the database.
+    let well_formed = (22..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(certificate_not_found());
+    }
+    let mut tx = ctx.db.tenant(tenant.id, None).await?;
+    let row = learning::verify_certificate(&mut tx, code).await?;
+    let org = lms_db::queries::orgs::current(&mut tx).await?;
+    tx.commit().await?;
+    let (row, org) = row.zip(org).ok_or_else(certificate_not_found)?;
+    let settings = crate::settings::OrgSettings::from_json(&org.settings);
+    Ok(VerifiedCertificate {
+        issued_by: org.name,
+        learner_name: row.learner_name,
+        course_title: row.course_title,
+        completed_at: row.completed_at,
+        final_grade: row.final_grade.filter(|_| settings.certificate_shows_grade),
+    })
 }
 
 /// The outcome of recording progress.
@@ -1602,25 +1657,42 @@ impl LearningApi {
         #[oai(validator(max_length = 64))]
         code: Path<String>,
     ) -> ApiResult<CertificateShown> {
-        // Only codes this service could have issued reach the database.
-        let well_formed = (22..=64).contains(&code.0.len())
-            && code
-                .0
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !well_formed {
-            return Err(certificate_not_found());
+        Ok(CertificateShown::Ok(Json(
+            certificate_by_code(&ctx, &tenant, &code.0).await?,
+        )))
+    }
+
+    /// The certificate as a printable page, for anyone with its code (no
+    /// authentication); unknown code → 404.
+    #[oai(
+        path = "/certificates/:code/html",
+        method = "get",
+        operation_id = "printCertificate"
+    )]
+    async fn print(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        /// The verification code.
+        #[oai(validator(max_length = 64))]
+        code: Path<String>,
+    ) -> ApiResult<CertificatePrinted> {
+        use askama::Template as _;
+        let c = certificate_by_code(&ctx, &tenant, &code.0).await?;
+        let page = CertificatePage {
+            issued_by: &c.issued_by,
+            learner_name: &c.learner_name,
+            course_title: &c.course_title,
+            completed_on: c.completed_at.format("%B %-d, %Y").to_string(),
+            grade: c.final_grade.map(|g| g.to_string()),
+            code: &code.0,
         }
-        let mut tx = ctx.db.tenant(tenant.id, None).await?;
-        let row = learning::verify_certificate(&mut tx, &code.0).await?;
-        tx.commit().await?;
-        let row = row.ok_or_else(certificate_not_found)?;
-        Ok(CertificateShown::Ok(Json(VerifiedCertificate {
-            learner_name: row.learner_name,
-            course_title: row.course_title,
-            completed_at: row.completed_at,
-            final_grade: row.final_grade,
-        })))
+        .render()
+        .map_err(ApiError::internal)?;
+        Ok(CertificatePrinted::Ok(
+            poem_openapi::payload::Html(page),
+            "default-src 'none'; style-src 'unsafe-inline'".to_owned(),
+        ))
     }
 }
 
@@ -1910,4 +1982,30 @@ async fn bulk_enroll(
     }
     unit.commit().await?;
     Ok(BulkDone::Ok(Json(BulkResult { rows, enrolled })))
+}
+
+#[cfg(test)]
+mod tests {
+    use askama::Template as _;
+
+    use super::CertificatePage;
+
+    #[test]
+    fn a_printed_certificate_escapes_what_users_wrote() {
+        let page = CertificatePage {
+            issued_by: "Acme & Co",
+            learner_name: "<script>alert(1)</script>",
+            course_title: "\"quoted\" <b>title</b>",
+            completed_on: "June 1, 2026".into(),
+            grade: None,
+            code: "abc",
+        }
+        .render()
+        .unwrap();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<b>title"), "{page}");
+        assert!(page.contains("&#60;script&#62;"), "{page}");
+        assert!(page.contains("Acme &#38; Co"), "{page}");
+        assert!(!page.contains("final grade"), "{page}");
+    }
 }

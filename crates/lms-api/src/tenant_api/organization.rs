@@ -20,6 +20,9 @@ pub struct Settings {
     pub self_signup: bool,
     /// Language of catalog search (a PostgreSQL text-search configuration).
     pub search_language: String,
+    /// Whether certificates (and their public verification) show the final
+    /// grade.
+    pub certificate_shows_grade: bool,
 }
 
 /// The organization.
@@ -46,6 +49,8 @@ pub struct UpdateSettings {
     /// Catalog search language.
     #[oai(validator(max_length = 32))]
     pub search_language: Option<String>,
+    /// Show the final grade on certificates.
+    pub certificate_shows_grade: Option<bool>,
 }
 
 #[derive(ApiResponse)]
@@ -65,6 +70,7 @@ fn view(row: orgs::OrgRow) -> OrganizationView {
         settings: Settings {
             self_signup: s.self_signup,
             search_language: s.search_language,
+            certificate_shows_grade: s.certificate_shows_grade,
         },
     }
 }
@@ -129,6 +135,9 @@ impl OrganizationApi {
         if let Some(v) = b.self_signup {
             settings.self_signup = v;
         }
+        if let Some(v) = b.certificate_shows_grade {
+            settings.certificate_shows_grade = v;
+        }
         let language_changed = b.search_language.is_some();
         if let Some(v) = b.search_language {
             settings.search_language = v;
@@ -154,6 +163,7 @@ impl OrganizationApi {
             json!({
                 "self_signup": settings.self_signup,
                 "search_language": settings.search_language,
+                "certificate_shows_grade": settings.certificate_shows_grade,
             }),
         );
         unit.commit().await?;
