@@ -331,6 +331,64 @@ async fn enrollment_rules_and_their_codes() {
     )
     .await;
     assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "not_enrolled"));
+    // What a learner cannot see is not found, not "not enrolled".
+    let lesson = acme
+        .post(
+            &format!("/api/v1/courses/{draft}/lessons"),
+            json!({ "title": "L" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hidden = acme
+        .post(
+            &format!("/api/v1/courses/{draft}/lessons/{lesson}/sections"),
+            json!({ "title": "S" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = record(
+        &acme,
+        &lea,
+        &draft,
+        &hidden,
+        json!({ "time_spent_seconds": 1 }),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::NOT_FOUND, "section_not_found")
+    );
+    for c in [draft.clone(), Uuid::now_v7().to_string()] {
+        let a = acme
+            .send_as(
+                &lea,
+                Method::POST,
+                &format!("/api/v1/courses/{c}/sessions"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::NOT_FOUND, "course_not_found")
+        );
+    }
+    // A bulk entry longer than any e-mail address.
+    let a = acme
+        .post(
+            &format!("/api/v1/courses/{course}/enrollments/bulk"),
+            json!({ "users": ["x".repeat(321)] }),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_user")
+    );
 
     let e = enroll(&acme, &lea, &course).await.json["id"]
         .as_str()
@@ -806,6 +864,17 @@ async fn enrolled_learners_review_and_the_average_stays_exact() {
     assert_eq!(
         (a.status, a.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_rating")
+    );
+    let a = write(
+        lea.clone(),
+        json!({ "rating": 4, "body": "é".repeat(10_001) }),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        "{}",
+        a.text
     );
     let a = write(
         lea.clone(),

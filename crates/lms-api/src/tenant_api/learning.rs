@@ -1479,10 +1479,16 @@ impl LearningApi {
         let (mut unit, actor) = ctx.unit(&tenant, auth.0, "startLearningSession").await?;
         match learning::enrollment_of(unit.tx(), actor.user, course).await? {
             None => {
-                return Err(ApiError::conflict(
-                    "not_enrolled",
-                    "you are not enrolled in this course",
-                ));
+                // A course the caller cannot see is not found, not a
+                // course they are not enrolled in.
+                let visible = learning::enrollable(unit.tx(), course)
+                    .await?
+                    .is_some_and(|c| c.published || actor.can(Permission::CourseRead));
+                return Err(if visible {
+                    ApiError::conflict("not_enrolled", "you are not enrolled in this course")
+                } else {
+                    course_not_found()
+                });
             }
             Some(EnrollmentStatus::Active) => {}
             Some(_) => {
