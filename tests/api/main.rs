@@ -1,5 +1,6 @@
 //! End-to-end tests: the real server, real PostgreSQL, the real roles.
 
+mod audit;
 mod auth;
 mod catalog;
 mod coherence;

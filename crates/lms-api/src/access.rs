@@ -45,6 +45,8 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("updateRole", Requires(RoleManage)),
     ("deleteRole", Requires(RoleManage)),
     ("listEvents", Requires(AuditRead)),
+    ("listAuditLogs", Requires(AuditRead)),
+    ("exportAuditLogs", Requires(AuditRead)),
     // Learning: a learner acts on their own enrollments (the database's
     // own-rows policies narrow every statement to them); managers on all.
     ("enrollInCourse", Authenticated),

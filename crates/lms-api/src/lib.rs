@@ -8,6 +8,7 @@ pub mod client;
 pub mod coherence;
 pub mod context;
 pub mod error;
+pub mod export;
 pub mod limiter;
 pub mod maintenance;
 pub mod paging;

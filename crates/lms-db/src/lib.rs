@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod error;
 pub mod migrate;
 pub mod queries;
+pub mod request;
 mod tx;
 
 pub use error::{DbError, Violation};

@@ -113,8 +113,12 @@ impl Database {
 
 fn begin_tenant_sql(org: OrgId, user: Option<UserId>) -> String {
     let user = user.map(|u| u.to_string()).unwrap_or_default();
+    let request = crate::request::current_uuid()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
     format!(
-        "BEGIN; SELECT set_config('app.org_id', '{org}', true), set_config('app.user_id', '{user}', true)"
+        "BEGIN; SELECT set_config('app.org_id', '{org}', true), set_config('app.user_id', '{user}', true), \
+         set_config('app.request_id', '{request}', true)"
     )
 }
 
@@ -163,10 +167,13 @@ impl PlatformTx {
     /// tenant policies apply exactly as for a tenant request. Used to create
     /// an organization and its first rows atomically.
     pub async fn into_tenant(mut self, org: OrgId) -> Result<TenantTx, sqlx::Error> {
-        sqlx::query("SELECT set_config('app.org_id', $1::text, true)")
-            .bind(org.to_string())
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "SELECT set_config('app.org_id', $1::text, true), set_config('app.request_id', $2, true)",
+        )
+        .bind(org.to_string())
+        .bind(crate::request::current())
+        .execute(&mut *self.tx)
+        .await?;
         Ok(TenantTx { tx: self.tx, org })
     }
 
@@ -208,6 +215,7 @@ mod tests {
         let sql = begin_tenant_sql(org, None);
         assert!(sql.starts_with("BEGIN; SELECT set_config('app.org_id', '"));
         assert!(sql.contains(&org.to_string()));
-        assert!(sql.ends_with("set_config('app.user_id', '', true)"));
+        assert!(sql.contains("set_config('app.user_id', '', true)"));
+        assert!(sql.ends_with("set_config('app.request_id', '', true)"));
     }
 }

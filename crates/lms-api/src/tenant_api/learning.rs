@@ -1705,11 +1705,9 @@ impl LearningApi {
 /// Rows of the learner export per database page.
 const EXPORT_PAGE: i64 = 500;
 
-/// The learner export as a stream: a header, then one page of rows per
-/// short transaction, until the last page.
+/// The learner export as a stream, one page of rows per short transaction.
 fn csv_pages(ctx: Ctx, org: lms_domain::OrgId, user: UserId, course: CourseId) -> poem::Body {
-    use futures::StreamExt as _;
-    let header = csv_line(&[
+    let header = [
         "enrollment_id",
         "user_id",
         "name",
@@ -1721,73 +1719,42 @@ fn csv_pages(ctx: Ctx, org: lms_domain::OrgId, user: UserId, course: CourseId) -
         "progress_percent",
         "time_spent_seconds",
         "last_activity_at",
-    ]);
-    let pages = futures::stream::unfold(Some(None), move |after| {
+    ];
+    crate::export::csv_stream(&header, move |after: Option<EnrollmentId>| {
         let ctx = ctx.clone();
         async move {
-            let after: Option<EnrollmentId> = after?;
-            let page = async {
-                let mut tx = ctx.db.tenant(org, Some(user)).await?;
-                let rows = learning::learners(&mut tx, course, None, after, EXPORT_PAGE).await?;
-                tx.commit().await?;
-                Ok::<_, ApiError>(rows)
-            }
-            .await;
-            match page {
-                Ok(rows) => {
-                    let next = (rows.len() as i64 == EXPORT_PAGE).then(|| {
-                        rows.last()
-                            .map(|r| EnrollmentId::from_uuid(r.enrollment_id))
-                    });
-                    let mut out = Vec::new();
-                    for r in rows {
-                        let l = Learner::from(r);
-                        let opt = |d: Option<DateTime<Utc>>| {
-                            d.map(|d| d.to_rfc3339()).unwrap_or_default()
-                        };
-                        out.extend(csv_line(&[
-                            &l.enrollment_id.to_string(),
-                            &l.user_id.to_string(),
-                            &l.name,
-                            &l.email,
-                            EnrollmentStatus::from(l.status).as_str(),
-                            &l.enrolled_at.to_rfc3339(),
-                            &opt(l.completed_at),
-                            &l.final_grade.map(|g| g.to_string()).unwrap_or_default(),
-                            &l.progress_percent.to_string(),
-                            &l.time_spent_seconds.to_string(),
-                            &opt(l.last_activity_at),
-                        ]));
-                    }
-                    Some((Ok(bytes::Bytes::from(out)), next))
-                }
-                Err(e) => {
-                    tracing::warn!(code = e.code(), "learner export stopped");
-                    Some((Err(std::io::Error::other("export failed")), None))
-                }
-            }
+            let mut tx = ctx.db.tenant(org, Some(user)).await?;
+            let rows = learning::learners(&mut tx, course, None, after, EXPORT_PAGE).await?;
+            tx.commit().await?;
+            let next = (rows.len() as i64 == EXPORT_PAGE)
+                .then(|| {
+                    rows.last()
+                        .map(|r| EnrollmentId::from_uuid(r.enrollment_id))
+                })
+                .flatten();
+            let opt = |d: Option<DateTime<Utc>>| d.map(|d| d.to_rfc3339()).unwrap_or_default();
+            let lines = rows
+                .into_iter()
+                .map(|r| {
+                    let l = Learner::from(r);
+                    vec![
+                        l.enrollment_id.to_string(),
+                        l.user_id.to_string(),
+                        l.name,
+                        l.email,
+                        EnrollmentStatus::from(l.status).as_str().to_owned(),
+                        l.enrolled_at.to_rfc3339(),
+                        opt(l.completed_at),
+                        l.final_grade.map(|g| g.to_string()).unwrap_or_default(),
+                        l.progress_percent.to_string(),
+                        l.time_spent_seconds.to_string(),
+                        opt(l.last_activity_at),
+                    ]
+                })
+                .collect();
+            Ok((lines, next))
         }
-    });
-    let stream = futures::stream::once(async move { Ok(bytes::Bytes::from(header)) }).chain(pages);
-    poem::Body::from_bytes_stream(stream)
-}
-
-/// One CSV record, with its line end. Fields that a spreadsheet would read
-/// as a formula are prefixed with a quote.
-fn csv_line(fields: &[&str]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let safe: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-                format!("'{f}")
-            } else {
-                (*f).to_owned()
-            }
-        })
-        .collect();
-    let _ = w.write_record(&safe);
-    w.into_inner().unwrap_or_default()
+    })
 }
 
 async fn touch(

@@ -1,5 +1,6 @@
 //! The tenant API, served under `/api/v1` on tenant hosts.
 
+mod audit;
 mod auth;
 mod catalog;
 mod cohorts;
@@ -89,6 +90,7 @@ pub type Apis = (
     cohorts::CohortsApi,
     reviews::ReviewsApi,
     events::EventsApi,
+    audit::AuditApi,
 );
 
 /// The OpenAPI service of the tenant API.
@@ -107,6 +109,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             cohorts::CohortsApi,
             reviews::ReviewsApi,
             events::EventsApi,
+            audit::AuditApi,
         ),
         "Tenantry LMS tenant API",
         env!("CARGO_PKG_VERSION"),

@@ -5,6 +5,7 @@
 //! security already does: that is what lets the planner use the
 //! tenant-leading indexes, and a second guard costs nothing.
 
+pub mod audit;
 pub mod categories;
 pub mod cohorts;
 pub mod courses;
