@@ -31,6 +31,18 @@ DROP POLICY IF EXISTS tenant_isolation ON roles;
 CREATE POLICY tenant_isolation ON roles AS PERMISSIVE FOR ALL TO lms_app, lms_platform
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
+-- roles_managed (lms_app, INSERT/UPDATE/DELETE, RESTRICTIVE): only holders
+-- of 'role:manage' create, change or remove roles. (Organizations get their
+-- default roles from the platform role, which this does not narrow.)
+DROP POLICY IF EXISTS roles_created ON roles;
+CREATE POLICY roles_created ON roles AS RESTRICTIVE FOR INSERT TO lms_app
+    WITH CHECK ((SELECT app.actor_has('role:manage')));
+DROP POLICY IF EXISTS roles_changed ON roles;
+CREATE POLICY roles_changed ON roles AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING ((SELECT app.actor_has('role:manage')));
+DROP POLICY IF EXISTS roles_removed ON roles;
+CREATE POLICY roles_removed ON roles AS RESTRICTIVE FOR DELETE TO lms_app
+    USING ((SELECT app.actor_has('role:manage')));
 REVOKE ALL ON roles FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON roles TO lms_app, lms_platform;
 
@@ -44,6 +56,25 @@ DROP POLICY IF EXISTS tenant_isolation ON user_roles;
 CREATE POLICY tenant_isolation ON user_roles AS PERMISSIVE FOR ALL TO lms_app, lms_platform
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
+-- assignments_managed (lms_app, RESTRICTIVE): holders of 'role:manage'
+-- give and take any role; otherwise only the organization's system
+-- `learner` role is given, by a holder of 'user:manage' (inviting a
+-- learner) or with no acting user (self sign-up). Nobody gives themselves
+-- anything else, whatever the application does.
+DROP POLICY IF EXISTS assignments_given ON user_roles;
+CREATE POLICY assignments_given ON user_roles AS RESTRICTIVE FOR INSERT TO lms_app
+    WITH CHECK ((SELECT app.actor_has('role:manage'))
+                OR (EXISTS (SELECT 1 FROM roles r
+                             WHERE r.organization_id = user_roles.organization_id
+                               AND r.id = user_roles.role_id AND r.is_system AND r.name = 'learner')
+                    AND ((SELECT app.current_user_id()) IS NULL
+                         OR (SELECT app.actor_has('user:manage')))));
+DROP POLICY IF EXISTS assignments_changed ON user_roles;
+CREATE POLICY assignments_changed ON user_roles AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING ((SELECT app.actor_has('role:manage')));
+DROP POLICY IF EXISTS assignments_taken ON user_roles;
+CREATE POLICY assignments_taken ON user_roles AS RESTRICTIVE FOR DELETE TO lms_app
+    USING ((SELECT app.actor_has('role:manage')));
 REVOKE ALL ON user_roles FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON user_roles TO lms_app, lms_platform;
 

@@ -1664,3 +1664,97 @@ async fn pacing_locks_lessons_and_the_score_rule_decides_the_score() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn a_learner_cannot_give_themselves_a_role_or_an_earlier_start() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, _) = published_course(&acme, "Dripping").await;
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (max_id, _) = acme.user_with_role("max@acme.test", "learner").await;
+    let (ann_id, _) = acme.user_with_role("ann@acme.test", "instructor").await;
+    let e = enroll(&acme, &lea, &course).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut su = app.connect_as_superuser().await;
+    let mut role = async |name: &str| -> Uuid {
+        sqlx::query_scalar("SELECT id FROM roles WHERE organization_id = $1 AND name = $2")
+            .bind(acme.org_id)
+            .bind(name)
+            .fetch_one(&mut su)
+            .await
+            .unwrap()
+    };
+    let (admin, learner) = (role("admin").await, role("learner").await);
+    let mut conn = app.connect_as_app().await;
+    let org = acme.org_id;
+    let outcome = |r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| match r {
+        Ok(done) => format!("ok, {} rows", done.rows_affected()),
+        Err(e) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .unwrap_or_default()
+            .into_owned(),
+    };
+    let give = |user: Uuid, role: Uuid| {
+        format!(
+            "INSERT INTO user_roles (organization_id, user_id, role_id) VALUES ('{org}', '{user}', '{role}')"
+        )
+    };
+    for (who, sql, expected) in [
+        (lea_id, give(lea_id, admin), "42501"),
+        (ann_id, give(max_id, admin), "42501"),
+        (
+            lea_id,
+            format!("UPDATE roles SET permissions = '[\"role:manage\"]' WHERE id = '{learner}'"),
+            "ok, 0 rows",
+        ),
+        (
+            lea_id,
+            format!(
+                "INSERT INTO roles (organization_id, id, name, permissions) VALUES ('{org}', '{}', 'mine', '[\"role:manage\"]')",
+                Uuid::now_v7()
+            ),
+            "42501",
+        ),
+        (
+            lea_id,
+            format!("DELETE FROM user_roles WHERE user_id = '{max_id}'"),
+            "ok, 0 rows",
+        ),
+        // An admin still does all of it.
+        (acme.admin_id, give(max_id, admin), "ok, 1 rows"),
+    ] {
+        assert_eq!(
+            outcome(attempt(&mut conn, org, sql.clone(), who).await),
+            expected,
+            "{sql} as {who}"
+        );
+    }
+
+    // The start of an enrollment is the database's clock, also when the
+    // learner restarts it by hand.
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
+        .bind(org.to_string())
+        .bind(lea_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE enrollments SET status = 'DROPPED' WHERE id = $1::uuid")
+        .bind(&e)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let year: f64 = sqlx::query_scalar(
+        "UPDATE enrollments SET status = 'ACTIVE', enrolled_at = '2000-01-01' WHERE id = $1::uuid \
+         RETURNING extract(year FROM enrolled_at)::float8",
+    )
+    .bind(&e)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert!(year >= 2026.0, "the restart starts now, not in {year}");
+    tx.rollback().await.unwrap();
+}

@@ -515,47 +515,57 @@ impl CohortsApi {
                 courses.push((course, target.version));
             }
         }
-        let (mut rows, mut added, mut enrolled) = (Vec::new(), 0, 0);
-        for (input, entry) in entries {
-            let (outcome, user_id, mut made) = match entry {
-                Entry::Unknown => (MemberOutcome::UnknownUser, None, 0),
-                Entry::Duplicate(id) => (MemberOutcome::Duplicate, Some(id), 0),
-                Entry::Inactive(id) => (MemberOutcome::InactiveUser, Some(id), 0),
-                Entry::Active(id) if !joined.contains(&id) => {
-                    (MemberOutcome::AlreadyMember, Some(id), 0)
+        courses.sort_by_key(|(c, _)| c.as_uuid());
+        // Enrollments in (user, course) order, the order every cohort
+        // operation takes row locks in, so that two of them never deadlock.
+        let mut newcomers: Vec<Uuid> = joined.clone();
+        newcomers.sort();
+        let mut made = std::collections::HashMap::new();
+        for id in newcomers {
+            let user = UserId::from_uuid(id);
+            unit.emit(
+                "cohort.member_added",
+                cohort,
+                json!({ "cohort_id": cohort, "user_id": user }),
+            );
+            let mut n = 0;
+            for (course, version) in &courses {
+                let (o, _) = enroll_one(
+                    &mut unit,
+                    user,
+                    *course,
+                    *version,
+                    json!({ "cohort_id": cohort }),
+                )
+                .await?;
+                if matches!(o, BulkOutcome::Enrolled | BulkOutcome::Restarted) {
+                    n += 1;
                 }
-                Entry::Active(id) => (MemberOutcome::Added, Some(id), 0),
-            };
-            if outcome == MemberOutcome::Added {
-                let user = UserId::from_uuid(user_id.unwrap_or_default());
-                unit.emit(
-                    "cohort.member_added",
-                    cohort,
-                    json!({ "cohort_id": cohort, "user_id": user }),
-                );
-                for (course, version) in &courses {
-                    let (o, _) = enroll_one(
-                        &mut unit,
-                        user,
-                        *course,
-                        *version,
-                        json!({ "cohort_id": cohort }),
-                    )
-                    .await?;
-                    if matches!(o, BulkOutcome::Enrolled | BulkOutcome::Restarted) {
-                        made += 1;
-                    }
-                }
-                added += 1;
-                enrolled += made;
             }
+            made.insert(id, n);
+        }
+        let mut rows = Vec::with_capacity(entries.len());
+        for (input, entry) in entries {
+            let (outcome, user_id) = match entry {
+                Entry::Unknown => (MemberOutcome::UnknownUser, None),
+                Entry::Duplicate(id) => (MemberOutcome::Duplicate, Some(id)),
+                Entry::Inactive(id) => (MemberOutcome::InactiveUser, Some(id)),
+                Entry::Active(id) if joined.contains(&id) => (MemberOutcome::Added, Some(id)),
+                Entry::Active(id) => (MemberOutcome::AlreadyMember, Some(id)),
+            };
+            let enrolled = match (outcome, user_id) {
+                (MemberOutcome::Added, Some(id)) => made.get(&id).copied().unwrap_or(0),
+                _ => 0,
+            };
             rows.push(MemberResult {
                 input,
                 outcome,
                 user_id,
-                enrolled: made,
+                enrolled,
             });
         }
+        let added = joined.len() as i64;
+        let enrolled = made.values().sum();
         unit.commit().await?;
         Ok(MembersDone::Ok(Json(MembersAdded {
             rows,

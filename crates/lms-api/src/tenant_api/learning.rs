@@ -272,6 +272,7 @@ enum CertificatePrinted {
     Ok(
         poem_openapi::payload::Html<String>,
         #[oai(header = "Content-Security-Policy")] String,
+        #[oai(header = "X-Content-Type-Options")] String,
     ),
 }
 
@@ -1243,7 +1244,7 @@ impl LearningApi {
                 "your enrollment in this course is not active",
             ));
         }
-        if target.locked() {
+        if target.locked {
             return Err(match target.unlocks_at {
                 Some(at) if target.waits_for.is_none() => {
                     ApiError::section_locked(Some(at), format!("this lesson opens at {at}"))
@@ -1324,7 +1325,6 @@ impl LearningApi {
         .await?
         .ok_or_else(course_not_found)?;
         read.finish().await?;
-        let now = Utc::now();
         let mut total = (0, 0, 0);
         let lessons = view
             .lessons
@@ -1340,7 +1340,7 @@ impl LearningApi {
                     title: l.title,
                     position: l.position,
                     is_required: l.is_required,
-                    locked: l.waits_for.is_some() || l.unlocks_at.is_some_and(|t| t > now),
+                    locked: l.locked,
                     unlocks_at: l.unlocks_at,
                     waits_for_lesson_id: l.waits_for,
                     sections_done: done,
@@ -1697,7 +1697,8 @@ impl LearningApi {
         .map_err(ApiError::internal)?;
         Ok(CertificatePrinted::Ok(
             poem_openapi::payload::Html(page),
-            "default-src 'none'; style-src 'unsafe-inline'".to_owned(),
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'".to_owned(),
+            "nosniff".to_owned(),
         ))
     }
 }

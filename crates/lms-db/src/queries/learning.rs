@@ -277,16 +277,12 @@ pub struct ProgressTarget {
     pub unlocks_at: Option<DateTime<Utc>>,
     /// The lesson waits for this earlier lesson (sequential pacing).
     pub waits_for: Option<Uuid>,
+    /// The lesson is not open yet (by the database's clock, as its guard
+    /// judges it).
+    pub locked: bool,
     /// The caller's enrollment in the course, if any: id, stored status,
     /// end of access.
     pub enrollment: Option<(EnrollmentId, EnrollmentStatus, Option<DateTime<Utc>>)>,
-}
-
-impl ProgressTarget {
-    /// Whether the lesson is still closed to the learner.
-    pub fn locked(&self) -> bool {
-        self.waits_for.is_some() || self.unlocks_at.is_some_and(|t| t > Utc::now())
-    }
 }
 
 /// Finds the section in the live course (drafts only when `drafts`),
@@ -308,9 +304,10 @@ pub async fn progress_target(
     .bind(course.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
-    type Found = (Uuid, bool, Option<DateTime<Utc>>, Option<Uuid>);
+    type Found = (Uuid, bool, Option<DateTime<Utc>>, Option<Uuid>, bool);
     let found: Option<Found> = sqlx::query_as(
-        "SELECT s.lesson_id, c.score_rule = 'LATEST', k.unlocks_at, k.waits_for FROM sections s \
+        "SELECT s.lesson_id, c.score_rule = 'LATEST', k.unlocks_at, k.waits_for, \
+                COALESCE(k.unlocks_at > now() OR k.waits_for IS NOT NULL, false) FROM sections s \
            JOIN lessons l ON l.organization_id = s.organization_id AND l.id = s.lesson_id \
            JOIN courses c ON c.organization_id = l.organization_id AND c.id = l.course_id \
            LEFT JOIN app.lesson_locks($1, $4, $3) k ON k.lesson_id = l.id \
@@ -325,11 +322,12 @@ pub async fn progress_target(
     .fetch_optional(tx.conn())
     .await?;
     Ok(found.map(
-        |(lesson_id, latest_score, unlocks_at, waits_for)| ProgressTarget {
+        |(lesson_id, latest_score, unlocks_at, waits_for, locked)| ProgressTarget {
             lesson_id,
             latest_score,
             unlocks_at,
             waits_for,
+            locked,
             enrollment: e.map(|(id, s, ends)| {
                 (
                     EnrollmentId::from_uuid(id),
@@ -530,6 +528,8 @@ pub struct LessonProgress {
     pub unlocks_at: Option<DateTime<Utc>>,
     /// Waits for this earlier lesson to be completed (sequential pacing).
     pub waits_for: Option<Uuid>,
+    /// Not open yet, by the database's clock.
+    pub locked: bool,
     /// Its sections, in order.
     pub sections: Vec<SectionProgress>,
 }
@@ -589,6 +589,7 @@ pub async fn course_progress(
             'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                     'id', l.id, 'title', l.title, 'position', l.position, 'is_required', l.is_required, \
                     'unlocks_at', k.unlocks_at, 'waits_for', k.waits_for, \
+                    'locked', COALESCE(k.unlocks_at > now() OR k.waits_for IS NOT NULL, false), \
                     'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                             'id', s.id, 'title', s.title, 'type', s.type, 'is_optional', s.is_optional, \
                             'done', p.id IS NOT NULL, 'score', p.score, \
