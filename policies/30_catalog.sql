@@ -105,4 +105,119 @@ CREATE POLICY tenant_isolation ON course_versions AS PERMISSIVE FOR ALL TO lms_a
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON course_versions FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON course_versions TO lms_app, lms_platform;
+-- Snapshots are immutable for the tenant role: written once, on publish.
+REVOKE ALL ON course_versions FROM lms_app;
+GRANT SELECT, INSERT ON course_versions TO lms_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON course_versions TO lms_platform;
+
+-- course_staff: who teaches which course; every user of the tenant reads
+-- it, its owners (and holders of 'course:write:any') change it.
+ALTER TABLE course_staff ENABLE ROW LEVEL SECURITY;
+ALTER TABLE course_staff FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON course_staff;
+CREATE POLICY tenant_isolation ON course_staff AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));
+DROP POLICY IF EXISTS staffed_by_owners ON course_staff;
+CREATE POLICY staffed_by_owners ON course_staff AS RESTRICTIVE FOR INSERT TO lms_app
+    WITH CHECK (app.may_staff_course(course_id, user_id, role));
+DROP POLICY IF EXISTS restaffed_by_owners ON course_staff;
+CREATE POLICY restaffed_by_owners ON course_staff AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (app.may_staff_course(course_id, user_id, role))
+    WITH CHECK (app.may_staff_course(course_id, user_id, role));
+DROP POLICY IF EXISTS unstaffed_by_owners ON course_staff;
+CREATE POLICY unstaffed_by_owners ON course_staff AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (app.may_staff_course(course_id, user_id, role));
+REVOKE ALL ON course_staff FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON course_staff TO lms_app, lms_platform;
+
+-- Course writes (lms_app, RESTRICTIVE, on top of tenant_isolation): a
+-- course and everything under it (lessons, sections, category and tag
+-- links, published snapshots) are written only by its staff (owner or
+-- instructor, with 'course:write') or by holders of 'course:write:any'
+-- (app.may_edit_course); a course is created by holders of 'course:write';
+-- categories and tags, shared by the whole catalog, by holders of
+-- 'course:write'. Reading is not narrowed. Row locks (FOR UPDATE, FOR
+-- SHARE) need the UPDATE policies too, so a course is locked for a change
+-- only by those who may change it.
+DROP POLICY IF EXISTS courses_created ON courses;
+CREATE POLICY courses_created ON courses AS RESTRICTIVE FOR INSERT TO lms_app
+    WITH CHECK ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));
+DROP POLICY IF EXISTS courses_changed ON courses;
+CREATE POLICY courses_changed ON courses AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (app.may_edit_course(id));
+DROP POLICY IF EXISTS courses_removed ON courses;
+CREATE POLICY courses_removed ON courses AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (app.may_edit_course(id));
+-- ratings_kept (lms_owner, SELECT/UPDATE): the reviews trigger, running as
+-- the owner, keeps each course's rating aggregate.
+DROP POLICY IF EXISTS ratings_read ON courses;
+CREATE POLICY ratings_read ON courses AS PERMISSIVE FOR SELECT TO lms_owner USING (true);
+DROP POLICY IF EXISTS ratings_kept ON courses;
+CREATE POLICY ratings_kept ON courses AS PERMISSIVE FOR UPDATE TO lms_owner
+    USING (true) WITH CHECK (true);
+REVOKE EXECUTE ON FUNCTION app.apply_rating(uuid, uuid, integer, integer) FROM lms_app, lms_platform;
+
+DROP POLICY IF EXISTS content_written ON lessons;
+CREATE POLICY content_written ON lessons AS RESTRICTIVE FOR ALL TO lms_app
+    USING (true) WITH CHECK (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS content_changed ON lessons;
+CREATE POLICY content_changed ON lessons AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS content_removed ON lessons;
+CREATE POLICY content_removed ON lessons AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (app.may_edit_course(course_id));
+
+DROP POLICY IF EXISTS content_written ON sections;
+CREATE POLICY content_written ON sections AS RESTRICTIVE FOR ALL TO lms_app
+    USING (true)
+    WITH CHECK (app.may_edit_course((SELECT l.course_id FROM lessons l
+                                      WHERE l.organization_id = sections.organization_id
+                                        AND l.id = sections.lesson_id)));
+DROP POLICY IF EXISTS content_changed ON sections;
+CREATE POLICY content_changed ON sections AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (app.may_edit_course((SELECT l.course_id FROM lessons l
+                                 WHERE l.organization_id = sections.organization_id
+                                   AND l.id = sections.lesson_id)));
+DROP POLICY IF EXISTS content_removed ON sections;
+CREATE POLICY content_removed ON sections AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (app.may_edit_course((SELECT l.course_id FROM lessons l
+                                 WHERE l.organization_id = sections.organization_id
+                                   AND l.id = sections.lesson_id)));
+
+DROP POLICY IF EXISTS links_written ON course_categories;
+CREATE POLICY links_written ON course_categories AS RESTRICTIVE FOR ALL TO lms_app
+    USING (true) WITH CHECK (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS links_removed ON course_categories;
+CREATE POLICY links_removed ON course_categories AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS links_written ON course_tags;
+CREATE POLICY links_written ON course_tags AS RESTRICTIVE FOR ALL TO lms_app
+    USING (true) WITH CHECK (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS links_removed ON course_tags;
+CREATE POLICY links_removed ON course_tags AS RESTRICTIVE FOR DELETE TO lms_app
+    USING (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS snapshots_written ON course_versions;
+CREATE POLICY snapshots_written ON course_versions AS RESTRICTIVE FOR INSERT TO lms_app
+    WITH CHECK (app.may_edit_course(course_id));
+
+DROP POLICY IF EXISTS taxonomy_written ON categories;
+CREATE POLICY taxonomy_written ON categories AS RESTRICTIVE FOR ALL TO lms_app
+    USING (true)
+    WITH CHECK ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));
+DROP POLICY IF EXISTS taxonomy_changed ON categories;
+CREATE POLICY taxonomy_changed ON categories AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));
+DROP POLICY IF EXISTS taxonomy_removed ON categories;
+CREATE POLICY taxonomy_removed ON categories AS RESTRICTIVE FOR DELETE TO lms_app
+    USING ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));
+DROP POLICY IF EXISTS taxonomy_written ON tags;
+CREATE POLICY taxonomy_written ON tags AS RESTRICTIVE FOR ALL TO lms_app
+    USING (true)
+    WITH CHECK ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));
+DROP POLICY IF EXISTS taxonomy_changed ON tags;
+CREATE POLICY taxonomy_changed ON tags AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));
+DROP POLICY IF EXISTS taxonomy_removed ON tags;
+CREATE POLICY taxonomy_removed ON tags AS RESTRICTIVE FOR DELETE TO lms_app
+    USING ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));

@@ -291,7 +291,7 @@ async fn learners_see_published_courses_only_and_publishing_keeps_a_version() {
     let app = TestApp::spawn().await;
     let acme = app.tenant("acme").await;
     let (_, learner) = acme.user_with_role("lea@acme.test", "learner").await;
-    let (_, instructor) = acme.user_with_role("ins@acme.test", "instructor").await;
+    let (ins_id, instructor) = acme.user_with_role("ins@acme.test", "instructor").await;
     let draft = acme.create_course("Draft course").await["id"]
         .as_str()
         .unwrap()
@@ -363,7 +363,25 @@ async fn learners_see_published_courses_only_and_publishing_keeps_a_version() {
         titles(&list.json, "items"),
         ["Public course", "Draft course"]
     );
-    // Learners cannot publish; instructors can.
+    // Learners cannot publish; instructors of the course can, and only
+    // those.
+    let publish = format!("/api/v1/courses/{draft}/publish");
+    let a = acme
+        .send_as(&instructor, Method::POST, &publish, None)
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::FORBIDDEN, "not_course_staff")
+    );
+    let a = acme
+        .send_as(
+            &acme.token,
+            Method::PUT,
+            &format!("/api/v1/courses/{draft}/staff/{ins_id}"),
+            Some(json!({ "role": "INSTRUCTOR" })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let a = acme
         .send_as(
             &learner,

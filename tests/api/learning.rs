@@ -312,7 +312,7 @@ async fn enrollment_rules_and_their_codes() {
         .unwrap()
         .to_owned();
     let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
-    let (_, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
+    let (ian_id, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
     let (sam, _) = acme.user_with_role("sam@acme.test", "learner").await;
 
     // Drafts: invisible to learners, not enrollable for staff.
@@ -964,7 +964,7 @@ async fn the_course_with_my_progress_is_one_statement_and_instructors_follow_the
     let (course, s) = published_course(&acme, "Followed").await;
     let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
     let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
-    let (_, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
+    let (ian_id, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
     for t in [&lea, &max] {
         enroll(&acme, t, &course).await;
     }
@@ -1031,6 +1031,16 @@ async fn the_course_with_my_progress_is_one_statement_and_instructors_follow_the
     let learners = format!("/api/v1/courses/{course}/learners");
     let a = acme.send_as(&lea, Method::GET, &learners, None).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
+    // Instructors follow the learners of the courses they teach.
+    let a = acme.send_as(&ian, Method::GET, &learners, None).await;
+    assert_eq!(a.code(), "not_course_staff", "{}", a.text);
+    acme.send_as(
+        &acme.token,
+        Method::PUT,
+        &format!("/api/v1/courses/{course}/staff/{ian_id}"),
+        Some(json!({ "role": "ASSISTANT" })),
+    )
+    .await;
     let a = acme.send_as(&ian, Method::GET, &learners, None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(

@@ -15,4 +15,5 @@ mod learning;
 mod matrix;
 mod openapi;
 mod schema;
+mod staff;
 mod write_path;

@@ -32,6 +32,14 @@ use crate::context::{Actor, ApiContext, TenantCaller};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::Tenant;
 
+/// 403 for a change of a course by someone who is not its staff.
+pub(crate) fn not_course_staff() -> ApiError {
+    ApiError::forbidden(
+        "not_course_staff",
+        "only the course's owners and instructors (or holders of `course:write:any`) change it",
+    )
+}
+
 /// 404 for a course that is not a live course of this tenant.
 pub(crate) fn course_not_found() -> ApiError {
     ApiError::not_found("course_not_found", "no such course")
@@ -169,9 +177,14 @@ impl<'a> Unit<'a> {
                 version: next - 1,
             });
         }
-        let version = courses::lock(&mut self.tx, id)
-            .await?
-            .ok_or_else(course_not_found)?;
+        let Some(version) = courses::lock(&mut self.tx, id).await? else {
+            // Visible but not lockable: the caller is not its staff.
+            return Err(if courses::exists(&mut self.tx, id).await? {
+                not_course_staff()
+            } else {
+                course_not_found()
+            });
+        };
         self.changed_courses([(id, version)]);
         Ok(CourseLock { id, version })
     }

@@ -12,8 +12,11 @@ use std::str::FromStr;
 pub enum Permission {
     /// Read the catalog, drafts included.
     CourseRead,
-    /// Create and edit courses and their content.
+    /// Create courses, and edit those one is staff of (owner or
+    /// instructor).
     CourseWrite,
+    /// Edit, publish and staff every course of the organization.
+    CourseWriteAny,
     /// Publish and unpublish courses.
     CoursePublish,
     /// Invite, edit and deactivate users.
@@ -35,6 +38,7 @@ impl Permission {
     pub const ALL: &'static [Permission] = &[
         Permission::CourseRead,
         Permission::CourseWrite,
+        Permission::CourseWriteAny,
         Permission::CoursePublish,
         Permission::UserManage,
         Permission::EnrollmentManage,
@@ -49,6 +53,7 @@ impl Permission {
         match self {
             Permission::CourseRead => "course:read",
             Permission::CourseWrite => "course:write",
+            Permission::CourseWriteAny => "course:write:any",
             Permission::CoursePublish => "course:publish",
             Permission::UserManage => "user:manage",
             Permission::EnrollmentManage => "enrollment:manage",

@@ -902,6 +902,27 @@ async fn transition(
     Ok(EnrollmentFound::Ok(Json(e)))
 }
 
+/// A course's learners are followed by its staff (any staff role) and by
+/// holders of `course:write:any`; 404 for a course the caller cannot see,
+/// 403 `not_course_staff` for one they do not teach.
+async fn follows_learners(tx: &mut TenantTx, actor: &Actor, course: CourseId) -> ApiResult<()> {
+    if !reviews::course_visible(tx, course, true).await? {
+        return Err(course_not_found());
+    }
+    if actor.can(Permission::CourseWriteAny)
+        || lms_db::queries::staff::role_of(tx, course, actor.user)
+            .await?
+            .is_some()
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "not_course_staff",
+            "only the course's staff follow its learners",
+        ))
+    }
+}
+
 /// A fresh certificate code: 144 random bits, base64url.
 fn certificate_code() -> String {
     let bytes: [u8; 18] = rand::random();
@@ -1413,10 +1434,9 @@ impl LearningApi {
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let course = CourseId::from_uuid(course_id.0);
         let mut read = ctx.reader(&tenant, auth.0, "listCourseLearners").await?;
+        let actor = read.actor().clone();
         let tx = read.tx().await?;
-        if !reviews::course_visible(tx, course, true).await? {
-            return Err(course_not_found());
-        }
+        follows_learners(tx, &actor, course).await?;
         let rows =
             learning::learners(tx, course, status.0.map(Into::into), after, limit + 1).await?;
         let (enrolled, completed) = learning::completion(tx, course).await?;
@@ -1452,10 +1472,9 @@ impl LearningApi {
     ) -> ApiResult<LearnersExported> {
         let course = CourseId::from_uuid(course_id.0);
         let mut read = ctx.reader(&tenant, auth.0, "exportCourseLearners").await?;
-        let user = read.actor().user;
-        if !reviews::course_visible(read.tx().await?, course, true).await? {
-            return Err(course_not_found());
-        }
+        let actor = read.actor().clone();
+        follows_learners(read.tx().await?, &actor, course).await?;
+        let user = actor.user;
         read.finish().await?;
         let body = csv_pages(ctx.0.clone(), tenant.id, user, course);
         Ok(LearnersExported::Csv(poem_openapi::payload::Binary(body)))

@@ -446,8 +446,22 @@ pub async fn soft_delete(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether a live course exists (for the caller to read).
+pub async fn exists(tx: &mut TenantTx, id: CourseId) -> Result<bool, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query(
+        "SELECT 1 FROM courses WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?
+    .is_some())
+}
+
 /// Locks a live course for a change of it or its content, and reads its
-/// version. `None` when there is no such live course.
+/// version. `None` when there is no such live course, or the caller may not
+/// change it (its policies do not let them lock it).
 pub async fn lock(tx: &mut TenantTx, id: CourseId) -> Result<Option<i32>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_scalar(

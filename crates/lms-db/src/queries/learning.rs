@@ -101,7 +101,8 @@ pub async fn list_of(
 }
 
 /// A course as enrollment sees it: whether it is live and published, and
-/// its latest published version. Holds it against deletion meanwhile.
+/// its latest published version. (The enrollment's foreign key holds the
+/// course against removal; a learner may not lock a course row.)
 #[derive(Debug, Clone, Copy)]
 pub struct Enrollable {
     /// Published (and not deleted).
@@ -121,8 +122,7 @@ pub async fn enrollable(
                 (SELECT max(v.version) FROM course_versions v \
                   WHERE v.organization_id = c.organization_id AND v.course_id = c.id \
                     AND v.published_at IS NOT NULL) \
-           FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
-            FOR KEY SHARE",
+           FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL",
     )
     .bind(org.as_uuid())
     .bind(course.as_uuid())

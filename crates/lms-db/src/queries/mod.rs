@@ -19,4 +19,5 @@ pub mod reviews;
 pub mod roles;
 pub mod sections;
 pub mod sessions;
+pub mod staff;
 pub mod users;

@@ -500,6 +500,9 @@ impl CoursesApi {
             },
         )
         .await?;
+        // Its author owns it.
+        lms_db::queries::staff::set(unit.tx(), CourseId::from_uuid(row.id), actor.user, "OWNER")
+            .await?;
         unit.emit("course.created", row.id, course_payload(&row));
         unit.commit().await?;
         Ok(CourseCreated::Created(Json(row.into())))

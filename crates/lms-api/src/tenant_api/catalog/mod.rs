@@ -5,6 +5,7 @@
 
 mod content;
 mod courses;
+mod staff;
 mod taxonomy;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 pub use content::ContentApi;
 pub use courses::{CoursesApi, Pacing};
+pub use staff::StaffApi;
 pub use taxonomy::TaxonomyApi;
 
 use crate::context::Actor;
