@@ -16,4 +16,5 @@ mod matrix;
 mod openapi;
 mod schema;
 mod staff;
+mod trash;
 mod write_path;

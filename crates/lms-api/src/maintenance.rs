@@ -1,5 +1,6 @@
 //! Periodic housekeeping: learning sessions left open end at their last
-//! heartbeat, enrollments past their access end become EXPIRED. Every
+//! heartbeat, enrollments past their access end become EXPIRED, deleted
+//! courses past the organization's retention period are purged. Every
 //! replica runs it; the updates are idempotent, so replicas racing each
 //! other change nothing twice.
 
@@ -48,6 +49,7 @@ pub async fn sweep(ctx: &Ctx) -> ApiResult<learning::Swept> {
             Ok(s) => {
                 total.sessions_closed += s.sessions_closed;
                 total.enrollments_expired += s.enrollments_expired;
+                total.courses_purged += s.courses_purged;
             }
             Err(e) => {
                 tracing::warn!(org_id = %org, code = e.code(), "housekeeping of a tenant failed")
@@ -58,6 +60,7 @@ pub async fn sweep(ctx: &Ctx) -> ApiResult<learning::Swept> {
         tracing::info!(
             sessions_closed = total.sessions_closed,
             enrollments_expired = total.enrollments_expired,
+            courses_purged = total.courses_purged,
             "housekeeping sweep"
         );
     }

@@ -40,6 +40,8 @@ pub struct OrgSettings {
     pub search_language: String,
     /// Whether certificates show the final grade.
     pub certificate_shows_grade: bool,
+    /// Days a deleted course stays in the trash before it is purged.
+    pub trash_retention_days: u32,
 }
 
 impl Default for OrgSettings {
@@ -48,6 +50,7 @@ impl Default for OrgSettings {
             self_signup: false,
             search_language: "english".into(),
             certificate_shows_grade: true,
+            trash_retention_days: 30,
         }
     }
 }

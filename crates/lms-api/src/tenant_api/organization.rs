@@ -23,6 +23,8 @@ pub struct Settings {
     /// Whether certificates (and their public verification) show the final
     /// grade.
     pub certificate_shows_grade: bool,
+    /// Days a deleted course stays in the trash before it is purged.
+    pub trash_retention_days: u32,
 }
 
 /// The organization.
@@ -51,6 +53,9 @@ pub struct UpdateSettings {
     pub search_language: Option<String>,
     /// Show the final grade on certificates.
     pub certificate_shows_grade: Option<bool>,
+    /// Days a deleted course stays in the trash, 1–3650.
+    #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
+    pub trash_retention_days: Option<u32>,
 }
 
 #[derive(ApiResponse)]
@@ -71,6 +76,7 @@ fn view(row: orgs::OrgRow) -> OrganizationView {
             self_signup: s.self_signup,
             search_language: s.search_language,
             certificate_shows_grade: s.certificate_shows_grade,
+            trash_retention_days: s.trash_retention_days,
         },
     }
 }
@@ -138,6 +144,9 @@ impl OrganizationApi {
         if let Some(v) = b.certificate_shows_grade {
             settings.certificate_shows_grade = v;
         }
+        if let Some(v) = b.trash_retention_days {
+            settings.trash_retention_days = v;
+        }
         let language_changed = b.search_language.is_some();
         if let Some(v) = b.search_language {
             settings.search_language = v;
@@ -164,6 +173,7 @@ impl OrganizationApi {
                 "self_signup": settings.self_signup,
                 "search_language": settings.search_language,
                 "certificate_shows_grade": settings.certificate_shows_grade,
+                "trash_retention_days": settings.trash_retention_days,
             }),
         );
         unit.commit().await?;

@@ -446,6 +446,94 @@ pub async fn soft_delete(
     Ok(done.rows_affected() == 1)
 }
 
+/// A deleted course, in the trash.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrashRow {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Deleted at.
+    pub deleted_at: DateTime<Utc>,
+    /// By whom.
+    pub deleted_by: Option<Uuid>,
+    /// When the housekeeping purges it.
+    pub purge_at: DateTime<Utc>,
+}
+
+/// The deleted courses, most recently deleted first (keyset on
+/// `(deleted_at, id)`).
+pub async fn trash(
+    tx: &mut TenantTx,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<TrashRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "SELECT c.id, c.title, c.deleted_at, c.deleted_by, \
+                c.deleted_at + make_interval(days => COALESCE( \
+                    (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
+                                 THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
+                       FROM organizations o WHERE o.id = c.organization_id), 30)) AS purge_at \
+           FROM courses c \
+          WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL \
+            AND ($2::timestamptz IS NULL OR (c.deleted_at, c.id) < ($2, $3)) \
+          ORDER BY c.deleted_at DESC, c.id DESC LIMIT $4",
+    )
+    .bind(org.as_uuid())
+    .bind(before.map(|b| b.0))
+    .bind(before.map(|b| b.1))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Brings a deleted course back as it was, at its next version. `None` when
+/// there is no such deleted course the caller may change.
+pub async fn restore(
+    tx: &mut TenantTx,
+    id: CourseId,
+    by: UserId,
+) -> Result<Option<CourseRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(concat!(
+        "UPDATE courses AS c SET deleted_at = NULL, deleted_by = NULL, \
+                version = c.version + 1, updated_at = now(), updated_by = $3 \
+          WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NOT NULL RETURNING ",
+        course_columns!()
+    ))
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(by.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Deletes a course for real, with everything under it and every learner's
+/// record of it. `false` when there was none the caller may remove.
+pub async fn purge(tx: &mut TenantTx, id: CourseId) -> Result<bool, DbError> {
+    let org = tx.org();
+    let done = sqlx::query("DELETE FROM courses WHERE organization_id = $1 AND id = $2")
+        .bind(org.as_uuid())
+        .bind(id.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether a deleted course exists (for the caller to read).
+pub async fn in_trash(tx: &mut TenantTx, id: CourseId) -> Result<bool, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query(
+        "SELECT 1 FROM courses WHERE organization_id = $1 AND id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?
+    .is_some())
+}
+
 /// Whether a live course exists (for the caller to read).
 pub async fn exists(tx: &mut TenantTx, id: CourseId) -> Result<bool, DbError> {
     let org = tx.org();

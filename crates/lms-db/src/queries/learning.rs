@@ -864,6 +864,8 @@ pub struct Swept {
     pub sessions_closed: u64,
     /// Enrollments whose access ended, marked EXPIRED.
     pub enrollments_expired: u64,
+    /// Deleted courses purged after the organization's retention period.
+    pub courses_purged: u64,
 }
 
 /// The service's periodic housekeeping of tenant `org`, from an operator's
@@ -906,12 +908,33 @@ pub async fn sweep_tenant(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    // The trash empties itself after the organization's retention period
+    // (`trash_retention_days`, 30 by default).
+    let purged = sqlx::query(
+        "WITH purged AS ( \
+             DELETE FROM courses c \
+              WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL \
+                AND c.deleted_at < now() - make_interval(days => COALESCE( \
+                        (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
+                                     THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
+                           FROM organizations o WHERE o.id = $1), 30)) \
+             RETURNING id) \
+         INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
+         SELECT $1, app.uuid_v7(), 'course.purged', id, \
+                jsonb_build_object('course_id', id, 'reason', 'retention') \
+           FROM purged",
+    )
+    .bind(org.as_uuid())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     sqlx::query("SELECT set_config('app.org_id', '', true)")
         .execute(conn)
         .await?;
     Ok(Swept {
         sessions_closed: closed,
         enrollments_expired: expired,
+        courses_purged: purged,
     })
 }
 

@@ -363,6 +363,56 @@ enum Done {
     NoContent,
 }
 
+/// What the trash holds.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum TrashKind {
+    /// A course, with its content.
+    Course,
+}
+
+/// Something deleted that can be restored.
+#[derive(Object, Debug)]
+pub struct TrashItem {
+    /// What it is.
+    #[oai(rename = "type")]
+    pub kind: TrashKind,
+    /// Its id.
+    pub id: Uuid,
+    /// Its title.
+    pub title: String,
+    /// Deleted at.
+    pub deleted_at: DateTime<Utc>,
+    /// By whom.
+    pub deleted_by: Option<Uuid>,
+    /// When the housekeeping deletes it for real.
+    pub purge_at: DateTime<Utc>,
+}
+
+/// A page of the trash.
+#[derive(Object, Debug)]
+pub struct TrashPage {
+    /// Most recently deleted first.
+    pub items: Vec<TrashItem>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum TrashListed {
+    /// The trash.
+    #[oai(status = 200)]
+    Ok(Json<TrashPage>),
+}
+
+fn decode_trash_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (micros, id) = c.split_once('~')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}
+
 fn check_metadata(m: Option<&Value>) -> Result<(), InputError> {
     match m {
         Some(v @ Value::Object(_)) => {
@@ -698,9 +748,31 @@ impl CoursesApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
+        /// Delete for real, now, with every learner's record of the course
+        /// (`course:write:any`; a deleted course is purged from the trash).
+        purge: Query<Option<bool>>,
     ) -> ApiResult<Done> {
+        let id = CourseId::from_uuid(course_id.0);
         let (mut unit, actor) = ctx.unit(&tenant, auth.0, "deleteCourse").await?;
-        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        if purge.0 == Some(true) {
+            if !actor.can(lms_domain::Permission::CourseWriteAny) {
+                return Err(ApiError::permission_denied(
+                    lms_domain::Permission::CourseWriteAny,
+                ));
+            }
+            if !courses::purge(unit.tx(), id).await? {
+                return Err(course_not_found());
+            }
+            unit.changed_courses([]);
+            unit.emit(
+                "course.purged",
+                id,
+                json!({ "course_id": id, "reason": "requested" }),
+            );
+            unit.commit().await?;
+            return Ok(Done::NoContent);
+        }
+        let lock = unit.course(id).await?;
         if !courses::soft_delete(unit.tx(), lock.id, actor.user, lock.next_version()).await? {
             return Err(course_not_found());
         }
@@ -711,6 +783,79 @@ impl CoursesApi {
         );
         unit.commit().await?;
         Ok(Done::NoContent)
+    }
+
+    /// Bring a deleted course back from the trash, as it was, with its
+    /// content, links and learners (its staff, or `course:write:any`).
+    #[oai(
+        path = "/courses/:course_id/restore",
+        method = "post",
+        operation_id = "restoreCourse"
+    )]
+    async fn restore_course(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<CourseFound> {
+        let id = CourseId::from_uuid(course_id.0);
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "restoreCourse").await?;
+        let Some(row) = courses::restore(unit.tx(), id, actor.user).await? else {
+            return Err(if courses::in_trash(unit.tx(), id).await? {
+                crate::unit::not_course_staff()
+            } else {
+                ApiError::not_found("course_not_in_trash", "no deleted course with this id")
+            });
+        };
+        unit.changed_courses([]);
+        unit.emit("course.restored", row.id, course_payload(&row));
+        unit.commit().await?;
+        Ok(CourseFound::Ok(Json(row.into())))
+    }
+
+    /// Deleted courses an admin can restore (`course:write:any`), most
+    /// recently deleted first, with when the housekeeping purges each
+    /// (the organization's `trash_retention_days`, 30 by default).
+    #[oai(path = "/trash", method = "get", operation_id = "listTrash")]
+    async fn trash(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<TrashListed> {
+        let before = match cursor.0.as_deref() {
+            None => None,
+            Some(c) => Some(decode_trash_cursor(c).ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave")
+            })?),
+        };
+        let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
+        let mut read = ctx.reader(&tenant, auth.0, "listTrash").await?;
+        let rows = courses::trash(read.tx().await?, before, limit + 1).await?;
+        read.finish().await?;
+        let (rows, next_cursor) = paging::page(rows, limit, |r| {
+            format!("{}~{}", r.deleted_at.timestamp_micros(), r.id)
+        });
+        Ok(TrashListed::Ok(Json(TrashPage {
+            items: rows
+                .into_iter()
+                .map(|r| TrashItem {
+                    kind: TrashKind::Course,
+                    id: r.id,
+                    title: r.title,
+                    deleted_at: r.deleted_at,
+                    deleted_by: r.deleted_by,
+                    purge_at: r.purge_at,
+                })
+                .collect(),
+            next_cursor,
+        })))
     }
 
     /// Publish a course: learners see it, and its content at this moment is

@@ -1,0 +1,172 @@
+//! Deleted courses: the trash, restoring, purging.
+
+use lms_tests::TestApp;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_deleted_course_waits_in_the_trash_comes_back_whole_or_is_purged() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let (_, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
+    let (_, ana) = acme.user_with_role("ana@acme.test", "instructor").await;
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let a = acme
+        .send_as(
+            &ian,
+            Method::POST,
+            "/api/v1/courses",
+            Some(json!({ "title": "Binned" })),
+        )
+        .await;
+    let course = a.json["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/courses/{course}");
+    acme.send_as(
+        &ian,
+        Method::POST,
+        &format!("{path}/lessons"),
+        Some(json!({ "title": "L1" })),
+    )
+    .await;
+    acme.send_as(&ian, Method::POST, &format!("{path}/publish"), None)
+        .await;
+    let e = acme
+        .send_as(&lea, Method::POST, &format!("{path}/enrollment"), None)
+        .await;
+    assert_eq!(e.status, StatusCode::CREATED, "{}", e.text);
+
+    // Deleted: gone from every read, listed in the trash for admins only.
+    assert_eq!(
+        acme.send_as(&ana, Method::DELETE, &path, None).await.code(),
+        "not_course_staff"
+    );
+    assert_eq!(
+        acme.send_as(&ian, Method::DELETE, &path, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(acme.get(&path).await.code(), "course_not_found");
+    assert!(!acme.get("/api/v1/courses").await.text.contains(&course));
+    let trash = acme.get("/api/v1/trash").await;
+    assert_eq!(trash.status, StatusCode::OK, "{}", trash.text);
+    let item = &trash.json["items"][0];
+    assert_eq!(
+        (&item["id"], &item["type"]),
+        (&json!(course), &json!("course"))
+    );
+    let days = |a: &serde_json::Value, b: &serde_json::Value| {
+        let t = |v: &serde_json::Value| {
+            chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap()
+        };
+        (t(b) - t(a)).num_days()
+    };
+    assert_eq!(days(&item["deleted_at"], &item["purge_at"]), 30);
+    assert_eq!(
+        acme.send_as(&ian, Method::GET, "/api/v1/trash", None)
+            .await
+            .code(),
+        "permission_denied"
+    );
+    assert_eq!(globex.get("/api/v1/trash").await.json["items"], json!([]));
+
+    // Restored by its staff, whole: content, learners.
+    let restore = format!("{path}/restore");
+    assert_eq!(
+        acme.send_as(&ana, Method::POST, &restore, None)
+            .await
+            .code(),
+        "not_course_staff"
+    );
+    assert_eq!(
+        globex.post(&restore, json!({})).await.code(),
+        "course_not_in_trash"
+    );
+    let a = acme.send_as(&ian, Method::POST, &restore, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["is_published"], true);
+    let detail = acme.send_as(&lea, Method::GET, &path, None).await;
+    assert_eq!(detail.json["lessons"][0]["lesson"]["title"], "L1", "{}", detail.text);
+    let mine = acme
+        .send_as(&lea, Method::GET, "/api/v1/me/enrollments", None)
+        .await;
+    assert_eq!(mine.json["items"][0]["course_id"], json!(course));
+    assert_eq!(
+        acme.send_as(&ian, Method::POST, &restore, None)
+            .await
+            .code(),
+        "course_not_in_trash"
+    );
+
+    // Purged: only by an admin, and then for real.
+    let purge = format!("{path}?purge=true");
+    assert_eq!(
+        acme.send_as(&ian, Method::DELETE, &purge, None)
+            .await
+            .code(),
+        "permission_denied"
+    );
+    assert_eq!(acme.delete(&purge).await.status, StatusCode::NO_CONTENT);
+    let mut su = app.connect_as_superuser().await;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM courses WHERE id = $1::uuid) \
+              + (SELECT count(*) FROM enrollments WHERE user_id = $2)",
+    )
+    .bind(&course)
+    .bind(lea_id)
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(acme.delete(&purge).await.code(), "course_not_found");
+}
+
+#[tokio::test]
+async fn the_trash_empties_itself_after_the_retention_period() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let a = acme
+        .patch(
+            "/api/v1/organization/settings",
+            json!({ "trash_retention_days": 2 }),
+        )
+        .await;
+    assert_eq!(a.json["settings"]["trash_retention_days"], 2, "{}", a.text);
+    let bad = acme
+        .patch(
+            "/api/v1/organization/settings",
+            json!({ "trash_retention_days": 0 }),
+        )
+        .await;
+    assert!(bad.status.is_client_error(), "{}", bad.text);
+    let mut ids = Vec::new();
+    for (t, title) in [(&acme, "Old"), (&acme, "Recent"), (&globex, "Globex old")] {
+        let id = t.create_course(title).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        t.delete(&format!("/api/v1/courses/{id}")).await;
+        ids.push(id);
+    }
+    // Deleted three days ago: acme's first (past 2 days), globex's (within
+    // its default 30).
+    let mut su = app.connect_as_superuser().await;
+    sqlx::query(
+        "UPDATE courses SET deleted_at = now() - interval '3 days' WHERE id = ANY($1::uuid[])",
+    )
+    .bind(vec![ids[0].clone(), ids[2].clone()])
+    .execute(&mut su)
+    .await
+    .unwrap();
+    let swept = lms_api::maintenance::sweep(app.ctx()).await.unwrap();
+    assert_eq!(swept.courses_purged, 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT title FROM courses WHERE id = ANY($1::uuid[]) ORDER BY title")
+            .bind(ids.clone())
+            .fetch_all(&mut su)
+            .await
+            .unwrap();
+    assert_eq!(left, ["Globex old", "Recent"]);
+    let feed = acme.get("/api/v1/events?type=course.purged").await;
+    assert!(feed.text.contains(&ids[0]), "{}", feed.text);
+}
