@@ -150,7 +150,10 @@ DROP POLICY IF EXISTS courses_removed ON courses;
 CREATE POLICY courses_removed ON courses AS RESTRICTIVE FOR DELETE TO lms_app
     USING (app.may_edit_course(id));
 -- ratings_kept (lms_owner, SELECT/UPDATE): the reviews trigger, running as
--- the owner, keeps each course's rating aggregate.
+-- the owner, keeps each course's rating aggregate. Not narrowed to the
+-- transaction's tenant: the trigger's keys come from a review row that
+-- passed the writer's own policies, and a review written outside any
+-- tenant context (an operator's repair as superuser) must count too.
 DROP POLICY IF EXISTS ratings_read ON courses;
 CREATE POLICY ratings_read ON courses AS PERMISSIVE FOR SELECT TO lms_owner USING (true);
 DROP POLICY IF EXISTS ratings_kept ON courses;
@@ -188,12 +191,18 @@ CREATE POLICY content_removed ON sections AS RESTRICTIVE FOR DELETE TO lms_app
 DROP POLICY IF EXISTS links_written ON course_categories;
 CREATE POLICY links_written ON course_categories AS RESTRICTIVE FOR ALL TO lms_app
     USING (true) WITH CHECK (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS links_changed ON course_categories;
+CREATE POLICY links_changed ON course_categories AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (app.may_edit_course(course_id));
 DROP POLICY IF EXISTS links_removed ON course_categories;
 CREATE POLICY links_removed ON course_categories AS RESTRICTIVE FOR DELETE TO lms_app
     USING (app.may_edit_course(course_id));
 DROP POLICY IF EXISTS links_written ON course_tags;
 CREATE POLICY links_written ON course_tags AS RESTRICTIVE FOR ALL TO lms_app
     USING (true) WITH CHECK (app.may_edit_course(course_id));
+DROP POLICY IF EXISTS links_changed ON course_tags;
+CREATE POLICY links_changed ON course_tags AS RESTRICTIVE FOR UPDATE TO lms_app
+    USING (app.may_edit_course(course_id));
 DROP POLICY IF EXISTS links_removed ON course_tags;
 CREATE POLICY links_removed ON course_tags AS RESTRICTIVE FOR DELETE TO lms_app
     USING (app.may_edit_course(course_id));

@@ -194,6 +194,14 @@ async fn instructors_change_the_courses_they_teach_and_owners_staff_them() {
             format!("UPDATE courses SET title = 'x' WHERE id = '{course}'"),
             "ok, 1 rows",
         ),
+        // Not even its staff write its rating.
+        (
+            ian_id,
+            format!(
+                "UPDATE courses SET rating_count = 999, rating_sum = 4995, average_rating = 5 WHERE id = '{course}'"
+            ),
+            "42501",
+        ),
         (ian_id, lesson_insert, "ok, 1 rows"),
     ] {
         let mut tx = conn.begin().await.unwrap();

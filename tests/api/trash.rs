@@ -85,7 +85,11 @@ async fn a_deleted_course_waits_in_the_trash_comes_back_whole_or_is_purged() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(a.json["is_published"], true);
     let detail = acme.send_as(&lea, Method::GET, &path, None).await;
-    assert_eq!(detail.json["lessons"][0]["lesson"]["title"], "L1", "{}", detail.text);
+    assert_eq!(
+        detail.json["lessons"][0]["lesson"]["title"], "L1",
+        "{}",
+        detail.text
+    );
     let mine = acme
         .send_as(&lea, Method::GET, "/api/v1/me/enrollments", None)
         .await;

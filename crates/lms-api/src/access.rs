@@ -120,9 +120,9 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("deleteSection", Requires(CourseWrite)),
     ("createCategory", Requires(CourseWrite)),
     ("updateCategory", Requires(CourseWrite)),
-    ("deleteCategory", Requires(CourseWrite)),
+    ("deleteCategory", Requires(CourseWriteAny)),
     ("createTag", Requires(CourseWrite)),
-    ("deleteTag", Requires(CourseWrite)),
+    ("deleteTag", Requires(CourseWriteAny)),
 ];
 
 /// The platform API: every operation but logging in needs an active

@@ -32,9 +32,12 @@ pub struct CourseRow {
     pub is_published: bool,
     /// Free-form metadata.
     pub metadata: Option<Value>,
-    /// Pacing label: how lessons open.
+    /// Pacing label: how lessons open (absent from snapshots taken before
+    /// pacing existed).
+    #[serde(default)]
     pub pacing: String,
     /// Score rule label: which attempt's score counts.
+    #[serde(default)]
     pub score_rule: String,
     /// Mean rating, 0 when unrated.
     pub average_rating: f64,
@@ -405,7 +408,10 @@ pub async fn set_published(
     .fetch_optional(tx.conn())
     .await?;
     if let (Some(row), true) = (&row, published) {
-        let tree = detail_json(tx, id, true).await?.unwrap_or(Value::Null);
+        let mut tree = detail_json(tx, id, true).await?.unwrap_or(Value::Null);
+        if let Some(t) = tree.as_object_mut() {
+            t.insert("schema_version".into(), SNAPSHOT_SCHEMA_VERSION.into());
+        }
         sqlx::query(
             "INSERT INTO course_versions (organization_id, id, course_id, version, title, description, content, \
                                           published_at, created_by) \
@@ -586,6 +592,87 @@ pub async fn bump_versions(
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// The shape of a published snapshot's JSON (`schema_version` in it): a
+/// [`CourseTree`]. Snapshots without the key are of version 1.
+pub const SNAPSHOT_SCHEMA_VERSION: i64 = 1;
+
+/// A published version, as listed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    /// Its number.
+    pub version: i32,
+    /// The course's title then.
+    pub title: String,
+    /// Published at.
+    pub published_at: Option<DateTime<Utc>>,
+    /// By whom.
+    pub created_by: Option<Uuid>,
+    /// Learners pinned to it.
+    pub learners: i64,
+}
+
+/// The published versions of a course, newest first.
+pub async fn versions(tx: &mut TenantTx, course: CourseId) -> Result<Vec<VersionRow>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "SELECT v.version, v.title, v.published_at, v.created_by, \
+                (SELECT count(*) FROM enrollments e WHERE e.organization_id = v.organization_id \
+                    AND e.course_id = v.course_id AND e.course_version = v.version) AS learners \
+           FROM course_versions v WHERE v.organization_id = $1 AND v.course_id = $2 \
+          ORDER BY v.version DESC",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// One published version with its tree.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The listing.
+    pub version: i32,
+    /// Published at.
+    pub published_at: Option<DateTime<Utc>>,
+    /// The JSON shape it was written in.
+    pub schema_version: i64,
+    /// The tree.
+    pub tree: CourseTree,
+}
+
+/// A published version of a course.
+pub async fn snapshot(
+    tx: &mut TenantTx,
+    course: CourseId,
+    version: i32,
+) -> Result<Option<Snapshot>, DbError> {
+    let org = tx.org();
+    let row: Option<(i32, Option<DateTime<Utc>>, Value)> = sqlx::query_as(
+        "SELECT version, published_at, content FROM course_versions \
+          WHERE organization_id = $1 AND course_id = $2 AND version = $3",
+    )
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .bind(version)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((version, published_at, content)) = row else {
+        return Ok(None);
+    };
+    let schema_version = content
+        .get("schema_version")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let tree = serde_json::from_value(content)
+        .map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))?;
+    Ok(Some(Snapshot {
+        version,
+        published_at,
+        schema_version,
+        tree,
+    }))
 }
 
 /// A lesson in a course tree, with its sections.
