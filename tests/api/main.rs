@@ -17,4 +17,5 @@ mod openapi;
 mod schema;
 mod staff;
 mod trash;
+mod versions;
 mod write_path;

@@ -7,6 +7,7 @@ mod content;
 mod courses;
 mod staff;
 mod taxonomy;
+mod versions;
 
 use chrono::{DateTime, Utc};
 use lms_db::queries::lessons::LessonRow;
@@ -19,6 +20,7 @@ pub use content::ContentApi;
 pub use courses::{CoursesApi, Pacing};
 pub use staff::StaffApi;
 pub use taxonomy::TaxonomyApi;
+pub use versions::VersionsApi;
 
 use crate::context::Actor;
 use crate::error::ApiError;

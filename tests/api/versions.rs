@@ -1,0 +1,139 @@
+//! Published versions: listed, read whole, compared, and immutable.
+
+use lms_tests::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn versions_are_kept_whole_compared_and_never_changed() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let course = acme.create_course("Versioned").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/courses/{course}");
+    let id = |a: lms_tests::Answer| a.json["id"].as_str().unwrap().to_owned();
+    let l1 = id(acme
+        .post(&format!("{path}/lessons"), json!({ "title": "L1" }))
+        .await);
+    let s1 = id(acme
+        .post(
+            &format!("{path}/lessons/{l1}/sections"),
+            json!({ "title": "S1" }),
+        )
+        .await);
+    let s2 = id(acme
+        .post(
+            &format!("{path}/lessons/{l1}/sections"),
+            json!({ "title": "S2" }),
+        )
+        .await);
+    let first = acme.post(&format!("{path}/publish"), json!({})).await.json["version"]
+        .as_i64()
+        .unwrap();
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    acme.send_as(
+        &lea,
+        reqwest::Method::POST,
+        &format!("{path}/enrollment"),
+        None,
+    )
+    .await;
+
+    // The draft moves on; the next publish is another version.
+    acme.patch(
+        &format!("{path}/lessons/{l1}/sections/{s1}"),
+        json!({ "title": "S1, rewritten" }),
+    )
+    .await;
+    acme.delete(&format!("{path}/lessons/{l1}/sections/{s2}"))
+        .await;
+    let l2 = id(acme
+        .post(&format!("{path}/lessons"), json!({ "title": "L2" }))
+        .await);
+    let s3 = id(acme
+        .post(
+            &format!("{path}/lessons/{l2}/sections"),
+            json!({ "title": "S3" }),
+        )
+        .await);
+    let second = acme.post(&format!("{path}/publish"), json!({})).await.json["version"]
+        .as_i64()
+        .unwrap();
+
+    let list = acme.get(&format!("{path}/versions")).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let items = list.json["items"].as_array().unwrap();
+    assert_eq!(
+        items
+            .iter()
+            .map(|v| (
+                v["version"].as_i64().unwrap(),
+                v["learners"].as_i64().unwrap()
+            ))
+            .collect::<Vec<_>>(),
+        [(second, 0), (first, 1)]
+    );
+    let old = acme.get(&format!("{path}/versions/{first}")).await;
+    assert_eq!(old.json["schema_version"], 1, "{}", old.text);
+    assert_eq!(
+        ids(&old.json["tree"]["lessons"][0]["sections"]),
+        [s1.clone(), s2.clone()]
+    );
+    assert_eq!(old.json["tree"]["lessons"][0]["sections"][0]["title"], "S1");
+
+    let d = acme
+        .get(&format!("{path}/versions/{first}/diff/{second}"))
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(ids(&d.json["lessons"]["added"]), [l2]);
+    assert_eq!(ids(&d.json["sections"]["added"]), [s3]);
+    assert_eq!(ids(&d.json["sections"]["removed"]), [s2]);
+    assert_eq!(ids(&d.json["sections"]["changed"]), [s1]);
+    assert_eq!(d.json["sections"]["changed"][0]["fields"], json!(["title"]));
+    assert_eq!(d.json["lessons"]["removed"], json!([]));
+
+    assert_eq!(
+        acme.get(&format!("{path}/versions/99")).await.code(),
+        "version_not_found"
+    );
+    assert_eq!(
+        globex.get(&format!("{path}/versions")).await.code(),
+        "course_not_found"
+    );
+
+    // Snapshots are immutable for the runtime role, even for an admin.
+    let mut conn = app.connect_as_app().await;
+    for sql in [
+        "UPDATE course_versions SET title = 'rewritten history'",
+        "DELETE FROM course_versions",
+    ] {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(
+            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+        )
+        .bind(acme.org_id.to_string())
+        .bind(acme.admin_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let err = sqlx::query(sql).execute(&mut *tx).await.unwrap_err();
+        assert_eq!(
+            err.as_database_error().and_then(|d| d.code()).as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+        tx.rollback().await.unwrap();
+    }
+}
