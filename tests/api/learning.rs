@@ -312,7 +312,7 @@ async fn enrollment_rules_and_their_codes() {
         .unwrap()
         .to_owned();
     let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
-    let (ian_id, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
+    let (_, ian) = acme.user_with_role("ian@acme.test", "instructor").await;
     let (sam, _) = acme.user_with_role("sam@acme.test", "learner").await;
 
     // Drafts: invisible to learners, not enrollable for staff.
