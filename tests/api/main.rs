@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod coherence;
 mod cohorts;
+mod concurrency;
 mod courses;
 mod events;
 mod hosts;

@@ -357,10 +357,26 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Body>,
     ) -> Answer {
+        self.send_with(method, host, path, token, body, &[]).await
+    }
+
+    /// [`TestApp::send`] with extra request headers.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        host: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut req = self
             .http
             .request(method, format!("http://{}{path}", self.addr))
             .header(reqwest::header::HOST, host);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -69,6 +69,9 @@ pub enum ApiError {
     /// An error on our side. The body says nothing more than the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// `If-Match` names a version the resource is no longer at.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorBody>),
     /// The service cannot reach its database just now.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -128,6 +131,10 @@ impl ApiError {
         b.0.unlocks_at = unlocks_at;
         Self::Conflict(b)
     }
+    /// 412 `precondition_failed`: `If-Match` is stale.
+    pub fn precondition_failed(message: impl Into<String>) -> Self {
+        Self::PreconditionFailed(body("precondition_failed", message))
+    }
     /// 422 with `code`.
     pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {
         Self::Unprocessable(body(code, message))
@@ -168,6 +175,7 @@ impl ApiError {
             | ApiError::Unprocessable(b)
             | ApiError::TooManyRequests(b, _)
             | ApiError::Internal(b)
+            | ApiError::PreconditionFailed(b)
             | ApiError::Unavailable(b) => &b.0,
         }
     }

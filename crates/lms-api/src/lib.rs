@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog_cache;
 pub mod client;
 pub mod coherence;
+pub mod concurrency;
 pub mod context;
 pub mod error;
 pub mod export;

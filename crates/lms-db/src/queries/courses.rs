@@ -743,11 +743,12 @@ pub async fn detail_json(
                     'id', l.id, 'course_id', l.course_id, 'title', l.title, 'description', l.description, \
                     'position', l.position, 'is_required', l.is_required, \
                     'unlock_after_days', l.unlock_after_days, 'unlock_at', l.unlock_at, \
-                    'created_at', l.created_at, 'updated_at', l.updated_at, \
+                    'version', l.version, 'created_at', l.created_at, 'updated_at', l.updated_at, \
                     'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                             'id', s.id, 'lesson_id', s.lesson_id, 'title', s.title, 'content', s.content, \
                             'type', s.type, 'position', s.position, 'duration_minutes', s.duration_minutes, \
-                            'is_optional', s.is_optional, 'created_at', s.created_at, 'updated_at', s.updated_at) \
+                            'is_optional', s.is_optional, 'version', s.version, \
+                            'created_at', s.created_at, 'updated_at', s.updated_at) \
                           ORDER BY s.position) \
                         FROM sections s WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id), '[]')) \
                   ORDER BY l.position) \

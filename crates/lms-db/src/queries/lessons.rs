@@ -26,6 +26,9 @@ pub struct LessonRow {
     pub unlock_after_days: Option<i32>,
     /// Drip: opens at this time.
     pub unlock_at: Option<DateTime<Utc>>,
+    /// Version, moved by every change (absent from older snapshots).
+    #[serde(default = "first_version")]
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -33,7 +36,12 @@ pub struct LessonRow {
 }
 
 const COLUMNS: &str = "id, course_id, title, description, position, is_required, \
-                       unlock_after_days, unlock_at, created_at, updated_at";
+                       unlock_after_days, unlock_at, version, created_at, updated_at";
+
+/// The version of a row written before rows had versions.
+pub(crate) fn first_version() -> i32 {
+    1
+}
 
 /// A new lesson.
 #[derive(Debug)]

@@ -26,6 +26,9 @@ pub struct SectionRow {
     pub duration_minutes: i32,
     /// Not needed for completion.
     pub is_optional: bool,
+    /// Version, moved by every change (absent from older snapshots).
+    #[serde(default = "super::lessons::first_version")]
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -40,7 +43,7 @@ impl SectionRow {
 }
 
 const COLUMNS: &str = "id, lesson_id, title, content, type::text AS type, position, duration_minutes, \
-                       is_optional, created_at, updated_at";
+                       is_optional, version, created_at, updated_at";
 
 /// A new section.
 #[derive(Debug)]

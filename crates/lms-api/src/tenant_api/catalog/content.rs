@@ -7,7 +7,7 @@ use lms_db::queries::ordering::{self, Ordered};
 use lms_db::queries::sections::{self, NewSection, SectionPatch};
 use lms_domain::{CourseId, InputError, LessonId, SectionId, Title};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Lesson, Section, SectionType, check_description, sees_drafts};
+use crate::concurrency::{Precondition, etag};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::maybe;
@@ -69,6 +70,8 @@ pub struct UpdateLesson {
     pub unlock_after_days: MaybeUndefined<i32>,
     /// Drip date, or `null` to remove.
     pub unlock_at: MaybeUndefined<DateTime<Utc>>,
+    /// The version this change is based on; stale → 409 `version_conflict`.
+    pub version: Option<i32>,
 }
 
 /// A new section.
@@ -112,6 +115,8 @@ pub struct UpdateSection {
     pub duration_minutes: Option<i32>,
     /// Optional or not.
     pub is_optional: Option<bool>,
+    /// The version this change is based on; stale → 409 `version_conflict`.
+    pub version: Option<i32>,
 }
 
 /// A full new order of the children.
@@ -146,9 +151,16 @@ enum LessonCreated {
 
 #[derive(ApiResponse)]
 enum LessonFound {
-    /// The lesson.
+    /// The lesson, its version as the entity tag.
     #[oai(status = 200)]
-    Ok(Json<Lesson>),
+    Ok(Json<Lesson>, #[oai(header = "ETag")] String),
+}
+
+impl LessonFound {
+    fn of(l: Lesson) -> Self {
+        let tag = etag(l.version);
+        Self::Ok(Json(l), tag)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -167,9 +179,16 @@ enum SectionCreated {
 
 #[derive(ApiResponse)]
 enum SectionFound {
-    /// The section.
+    /// The section, its version as the entity tag.
     #[oai(status = 200)]
-    Ok(Json<Section>),
+    Ok(Json<Section>, #[oai(header = "ETag")] String),
+}
+
+impl SectionFound {
+    fn of(s: Section) -> Self {
+        let tag = etag(s.version);
+        Self::Ok(Json(s), tag)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -392,10 +411,11 @@ impl ContentApi {
             .await?
             .ok_or_else(lesson_not_found)?;
         read.finish().await?;
-        Ok(LessonFound::Ok(Json(row.into())))
+        Ok(LessonFound::of(row.into()))
     }
 
     /// Change a lesson.
+    #[allow(clippy::too_many_arguments)] // one per request part
     #[oai(
         path = "/courses/:course_id/lessons/:lesson_id",
         method = "patch",
@@ -408,9 +428,13 @@ impl ContentApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
+        /// The entity tag (version) this change is based on; stale → 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: Json<UpdateLesson>,
     ) -> ApiResult<LessonFound> {
         let b = body.0;
+        let based_on = Precondition::new(if_match.0.as_deref(), b.version)?;
         let title = b
             .title
             .as_deref()
@@ -418,7 +442,12 @@ impl ContentApi {
             .transpose()?;
         check_description(b.description.value().map(String::as_str))?;
         let (mut unit, _) = ctx.unit(&tenant, auth.0, "updateLesson").await?;
-        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        let id = LessonId::from_uuid(lesson_id.0);
+        let lock = unit.lesson(CourseId::from_uuid(course_id.0), id).await?;
+        let current = lessons::get(unit.tx(), lock.id, id)
+            .await?
+            .ok_or_else(lesson_not_found)?;
+        based_on.check(current.version)?;
         let lesson: Lesson = lessons::update(
             unit.tx(),
             lock.id,
@@ -440,7 +469,7 @@ impl ContentApi {
             lesson_payload(&lesson, lock.next_version()),
         );
         unit.commit().await?;
-        Ok(LessonFound::Ok(Json(lesson)))
+        Ok(LessonFound::of(lesson))
     }
 
     /// Delete a lesson with its sections; the lessons after it move up.
@@ -609,7 +638,7 @@ impl ContentApi {
             .await?
             .ok_or_else(section_not_found)?;
         read.finish().await?;
-        Ok(SectionFound::Ok(Json(row.into())))
+        Ok(SectionFound::of(row.into()))
     }
 
     /// Change a section.
@@ -627,9 +656,13 @@ impl ContentApi {
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
         section_id: Path<Uuid>,
+        /// The entity tag (version) this change is based on; stale → 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: Json<UpdateSection>,
     ) -> ApiResult<SectionFound> {
         let b = body.0;
+        let based_on = Precondition::new(if_match.0.as_deref(), b.version)?;
         let title = b
             .title
             .as_deref()
@@ -642,6 +675,10 @@ impl ContentApi {
         let lock = unit
             .lesson(CourseId::from_uuid(course_id.0), lesson)
             .await?;
+        let current = sections::get(unit.tx(), lesson, SectionId::from_uuid(section_id.0))
+            .await?
+            .ok_or_else(section_not_found)?;
+        based_on.check(current.version)?;
         let patch = SectionPatch {
             title: title.as_ref().map(Title::as_str),
             content: b.content.as_deref(),
@@ -664,7 +701,7 @@ impl ContentApi {
             section_payload(lock.id, &section, lock.next_version()),
         );
         unit.commit().await?;
-        Ok(SectionFound::Ok(Json(section)))
+        Ok(SectionFound::of(section))
     }
 
     /// Delete a section; the sections after it move up.

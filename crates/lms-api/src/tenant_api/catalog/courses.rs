@@ -697,9 +697,13 @@ impl CoursesApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
+        /// The entity tag (version) this change is based on; stale → 412.
+        #[oai(name = "If-Match")]
+        if_match: poem_openapi::param::Header<Option<String>>,
         body: Json<UpdateCourse>,
     ) -> ApiResult<CourseFound> {
         let b = body.0;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
         let title = b
             .title
             .as_deref()
@@ -712,12 +716,7 @@ impl CoursesApi {
 
         let (mut unit, actor) = ctx.unit(&tenant, auth.0, "updateCourse").await?;
         let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
-        if b.version.is_some_and(|v| v != lock.version) {
-            return Err(ApiError::conflict(
-                "version_conflict",
-                "the course changed since the version this update is based on",
-            ));
-        }
+        based_on.check(lock.version)?;
         let patch = CoursePatch {
             title: title.as_ref().map(Title::as_str),
             description: b.description.as_deref(),

@@ -97,6 +97,9 @@ pub struct Lesson {
     pub unlock_after_days: Option<i32>,
     /// Drip pacing: opens at this time.
     pub unlock_at: Option<DateTime<Utc>>,
+    /// Version, moved by every change; send it back (as `If-Match` or
+    /// `version`) to refuse a lost update.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -114,6 +117,7 @@ impl From<LessonRow> for Lesson {
             is_required: r.is_required,
             unlock_after_days: r.unlock_after_days,
             unlock_at: r.unlock_at,
+            version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -140,6 +144,9 @@ pub struct Section {
     pub duration_minutes: i32,
     /// Not needed for completion.
     pub is_optional: bool,
+    /// Version, moved by every change; send it back (as `If-Match` or
+    /// `version`) to refuse a lost update.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -157,6 +164,7 @@ impl From<SectionRow> for Section {
             position: r.position,
             duration_minutes: r.duration_minutes,
             is_optional: r.is_optional,
+            version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

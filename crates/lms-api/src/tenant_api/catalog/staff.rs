@@ -76,6 +76,21 @@ pub struct SetStaff {
     pub role: StaffRole,
 }
 
+fn staff_list(rows: Vec<staff::StaffRow>) -> StaffList {
+    StaffList {
+        items: rows
+            .into_iter()
+            .map(|r| StaffMember {
+                user_id: r.user_id,
+                name: r.name,
+                email: r.email,
+                role: StaffRole::of(&r.role),
+                added_at: r.added_at,
+            })
+            .collect(),
+    }
+}
+
 #[derive(ApiResponse)]
 enum StaffListed {
     /// The staff.
@@ -153,18 +168,7 @@ impl StaffApi {
         }
         let rows = staff::list(tx, course).await?;
         read.finish().await?;
-        Ok(StaffListed::Ok(Json(StaffList {
-            items: rows
-                .into_iter()
-                .map(|r| StaffMember {
-                    user_id: r.user_id,
-                    name: r.name,
-                    email: r.email,
-                    role: StaffRole::of(&r.role),
-                    added_at: r.added_at,
-                })
-                .collect(),
-        })))
+        Ok(StaffListed::Ok(Json(staff_list(rows))))
     }
 
     /// Give a user a role on a course, or change it (the course's owners,
@@ -207,18 +211,7 @@ impl StaffApi {
         );
         let rows = staff::list(unit.tx(), course).await?;
         unit.commit().await?;
-        Ok(StaffListed::Ok(Json(StaffList {
-            items: rows
-                .into_iter()
-                .map(|r| StaffMember {
-                    user_id: r.user_id,
-                    name: r.name,
-                    email: r.email,
-                    role: StaffRole::of(&r.role),
-                    added_at: r.added_at,
-                })
-                .collect(),
-        })))
+        Ok(StaffListed::Ok(Json(staff_list(rows))))
     }
 
     /// Take a user off a course's staff (its owners, or

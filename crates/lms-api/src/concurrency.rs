@@ -1,0 +1,108 @@
+//! Optimistic concurrency: every editable resource carries a `version`;
+//! a single-resource GET sends it as the `ETag`, and a change may name the
+//! version it is based on, as `If-Match` (412 when stale) or as `version`
+//! in the body (409 `version_conflict`). A stale change is refused whole:
+//! no update is ever lost.
+
+use crate::error::{ApiError, ApiResult};
+
+/// The version a change is based on, if the client named one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Precondition {
+    expected: Option<i32>,
+    from_header: bool,
+}
+
+impl Precondition {
+    /// From an `If-Match` header (`"3"`, `W/"3"` or `*`) and a `version`
+    /// field of the body; the header wins when both are given.
+    pub fn new(if_match: Option<&str>, body: Option<i32>) -> ApiResult<Self> {
+        match if_match.map(str::trim) {
+            None => Ok(Self {
+                expected: body,
+                from_header: false,
+            }),
+            Some("*") => Ok(Self::default()),
+            Some(tag) => {
+                let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                let version = tag
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_if_match",
+                            "`If-Match` must be an entity tag this API sent, such as \"3\"",
+                        )
+                    })?;
+                Ok(Self {
+                    expected: Some(version),
+                    from_header: true,
+                })
+            }
+        }
+    }
+
+    /// Refuses the change when the resource is no longer at the named
+    /// version.
+    pub fn check(&self, current: i32) -> ApiResult<()> {
+        match self.expected {
+            Some(v) if v != current => {
+                let message = format!(
+                    "the resource changed since the version this change is based on; it is now at version {current}"
+                );
+                Err(if self.from_header {
+                    ApiError::precondition_failed(message)
+                } else {
+                    ApiError::conflict("version_conflict", message)
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The entity tag of a version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_forms() {
+        assert!(
+            Precondition::new(Some("\"3\""), None)
+                .unwrap()
+                .check(3)
+                .is_ok()
+        );
+        assert!(
+            Precondition::new(Some("W/\"3\""), None)
+                .unwrap()
+                .check(3)
+                .is_ok()
+        );
+        assert_eq!(
+            Precondition::new(Some("\"2\""), Some(3))
+                .unwrap()
+                .check(3)
+                .unwrap_err()
+                .code(),
+            "precondition_failed"
+        );
+        assert!(Precondition::new(Some("*"), None).unwrap().check(9).is_ok());
+        assert_eq!(
+            Precondition::new(None, Some(2))
+                .unwrap()
+                .check(3)
+                .unwrap_err()
+                .code(),
+            "version_conflict"
+        );
+        assert!(Precondition::new(Some("3"), None).is_err());
+        assert!(Precondition::new(None, None).unwrap().check(7).is_ok());
+    }
+}

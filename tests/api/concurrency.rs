@@ -1,0 +1,136 @@
+//! Optimistic concurrency: entity tags on reads, If-Match or `version` on
+//! writes, and no lost update between two writers.
+
+use lms_tests::{Answer, Body, Tenant, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn patch_if(t: &Tenant<'_>, path: &str, tag: Option<&str>, body: Value) -> Answer {
+    let headers: Vec<(&str, &str)> = tag.map(|v| ("if-match", v)).into_iter().collect();
+    t.app
+        .send_with(
+            Method::PATCH,
+            &t.host,
+            path,
+            Some(&t.token),
+            Some(Body::Json(body)),
+            &headers,
+        )
+        .await
+}
+
+fn etag(a: &Answer) -> String {
+    a.headers["etag"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_stale_change_is_refused_and_two_writers_never_lose_an_update() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let course = acme.create_course("Edited").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lesson = acme
+        .post(
+            &format!("/api/v1/courses/{course}/lessons"),
+            json!({ "title": "L" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let section = format!(
+        "/api/v1/courses/{course}/lessons/{lesson}/sections/{}",
+        acme.post(
+            &format!("/api/v1/courses/{course}/lessons/{lesson}/sections"),
+            json!({ "title": "S" })
+        )
+        .await
+        .json["id"]
+            .as_str()
+            .unwrap()
+    );
+
+    // The entity tag is the version; a change moves it.
+    let read = acme.get(&section).await;
+    assert_eq!(etag(&read), "\"1\"");
+    let a = patch_if(&acme, &section, Some("\"1\""), json!({ "title": "S1" })).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(
+        (etag(&a), &a.json["version"]),
+        ("\"2\"".to_owned(), &json!(2))
+    );
+    // Stale: 412 through If-Match, 409 through the body; nothing written.
+    let a = patch_if(&acme, &section, Some("\"1\""), json!({ "title": "lost" })).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+    );
+    let a = patch_if(
+        &acme,
+        &section,
+        None,
+        json!({ "title": "lost", "version": 1 }),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "version_conflict")
+    );
+    assert_eq!(acme.get(&section).await.json["title"], "S1");
+    let a = patch_if(&acme, &section, Some("2"), json!({ "title": "x" })).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::BAD_REQUEST, "invalid_if_match")
+    );
+    let a = patch_if(&acme, &section, Some("*"), json!({ "title": "S2" })).await;
+    assert_eq!(a.status, StatusCode::OK);
+    // A change of nothing keeps the version.
+    let same = patch_if(&acme, &section, None, json!({ "title": "S2" })).await;
+    assert_eq!(same.json["version"], 3);
+
+    // Two writers from the same read: one wins, the other is told.
+    let lesson_path = format!("/api/v1/courses/{course}/lessons/{lesson}");
+    for round in 0..5 {
+        let tag = etag(&acme.get(&lesson_path).await);
+        let (a, b) = tokio::join!(
+            patch_if(
+                &acme,
+                &lesson_path,
+                Some(&tag),
+                json!({ "title": format!("A{round}") })
+            ),
+            patch_if(
+                &acme,
+                &lesson_path,
+                Some(&tag),
+                json!({ "title": format!("B{round}") })
+            ),
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 412], "{} / {}", a.text, b.text);
+        let winner = if a.status == StatusCode::OK { &a } else { &b };
+        assert_eq!(
+            acme.get(&lesson_path).await.json["title"],
+            winner.json["title"]
+        );
+    }
+
+    // Courses take If-Match too.
+    let course_path = format!("/api/v1/courses/{course}");
+    let v = acme.get(&course_path).await.json["course"]["version"]
+        .as_i64()
+        .unwrap();
+    let stale = format!("\"{}\"", v - 1);
+    let a = patch_if(
+        &acme,
+        &course_path,
+        Some(&stale),
+        json!({ "title": "Late" }),
+    )
+    .await;
+    assert_eq!(a.code(), "precondition_failed", "{}", a.text);
+}
