@@ -133,4 +133,67 @@ async fn a_stale_change_is_refused_and_two_writers_never_lose_an_update() {
     )
     .await;
     assert_eq!(a.code(), "precondition_failed", "{}", a.text);
+
+    // Users, roles and categories too; a login does not move a user's version.
+    let (lea, _) = acme.user_with_role("lea@acme.test", "learner").await;
+    let user = format!("/api/v1/users/{lea}");
+    let v = acme.get(&user).await.json["version"].as_i64().unwrap();
+    acme.login("lea@acme.test", lms_tests::PASSWORD).await;
+    let a = patch_if(
+        &acme,
+        &user,
+        Some(&format!("\"{v}\"")),
+        json!({ "first_name": "Lea" }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = patch_if(
+        &acme,
+        &user,
+        Some(&format!("\"{v}\"")),
+        json!({ "first_name": "Late" }),
+    )
+    .await;
+    assert_eq!(a.code(), "precondition_failed", "{}", a.text);
+    let role = acme
+        .post(
+            "/api/v1/roles",
+            json!({ "name": "editor", "permissions": [] }),
+        )
+        .await;
+    let role_path = format!("/api/v1/roles/{}", role.json["id"].as_str().unwrap());
+    let v = role.json["version"].as_i64().unwrap();
+    acme.patch(&role_path, json!({ "description": "first" }))
+        .await;
+    let a = patch_if(
+        &acme,
+        &role_path,
+        None,
+        json!({ "description": "second", "version": v }),
+    )
+    .await;
+    assert_eq!(a.code(), "version_conflict", "{}", a.text);
+    let cat = acme
+        .post(
+            "/api/v1/categories",
+            json!({ "name": "Cat", "slug": "cat" }),
+        )
+        .await;
+    let cat_path = format!("/api/v1/categories/{}", cat.json["id"].as_str().unwrap());
+    let a = patch_if(
+        &acme,
+        &cat_path,
+        Some("\"1\""),
+        json!({ "description": "d" }),
+    )
+    .await;
+    assert_eq!(a.json["version"], 2, "{}", a.text);
+    let a = patch_if(
+        &acme,
+        &cat_path,
+        Some("\"1\""),
+        json!({ "description": "e" }),
+    )
+    .await;
+    assert_eq!(a.code(), "precondition_failed", "{}", a.text);
 }

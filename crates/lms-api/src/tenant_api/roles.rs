@@ -35,6 +35,9 @@ pub struct Role {
     pub is_system: bool,
     /// How many users hold it.
     pub user_count: i64,
+    /// Version, moved by every change; send it back (as `If-Match` or
+    /// `version`) to refuse a lost update.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -55,6 +58,7 @@ impl From<RoleRow> for Role {
             permissions: r.permissions.0,
             is_system: r.is_system,
             user_count: r.user_count,
+            version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -89,6 +93,8 @@ pub struct UpdateRole {
     /// New permission list (replaces the old one).
     #[oai(validator(max_items = 50))]
     pub permissions: Option<Vec<String>>,
+    /// The version this change is based on; stale → 409 `version_conflict`.
+    pub version: Option<i32>,
 }
 
 /// The roles of the organization.
@@ -228,9 +234,13 @@ impl RolesApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         role_id: Path<Uuid>,
+        /// The entity tag (version) this change is based on; stale → 412.
+        #[oai(name = "If-Match")]
+        if_match: poem_openapi::param::Header<Option<String>>,
         body: Json<UpdateRole>,
     ) -> ApiResult<RoleFound> {
         let b = body.0;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
         let name = b.name.as_deref().map(parse_name).transpose()?;
         let permissions = b
             .permissions
@@ -247,6 +257,7 @@ impl RolesApi {
         let current = roles::get_for_update(tx, id)
             .await?
             .ok_or_else(role_not_found)?;
+        based_on.check(current.version)?;
         if current.is_system && name.as_deref().is_some_and(|n| n != current.name) {
             return Err(ApiError::conflict(
                 "system_role_locked",

@@ -41,6 +41,9 @@ pub struct User {
     pub roles: Vec<String>,
     /// Last successful login.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Version, moved by every change; send it back (as `If-Match` or
+    /// `version`) to refuse a lost update.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -59,6 +62,7 @@ impl From<UserRow> for User {
             is_active: r.is_active,
             roles: r.roles,
             last_login_at: r.last_login_at,
+            version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -109,6 +113,8 @@ pub struct UpdateUser {
     /// New avatar URL, or `null` to remove it.
     #[oai(validator(max_length = 2048))]
     pub avatar_url: MaybeUndefined<String>,
+    /// The version this change is based on; stale → 409 `version_conflict`.
+    pub version: Option<i32>,
 }
 
 /// A page of users.
@@ -394,9 +400,13 @@ impl UsersApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         user_id: Path<Uuid>,
+        /// The entity tag (version) this change is based on; stale → 412.
+        #[oai(name = "If-Match")]
+        if_match: poem_openapi::param::Header<Option<String>>,
         body: Json<UpdateUser>,
     ) -> ApiResult<UserFound> {
         let b = body.0;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
         let changes = AccountChanges::parse(
             b.email.as_deref(),
             b.first_name.as_deref(),
@@ -408,6 +418,10 @@ impl UsersApi {
         let tx = unit.tx();
         let id = UserId::from_uuid(user_id.0);
         require_outranks(tx, &actor, id).await?;
+        let current = users::lock_version(tx, id)
+            .await?
+            .ok_or_else(user_not_found)?;
+        based_on.check(current)?;
         if !users::update(tx, id, &changes.patch()).await? {
             return Err(user_not_found());
         }

@@ -26,6 +26,8 @@ pub struct CategoryRow {
     /// Live courses filed directly under it (published ones only, for
     /// viewers who do not see drafts).
     pub course_count: i64,
+    /// Version, moved by every change.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -35,7 +37,7 @@ const CATEGORY_COLUMNS: &str = "c.id, c.name, c.slug, c.description, c.parent_id
         ON co.organization_id = cc.organization_id AND co.id = cc.course_id AND co.deleted_at IS NULL \
              AND ($2 OR co.is_published) \
        WHERE cc.organization_id = c.organization_id AND cc.category_id = c.id) AS course_count, \
-     c.created_at";
+     c.version, c.created_at";
 
 /// A new or changed category.
 #[derive(Debug)]

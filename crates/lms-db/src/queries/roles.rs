@@ -21,6 +21,8 @@ pub struct RoleRow {
     pub is_system: bool,
     /// How many users hold it.
     pub user_count: i64,
+    /// Version, moved by every change.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -33,7 +35,7 @@ macro_rules! role_select {
             "SELECT r.id, r.name, r.description, r.permissions, r.is_system, \
                     (SELECT count(*) FROM user_roles ur WHERE ur.organization_id = r.organization_id \
                         AND ur.role_id = r.id) AS user_count, \
-                    r.created_at, r.updated_at \
+                    r.version, r.created_at, r.updated_at \
              FROM roles r ",
             $where
         )

@@ -27,6 +27,8 @@ pub struct UserRow {
     pub roles: Vec<String>,
     /// Last successful login.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Version, moved by every change of the profile or status.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -40,7 +42,7 @@ macro_rules! user_select {
                     COALESCE((SELECT array_agg(r.name ORDER BY r.name) FROM user_roles ur \
                               JOIN roles r ON r.organization_id = ur.organization_id AND r.id = ur.role_id \
                               WHERE ur.organization_id = u.organization_id AND ur.user_id = u.id), '{}') AS roles, \
-                    u.last_login_at, u.created_at, u.updated_at \
+                    u.last_login_at, u.version, u.created_at, u.updated_at \
              FROM users u ",
             $where
         )
@@ -410,5 +412,17 @@ pub async fn permissions(tx: &mut TenantTx, id: UserId) -> Result<Vec<String>, D
     .bind(org.as_uuid())
     .bind(id.as_uuid())
     .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Locks a user for a change and reads their version.
+pub async fn lock_version(tx: &mut TenantTx, id: UserId) -> Result<Option<i32>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_scalar(
+        "SELECT version FROM users WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
     .await?)
 }

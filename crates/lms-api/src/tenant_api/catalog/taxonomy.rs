@@ -41,6 +41,9 @@ pub struct Category {
     pub icon: Option<String>,
     /// Courses filed directly under it (visible to the caller).
     pub course_count: i64,
+    /// Version, moved by every change; send it back (as `If-Match` or
+    /// `version`) to refuse a lost update.
+    pub version: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -56,6 +59,7 @@ impl From<CategoryRow> for Category {
             color: r.color,
             icon: r.icon,
             course_count: r.course_count,
+            version: r.version,
             created_at: r.created_at,
         }
     }
@@ -122,6 +126,8 @@ pub struct UpdateCategory {
     /// New icon, or `null`.
     #[oai(validator(max_length = 64))]
     pub icon: MaybeUndefined<String>,
+    /// The version this change is based on; stale → 409 `version_conflict`.
+    pub version: Option<i32>,
 }
 
 /// A tag.
@@ -370,9 +376,13 @@ impl TaxonomyApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         category_id: Path<Uuid>,
+        /// The entity tag (version) this change is based on; stale → 412.
+        #[oai(name = "If-Match")]
+        if_match: poem_openapi::param::Header<Option<String>>,
         body: Json<UpdateCategory>,
     ) -> ApiResult<CategoryFound> {
         let b = body.0;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
         let n = b
             .name
             .as_deref()
@@ -399,6 +409,7 @@ impl TaxonomyApi {
         let cur = categories::get(tx, id)
             .await?
             .ok_or_else(category_not_found)?;
+        based_on.check(cur.version)?;
         let parent = match maybe(&b.parent_id) {
             None => cur.parent_id.map(CategoryId::from_uuid),
             Some(None) => None,
