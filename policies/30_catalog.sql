@@ -230,3 +230,8 @@ CREATE POLICY taxonomy_changed ON tags AS RESTRICTIVE FOR UPDATE TO lms_app
 DROP POLICY IF EXISTS taxonomy_removed ON tags;
 CREATE POLICY taxonomy_removed ON tags AS RESTRICTIVE FOR DELETE TO lms_app
     USING ((SELECT app.actor_has('course:write')) OR (SELECT app.actor_has('course:write:any')));
+
+-- owner_reads_lessons (lms_owner, SELECT): the content removal guard,
+-- running as the owner, finds a section's course.
+DROP POLICY IF EXISTS owner_reads_lessons ON lessons;
+CREATE POLICY owner_reads_lessons ON lessons AS PERMISSIVE FOR SELECT TO lms_owner USING (true);

@@ -156,3 +156,9 @@ CREATE POLICY own_rows_written ON learning_sessions AS RESTRICTIVE FOR UPDATE TO
 DROP POLICY IF EXISTS own_rows_removed ON learning_sessions;
 CREATE POLICY own_rows_removed ON learning_sessions AS RESTRICTIVE FOR DELETE TO lms_app
     USING (user_id = (SELECT app.current_user_id()));
+
+-- owner_reads_progress (lms_owner, SELECT): the content removal guard,
+-- running as the owner, sees every learner's progress
+-- (migrations/0021_content_in_use.sql). Nothing else runs as the owner.
+DROP POLICY IF EXISTS owner_reads_progress ON progress;
+CREATE POLICY owner_reads_progress ON progress AS PERMISSIVE FOR SELECT TO lms_owner USING (true);

@@ -1768,3 +1768,77 @@ async fn a_learner_cannot_give_themselves_a_role_or_an_earlier_start() {
     assert!(year >= 2026.0, "the restart starts now, not in {year}");
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn content_learners_worked_on_is_not_deleted_by_accident() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, s) = published_course(&acme, "Kept").await;
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    enroll(&acme, &lea, &course).await;
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[0],
+        json!({ "time_spent_seconds": 30 }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let tree = acme.get(&format!("/api/v1/courses/{course}")).await;
+    let lesson = |i: usize| {
+        tree.json["lessons"][i]["lesson"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (one, two) = (lesson(0), lesson(1));
+    for path in [
+        format!("/api/v1/courses/{course}/lessons/{one}/sections/{}", s[0]),
+        format!("/api/v1/courses/{course}/lessons/{one}"),
+    ] {
+        let a = acme.delete(&path).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::CONFLICT, "content_in_use"),
+            "{path}"
+        );
+    }
+    // The database says the same to whoever deletes, whatever they see.
+    let mut su = app.connect_as_superuser().await;
+    let err = sqlx::query("DELETE FROM sections WHERE id = $1::uuid")
+        .bind(&s[0])
+        .execute(&mut su)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("23001")
+    );
+    let mine = acme
+        .send_as(
+            &lea,
+            Method::GET,
+            &format!("/api/v1/courses/{course}/my-progress"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        mine.json["lessons"][0]["sections"][0]["time_spent_seconds"],
+        30
+    );
+    // What nobody worked on goes; the whole course still can.
+    let a = acme
+        .delete(&format!(
+            "/api/v1/courses/{course}/lessons/{two}/sections/{}",
+            s[3]
+        ))
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    assert_eq!(
+        acme.delete(&format!("/api/v1/courses/{course}?purge=true"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+}

@@ -237,6 +237,12 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "a cohort with this name already exists",
     ),
     (
+        "content_has_progress",
+        "content_in_use",
+        "learners have progress on it; make it optional instead (it then stops counting), \
+         or delete the whole course",
+    ),
+    (
         "tags_name_key",
         "tag_name_taken",
         "a tag with this name already exists",
@@ -290,6 +296,10 @@ impl From<DbError> for ApiError {
                 Violation::InvalidValue => {
                     ApiError::unprocessable("invalid_value", "a value is out of range or malformed")
                 }
+                Violation::InUse(name) => match CONSTRAINTS.iter().find(|c| c.0 == name) {
+                    Some((_, code, msg)) => ApiError::conflict(code, *msg),
+                    None => ApiError::conflict("in_use", "something still depends on it"),
+                },
                 Violation::Conflict => ApiError::conflict(
                     "concurrent_update",
                     "a concurrent change got there first; retry",

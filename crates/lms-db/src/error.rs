@@ -20,6 +20,9 @@ pub enum Violation {
     InvalidValue,
     /// A serialization failure or deadlock (40001, 40P01): retryable.
     Conflict,
+    /// A removal refused because something still depends on the row
+    /// (23001), named by its rule.
+    InUse(String),
 }
 
 /// An error from the database layer.
@@ -59,6 +62,7 @@ pub fn classify(err: &sqlx::Error) -> Option<Violation> {
         ),
         "42501" => Violation::RowSecurity,
         "40001" | "40P01" => Violation::Conflict,
+        "23001" => Violation::InUse(constraint()),
         c if c.starts_with("22") => Violation::InvalidValue,
         _ => return None,
     })
