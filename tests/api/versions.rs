@@ -99,8 +99,14 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
     assert_eq!(ids(&d.json["lessons"]["added"]), [l2]);
     assert_eq!(ids(&d.json["sections"]["added"]), [s3]);
-    assert_eq!(ids(&d.json["sections"]["removed"]), [s2]);
-    assert_eq!(ids(&d.json["sections"]["changed"]), [s1]);
+    assert_eq!(
+        ids(&d.json["sections"]["removed"]),
+        std::slice::from_ref(&s2)
+    );
+    assert_eq!(
+        ids(&d.json["sections"]["changed"]),
+        std::slice::from_ref(&s1)
+    );
     assert_eq!(d.json["sections"]["changed"][0]["fields"], json!(["title"]));
     assert_eq!(d.json["lessons"]["removed"], json!([]));
 
@@ -108,6 +114,54 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
         acme.get(&format!("{path}/versions/99")).await.code(),
         "version_not_found"
     );
+
+    // The first version becomes the draft again: what exists in both keeps
+    // its id, what was added since goes, what was removed comes back.
+    let a = acme
+        .post(&format!("{path}/versions/{first}/restore"), json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let lessons = a.json["lessons"].as_array().unwrap();
+    assert_eq!(lessons.len(), 1, "{}", a.text);
+    assert_eq!(ids(&lessons[0]["sections"]), [s1.clone(), s2.clone()]);
+    assert_eq!(lessons[0]["sections"][0]["title"], "S1");
+    let third = acme.post(&format!("{path}/publish"), json!({})).await.json["version"]
+        .as_i64()
+        .unwrap();
+    let d = acme
+        .get(&format!("{path}/versions/{first}/diff/{third}"))
+        .await;
+    for kind in ["lessons", "sections"] {
+        for what in ["added", "removed", "changed", "moved"] {
+            assert_eq!(d.json[kind][what], json!([]), "{kind} {what}: {}", d.text);
+        }
+    }
+    // Content a learner worked on is not removed by a restore.
+    let s5 = id(acme
+        .post(
+            &format!("{path}/lessons/{l1}/sections"),
+            json!({ "title": "S5" }),
+        )
+        .await);
+    let a = acme
+        .send_as(
+            &lea,
+            reqwest::Method::PUT,
+            &format!("{path}/sections/{s5}/progress"),
+            Some(json!({ "time_spent_seconds": 5 })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = acme
+        .post(&format!("{path}/versions/{first}/restore"), json!({}))
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "content_in_use"),
+        "{}",
+        a.text
+    );
+    assert!(acme.get(&path).await.text.contains(&s5));
     assert_eq!(
         globex.get(&format!("{path}/versions")).await.code(),
         "course_not_found"

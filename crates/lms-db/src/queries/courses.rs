@@ -675,6 +675,102 @@ pub async fn snapshot(
     }))
 }
 
+/// Makes version `version` of a course its draft again, the caller holding
+/// the course's lock: the course's fields, its lessons and sections (ids
+/// kept: content that exists in both is updated in place, so learners'
+/// progress on it stays; content added since is removed, which the
+/// database refuses for content learners worked on), and its category and
+/// tag links (to those that still exist). `false` when there is no such
+/// version.
+pub async fn restore_version(
+    tx: &mut TenantTx,
+    id: CourseId,
+    version: i32,
+    by: UserId,
+    next_version: i32,
+) -> Result<bool, DbError> {
+    let org = tx.org();
+    let Some(snap) = snapshot(tx, id, version).await? else {
+        return Ok(false);
+    };
+    sqlx::query("SET CONSTRAINTS lessons_position_key, sections_position_key DEFERRED")
+        .execute(tx.conn())
+        .await?;
+    // Every statement reads the tree from the stored snapshot itself.
+    const SNAPSHOT: &str = "WITH v AS (SELECT content FROM course_versions \
+                             WHERE organization_id = $1 AND course_id = $2 AND version = $3), \
+         ls AS (SELECT x.* FROM v, jsonb_to_recordset(v.content -> 'lessons') AS x( \
+                    id uuid, title text, description text, position int, is_required boolean, \
+                    unlock_after_days int, unlock_at timestamptz)), \
+         ss AS (SELECT x.* FROM v, jsonb_array_elements(v.content -> 'lessons') AS le, \
+                    jsonb_to_recordset(le -> 'sections') AS x( \
+                    id uuid, lesson_id uuid, title text, content text, type text, position int, \
+                    duration_minutes int, is_optional boolean)) ";
+    for statement in [
+        "DELETE FROM sections s USING lessons l \
+          WHERE l.organization_id = $1 AND l.course_id = $2 \
+            AND s.organization_id = l.organization_id AND s.lesson_id = l.id \
+            AND s.id NOT IN (SELECT id FROM ss)",
+        "DELETE FROM lessons l WHERE l.organization_id = $1 AND l.course_id = $2 \
+            AND l.id NOT IN (SELECT id FROM ls)",
+        "INSERT INTO lessons (organization_id, id, course_id, title, description, position, is_required, \
+                              unlock_after_days, unlock_at) \
+         SELECT $1, ls.id, $2, ls.title, ls.description, ls.position, COALESCE(ls.is_required, true), \
+                ls.unlock_after_days, ls.unlock_at FROM ls \
+         ON CONFLICT (organization_id, id) DO UPDATE SET title = EXCLUDED.title, \
+                description = EXCLUDED.description, position = EXCLUDED.position, \
+                is_required = EXCLUDED.is_required, unlock_after_days = EXCLUDED.unlock_after_days, \
+                unlock_at = EXCLUDED.unlock_at, updated_at = now()",
+        "INSERT INTO sections (organization_id, id, lesson_id, title, content, type, position, \
+                               duration_minutes, is_optional) \
+         SELECT $1, ss.id, ss.lesson_id, ss.title, COALESCE(ss.content, ''), ss.type::section_type, \
+                ss.position, COALESCE(ss.duration_minutes, 0), COALESCE(ss.is_optional, false) FROM ss \
+         ON CONFLICT (organization_id, id) DO UPDATE SET lesson_id = EXCLUDED.lesson_id, \
+                title = EXCLUDED.title, content = EXCLUDED.content, type = EXCLUDED.type, \
+                position = EXCLUDED.position, duration_minutes = EXCLUDED.duration_minutes, \
+                is_optional = EXCLUDED.is_optional, updated_at = now()",
+        "DELETE FROM course_categories cc WHERE cc.organization_id = $1 AND cc.course_id = $2 \
+            AND cc.category_id NOT IN (SELECT (k ->> 'id')::uuid FROM v, jsonb_array_elements(v.content -> 'categories') k)",
+        "INSERT INTO course_categories (organization_id, course_id, category_id) \
+         SELECT $1, $2, (k ->> 'id')::uuid FROM v, jsonb_array_elements(v.content -> 'categories') k \
+          WHERE EXISTS (SELECT 1 FROM categories c WHERE c.organization_id = $1 AND c.id = (k ->> 'id')::uuid) \
+         ON CONFLICT DO NOTHING",
+        "DELETE FROM course_tags ct WHERE ct.organization_id = $1 AND ct.course_id = $2 \
+            AND ct.tag_id NOT IN (SELECT (k ->> 'id')::uuid FROM v, jsonb_array_elements(v.content -> 'tags') k)",
+        "INSERT INTO course_tags (organization_id, course_id, tag_id) \
+         SELECT $1, $2, (k ->> 'id')::uuid FROM v, jsonb_array_elements(v.content -> 'tags') k \
+          WHERE EXISTS (SELECT 1 FROM tags t WHERE t.organization_id = $1 AND t.id = (k ->> 'id')::uuid) \
+         ON CONFLICT DO NOTHING",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SNAPSHOT}{statement}")))
+            .bind(org.as_uuid())
+            .bind(id.as_uuid())
+            .bind(version)
+            .execute(tx.conn())
+            .await?;
+    }
+    let c = &snap.tree.course;
+    let metadata = c.metadata.as_ref();
+    update(
+        tx,
+        id,
+        by,
+        next_version,
+        &CoursePatch {
+            title: Some(&c.title),
+            description: Some(&c.description),
+            difficulty: Some(c.difficulty()),
+            estimated_hours: Some((!c.hours_derived).then_some(c.estimated_hours)),
+            image_url: Some(c.image_url.as_deref()),
+            metadata: Some(metadata),
+            pacing: c.pacing.parse().ok(),
+            score_rule: c.score_rule.parse().ok(),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
 /// A lesson in a course tree, with its sections.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LessonTree {

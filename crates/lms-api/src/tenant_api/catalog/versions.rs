@@ -116,6 +116,13 @@ enum VersionFound {
 }
 
 #[derive(ApiResponse)]
+enum VersionRestored {
+    /// The draft, now as the version was.
+    #[oai(status = 200)]
+    Ok(Json<CourseDetail>),
+}
+
+#[derive(ApiResponse)]
 enum VersionsCompared {
     /// The differences.
     #[oai(status = 200)]
@@ -319,6 +326,51 @@ impl VersionsApi {
             schema_version: snap.schema_version,
             tree: snap.tree.into(),
         })))
+    }
+
+    /// Make a published version the draft again (the course's staff, or
+    /// `course:write:any`): its fields, lessons, sections and links come
+    /// back as they were; content that exists in both keeps its id, so
+    /// learners' progress on it stays. Content added since is removed,
+    /// which is refused (409 `content_in_use`) for content learners worked
+    /// on. Publishing it again makes it a new version.
+    #[oai(
+        path = "/courses/:course_id/versions/:version/restore",
+        method = "post",
+        operation_id = "restoreCourseVersion"
+    )]
+    async fn restore(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        version: Path<i32>,
+    ) -> ApiResult<VersionRestored> {
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "restoreCourseVersion").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        if !courses::restore_version(
+            unit.tx(),
+            lock.id,
+            version.0,
+            actor.user,
+            lock.next_version(),
+        )
+        .await?
+        {
+            return Err(version_not_found());
+        }
+        let tree = courses::detail(unit.tx(), lock.id, true)
+            .await?
+            .ok_or_else(course_not_found)?;
+        unit.emit(
+            "course.version_restored",
+            lock.id,
+            serde_json::json!({ "course_id": lock.id, "from_version": version.0,
+                                "version": lock.next_version() }),
+        );
+        unit.commit().await?;
+        Ok(VersionRestored::Ok(Json(tree.into())))
     }
 
     /// How version `to` differs from version `from`: course fields, and
