@@ -42,14 +42,19 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
     let first = acme.post(&format!("{path}/publish"), json!({})).await.json["version"]
         .as_i64()
         .unwrap();
-    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
-    acme.send_as(
-        &lea,
-        reqwest::Method::POST,
-        &format!("{path}/enrollment"),
-        None,
-    )
-    .await;
+    let (lea_id, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let lea_enrollment = acme
+        .send_as(
+            &lea,
+            reqwest::Method::POST,
+            &format!("{path}/enrollment"),
+            None,
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // The draft moves on; the next publish is another version.
     acme.patch(
@@ -115,6 +120,17 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
         "version_not_found"
     );
 
+    let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
+    let a = acme
+        .send_as(
+            &max,
+            reqwest::Method::POST,
+            &format!("{path}/enrollment"),
+            None,
+        )
+        .await;
+    assert_eq!(a.json["course_version"], second, "{}", a.text);
+
     // The first version becomes the draft again: what exists in both keeps
     // its id, what was added since goes, what was removed comes back.
     let a = acme
@@ -128,6 +144,21 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
     let third = acme.post(&format!("{path}/publish"), json!({})).await.json["version"]
         .as_i64()
         .unwrap();
+    // Learners move to the latest version: one by one, or all at once.
+    let mine = format!("/api/v1/enrollments/{lea_enrollment}/move-to-latest");
+    let a = acme.send_as(&max, reqwest::Method::POST, &mine, None).await;
+    assert_eq!(a.code(), "enrollment_not_found");
+    let a = acme.send_as(&lea, reqwest::Method::POST, &mine, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["course_version"], third);
+    let a = acme.send_as(&lea, reqwest::Method::POST, &mine, None).await;
+    assert_eq!(a.code(), "already_latest");
+    let moved = acme
+        .post(&format!("{path}/enrollments/move-to-latest"), json!({}))
+        .await;
+    assert_eq!(moved.json["moved"], 1, "{}", moved.text);
+    let list = acme.get(&format!("{path}/versions")).await;
+    assert_eq!(list.json["items"][0]["learners"], 2, "{}", list.text);
     let d = acme
         .get(&format!("{path}/versions/{first}/diff/{third}"))
         .await;
@@ -190,4 +221,23 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
         );
         tx.rollback().await.unwrap();
     }
+    // Nor does a learner move their enrollment back to an older version.
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
+        .bind(acme.org_id.to_string())
+        .bind(lea_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("UPDATE enrollments SET course_version = $1 WHERE id = $2::uuid")
+        .bind(first as i32)
+        .bind(&lea_enrollment)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("42501")
+    );
+    tx.rollback().await.unwrap();
 }

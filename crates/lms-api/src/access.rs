@@ -73,6 +73,8 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("listCohortCourses", Requires(EnrollmentManage)),
     ("addCohortCourse", Requires(EnrollmentManage)),
     ("removeCohortCourse", Requires(EnrollmentManage)),
+    ("moveEnrollmentToLatest", Authenticated),
+    ("moveLearnersToLatest", Requires(EnrollmentManage)),
     ("listMyEnrollments", Authenticated),
     ("getEnrollment", Authenticated),
     ("updateEnrollment", Requires(EnrollmentManage)),

@@ -756,6 +756,20 @@ enum ProgressDone {
     Ok(Json<ProgressRecorded>),
 }
 
+/// How many enrollments moved.
+#[derive(Object, Debug)]
+pub struct Moved {
+    /// Enrollments now on the latest published version.
+    pub moved: i64,
+}
+
+#[derive(ApiResponse)]
+enum MovedToLatest {
+    /// Done.
+    #[oai(status = 200)]
+    Ok(Json<Moved>),
+}
+
 #[derive(ApiResponse)]
 enum CertificatesListed {
     /// The certificates.
@@ -921,6 +935,32 @@ async fn follows_learners(tx: &mut TenantTx, actor: &Actor, course: CourseId) ->
             "only the course's staff follow its learners",
         ))
     }
+}
+
+/// Completes the enrollment if its learner has done the course, with its
+/// certificate and events; the certificate when it did.
+async fn complete_if_done(
+    unit: &mut Unit<'_>,
+    enrollment: EnrollmentId,
+    user: UserId,
+    course: CourseId,
+) -> ApiResult<Option<Certificate>> {
+    if !learning::complete_if_done(unit.tx(), enrollment).await? {
+        return Ok(None);
+    }
+    let cert = learning::issue_certificate(unit.tx(), enrollment, &certificate_code()).await?;
+    unit.emit(
+        "enrollment.completed",
+        enrollment,
+        json!({ "id": enrollment, "user_id": user, "course_id": course,
+                "final_grade": cert.final_grade }),
+    );
+    unit.emit(
+        "certificate.issued",
+        enrollment,
+        json!({ "enrollment_id": enrollment, "user_id": user, "course_id": course }),
+    );
+    Ok(Some(cert.into()))
 }
 
 /// A fresh certificate code: 144 random bits, base64url.
@@ -1294,24 +1334,7 @@ impl LearningApi {
                     "time_spent_seconds": progress.time_spent_seconds,
                     "attempts_count": progress.attempts_count, "score": progress.score }),
         );
-        let certificate = if learning::complete_if_done(unit.tx(), enrollment).await? {
-            let cert =
-                learning::issue_certificate(unit.tx(), enrollment, &certificate_code()).await?;
-            unit.emit(
-                "enrollment.completed",
-                enrollment,
-                json!({ "id": enrollment, "user_id": actor.user, "course_id": course,
-                        "final_grade": cert.final_grade }),
-            );
-            unit.emit(
-                "certificate.issued",
-                enrollment,
-                json!({ "enrollment_id": enrollment, "user_id": actor.user, "course_id": course }),
-            );
-            Some(cert.into())
-        } else {
-            None
-        };
+        let certificate = complete_if_done(&mut unit, enrollment, actor.user, course).await?;
         let e = fetch(unit.tx(), enrollment).await?;
         unit.commit().await?;
         Ok(ProgressDone::Ok(Json(ProgressRecorded {
@@ -1405,6 +1428,97 @@ impl LearningApi {
             progress_percent: percent(total.0, total.1),
             time_spent_seconds: total.2,
             lessons,
+        })))
+    }
+
+    /// Move your enrollment (or, with `enrollment:manage`, anyone's) to the
+    /// course's latest published version. Progress on sections that exist
+    /// in both stays, and completion is judged again. 409
+    /// `already_latest`, or `enrollment_not_active` unless it is ACTIVE or
+    /// PAUSED.
+    #[oai(
+        path = "/enrollments/:enrollment_id/move-to-latest",
+        method = "post",
+        operation_id = "moveEnrollmentToLatest"
+    )]
+    async fn move_to_latest(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        enrollment_id: Path<Uuid>,
+    ) -> ApiResult<EnrollmentFound> {
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "moveEnrollmentToLatest").await?;
+        let id = EnrollmentId::from_uuid(enrollment_id.0);
+        let (stored, ends) = learning::lock(unit.tx(), id)
+            .await?
+            .ok_or_else(enrollment_not_found)?;
+        if !matches!(stored, EnrollmentStatus::Active | EnrollmentStatus::Paused)
+            || ends.is_some_and(|e| e <= Utc::now())
+        {
+            return Err(ApiError::conflict(
+                "enrollment_not_active",
+                "only a running enrollment moves to another version",
+            ));
+        }
+        let before = fetch(unit.tx(), id).await?;
+        let Some(to) = learning::move_to_latest(unit.tx(), id).await? else {
+            return Err(ApiError::conflict(
+                "already_latest",
+                "the enrollment is on the latest published version",
+            ));
+        };
+        let (user, course) = (
+            UserId::from_uuid(before.user_id),
+            CourseId::from_uuid(before.course_id),
+        );
+        unit.emit(
+            "enrollment.version_changed",
+            id,
+            json!({ "id": id, "user_id": user, "course_id": course,
+                    "from": before.course_version, "to": to }),
+        );
+        complete_if_done(&mut unit, id, user, course).await?;
+        let e = fetch(unit.tx(), id).await?;
+        unit.commit().await?;
+        Ok(EnrollmentFound::Ok(Json(e)))
+    }
+
+    /// Move every running enrollment of a course to its latest published
+    /// version (`enrollment:manage`); says how many moved.
+    #[oai(
+        path = "/courses/:course_id/enrollments/move-to-latest",
+        method = "post",
+        operation_id = "moveLearnersToLatest"
+    )]
+    async fn move_all_to_latest(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<MovedToLatest> {
+        let course = CourseId::from_uuid(course_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "moveLearnersToLatest").await?;
+        if !reviews::course_visible(unit.tx(), course, true).await? {
+            return Err(course_not_found());
+        }
+        let moved = learning::move_all_to_latest(unit.tx(), course).await?;
+        for (id, user, to) in &moved {
+            unit.emit(
+                "enrollment.version_changed",
+                *id,
+                json!({ "id": id, "user_id": user, "course_id": course, "to": to, "bulk": true }),
+            );
+        }
+        unit.emit(
+            "course.learners_moved",
+            course,
+            json!({ "course_id": course, "moved": moved.len() }),
+        );
+        unit.commit().await?;
+        Ok(MovedToLatest::Ok(Json(Moved {
+            moved: moved.len() as i64,
         })))
     }
 

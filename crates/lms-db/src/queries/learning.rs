@@ -393,6 +393,54 @@ pub async fn record(
     .await?)
 }
 
+/// The latest published version of the enrollment's course, as SQL.
+macro_rules! latest_version {
+    () => {
+        "(SELECT max(v.version) FROM course_versions v \
+           WHERE v.organization_id = e.organization_id AND v.course_id = e.course_id \
+             AND v.published_at IS NOT NULL)"
+    };
+}
+
+/// Moves a running enrollment to its course's latest published version;
+/// the version when it moved, `None` when it was on it already.
+pub async fn move_to_latest(tx: &mut TenantTx, id: EnrollmentId) -> Result<Option<i32>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_scalar(concat!(
+        "UPDATE enrollments e SET course_version = ",
+        latest_version!(),
+        " WHERE e.organization_id = $1 AND e.id = $2 AND e.status IN ('ACTIVE', 'PAUSED') \
+            AND ",
+        latest_version!(),
+        " > COALESCE(e.course_version, 0) RETURNING e.course_version"
+    ))
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Moves every running enrollment of a course to its latest published
+/// version: (enrollment, learner, version) of each that moved.
+pub async fn move_all_to_latest(
+    tx: &mut TenantTx,
+    course: CourseId,
+) -> Result<Vec<(Uuid, Uuid, i32)>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(concat!(
+        "UPDATE enrollments e SET course_version = ",
+        latest_version!(),
+        " WHERE e.organization_id = $1 AND e.course_id = $2 AND e.status IN ('ACTIVE', 'PAUSED') \
+            AND (e.access_ends_at IS NULL OR e.access_ends_at > now()) AND ",
+        latest_version!(),
+        " > COALESCE(e.course_version, 0) RETURNING e.id, e.user_id, e.course_version"
+    ))
+    .bind(org.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_all(tx.conn())
+    .await?)
+}
+
 /// Completes the enrollment if the course is complete (the database checks
 /// and stamps it); `true` when it did.
 pub async fn complete_if_done(tx: &mut TenantTx, id: EnrollmentId) -> Result<bool, DbError> {
