@@ -1,10 +1,15 @@
 //! Embeds every file of the top-level `policies/` folder, in name order, so
-//! the binary re-applies them without needing the source tree.
+//! the binary re-applies them without needing the source tree; and rebuilds
+//! the crate when a migration is added.
 
 use std::fs;
 use std::path::PathBuf;
 
 fn main() {
+    // `sqlx::migrate!` embeds the migrations when the crate compiles; a new
+    // migration file must recompile it.
+    let migrations = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    println!("cargo:rerun-if-changed={}", migrations.display());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)

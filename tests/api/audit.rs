@@ -73,6 +73,30 @@ async fn every_change_is_in_the_trail_with_its_actor_and_request() {
         ))
         .await;
     assert_eq!(logins.json["items"], json!([]), "{}", logins.text);
+    // A new password leaves a trace, never the hash.
+    let (_, lea_token) = (lea, acme.login("lea@acme.test", lms_tests::PASSWORD).await);
+    let token = lea_token.json["access_token"].as_str().unwrap().to_owned();
+    let a = acme
+        .send_as(
+            &token,
+            Method::POST,
+            "/api/v1/me/password",
+            Some(json!({ "current_password": lms_tests::PASSWORD, "new_password": "another long password" })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    let a = acme
+        .get(&format!(
+            "/api/v1/audit-logs?table=users&record_id={lea}&action=UPDATE"
+        ))
+        .await;
+    assert_eq!(
+        a.json["items"][0]["new_values"]["password_changed"], true,
+        "{}",
+        a.text
+    );
+    assert_eq!(a.json["items"][0]["actor_id"], json!(lea), "{}", a.text);
+    assert!(!a.text.contains("$argon2"));
     // The organization's settings.
     let a = acme.get("/api/v1/audit-logs?table=organizations").await;
     assert_eq!(
