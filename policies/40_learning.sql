@@ -159,6 +159,7 @@ CREATE POLICY own_rows_removed ON learning_sessions AS RESTRICTIVE FOR DELETE TO
 
 -- owner_reads_progress (lms_owner, SELECT): the content removal guard,
 -- running as the owner, sees every learner's progress
--- (migrations/0021_content_in_use.sql). Nothing else runs as the owner.
+-- (migrations/0021_content_in_use.sql). The owner's other definer
+-- functions (audit, ratings) do not read progress.
 DROP POLICY IF EXISTS owner_reads_progress ON progress;
 CREATE POLICY owner_reads_progress ON progress AS PERMISSIVE FOR SELECT TO lms_owner USING (true);

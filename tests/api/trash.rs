@@ -174,3 +174,106 @@ async fn the_trash_empties_itself_after_the_retention_period() {
     let feed = acme.get("/api/v1/events?type=course.purged").await;
     assert!(feed.text.contains(&ids[0]), "{}", feed.text);
 }
+
+#[tokio::test]
+async fn a_deleted_category_waits_in_the_trash_and_comes_back_with_its_courses() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let id = |a: lms_tests::Answer| a.json["id"].as_str().unwrap().to_owned();
+    let parent = id(acme
+        .post(
+            "/api/v1/categories",
+            json!({ "name": "Science", "slug": "science" }),
+        )
+        .await);
+    let cat = id(acme
+        .post(
+            "/api/v1/categories",
+            json!({ "name": "Physics", "slug": "physics", "parent_id": parent }),
+        )
+        .await);
+    let child = id(acme
+        .post(
+            "/api/v1/categories",
+            json!({ "name": "Optics", "slug": "optics", "parent_id": cat }),
+        )
+        .await);
+    let course = acme.create_course("Waves").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = acme
+        .send_as(
+            &acme.token,
+            reqwest::Method::PUT,
+            &format!("/api/v1/courses/{course}/categories/{cat}"),
+            None,
+        )
+        .await;
+    assert!(a.status.is_success(), "{}", a.text);
+
+    assert_eq!(
+        acme.delete(&format!("/api/v1/categories/{cat}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // Gone from the tree, the course and the catalog filter; its child
+    // moved up to its parent; its slug free again.
+    let tree = acme.get("/api/v1/categories/tree").await;
+    assert_eq!(tree.status, StatusCode::OK, "{}", tree.text);
+    assert!(!tree.text.contains("physics"), "{}", tree.text);
+    let detail = acme.get(&format!("/api/v1/courses/{course}")).await;
+    assert_eq!(detail.json["categories"], json!([]), "{}", detail.text);
+    let filtered = acme.get(&format!("/api/v1/courses?category={cat}")).await;
+    assert!(!filtered.text.contains(&course), "{}", filtered.text);
+    let moved = acme.get("/api/v1/categories/tree").await;
+    assert!(moved.text.contains(&child), "{}", moved.text);
+    let trash = acme.get("/api/v1/trash?type=category").await;
+    assert_eq!(
+        (
+            &trash.json["items"][0]["id"],
+            &trash.json["items"][0]["type"]
+        ),
+        (&json!(cat), &json!("category")),
+        "{}",
+        trash.text
+    );
+    assert_eq!(
+        acme.get("/api/v1/trash?type=course").await.json["items"],
+        json!([])
+    );
+    assert_eq!(globex.get("/api/v1/trash").await.json["items"], json!([]));
+    let reused = acme
+        .post(
+            "/api/v1/categories",
+            json!({ "name": "Physics 2", "slug": "physics" }),
+        )
+        .await;
+    assert_eq!(reused.status, StatusCode::CREATED, "{}", reused.text);
+
+    // Restoring: refused while the slug is taken, then back with its course.
+    let restore = format!("/api/v1/categories/{cat}/restore");
+    assert_eq!(acme.post(&restore, json!({})).await.code(), "slug_taken");
+    acme.delete(&format!("/api/v1/categories/{}?purge=true", id(reused)))
+        .await;
+    assert_eq!(
+        globex.post(&restore, json!({})).await.code(),
+        "category_not_in_trash"
+    );
+    let a = acme.post(&restore, json!({})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["parent_id"], json!(parent));
+    let detail = acme.get(&format!("/api/v1/courses/{course}")).await;
+    assert_eq!(
+        detail.json["categories"][0]["id"],
+        json!(cat),
+        "{}",
+        detail.text
+    );
+    assert_eq!(
+        acme.post(&restore, json!({})).await.code(),
+        "category_not_in_trash"
+    );
+}

@@ -127,6 +127,7 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("createCategory", Requires(CourseWrite)),
     ("updateCategory", Requires(CourseWrite)),
     ("deleteCategory", Requires(CourseWriteAny)),
+    ("restoreCategory", Requires(CourseWriteAny)),
     ("createTag", Requires(CourseWrite)),
     ("deleteTag", Requires(CourseWriteAny)),
 ];
@@ -176,6 +177,7 @@ pub const CATALOG_WRITES: &[&str] = &[
     "createCategory",
     "updateCategory",
     "deleteCategory",
+    "restoreCategory",
     "deleteTag",
     // The search language: the catalog is re-indexed.
     "updateOrganizationSettings",

@@ -284,12 +284,6 @@ impl From<DbError> for ApiError {
                         "a value breaks a rule of the domain",
                     )
                 }
-                Violation::ForeignKey(name) if name == "progress_section_fkey" => {
-                    ApiError::conflict(
-                        "content_in_use",
-                        "learners have progress on a section this would move to another lesson",
-                    )
-                }
                 Violation::ForeignKey(_) => {
                     ApiError::not_found("parent_not_found", "a referenced resource does not exist")
                 }

@@ -1462,6 +1462,10 @@ impl LearningApi {
             ));
         }
         let before = fetch(unit.tx(), id).await?;
+        if !reviews::course_visible(unit.tx(), CourseId::from_uuid(before.course_id), false).await?
+        {
+            return Err(course_not_found());
+        }
         let Some(to) = learning::move_to_latest(unit.tx(), id).await? else {
             return Err(ApiError::conflict(
                 "already_latest",
@@ -1510,6 +1514,8 @@ impl LearningApi {
                 *id,
                 json!({ "id": id, "user_id": user, "course_id": course, "to": to, "bulk": true }),
             );
+            let (id, user) = (EnrollmentId::from_uuid(*id), UserId::from_uuid(*user));
+            complete_if_done(&mut unit, id, user, course).await?;
         }
         unit.emit(
             "course.learners_moved",

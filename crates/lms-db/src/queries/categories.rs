@@ -1,7 +1,7 @@
 //! Hierarchical categories and tags, and their links to courses.
 
 use chrono::{DateTime, Utc};
-use lms_domain::{CategoryId, CourseId, TagId};
+use lms_domain::{CategoryId, CourseId, TagId, UserId};
 use uuid::Uuid;
 
 use crate::{DbError, TenantTx};
@@ -60,7 +60,8 @@ pub struct CategoryFields<'a> {
 pub async fn list(tx: &mut TenantTx, drafts: bool) -> Result<Vec<CategoryRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CATEGORY_COLUMNS} FROM categories c WHERE c.organization_id = $1 ORDER BY lower(c.name), c.id"
+        "SELECT {CATEGORY_COLUMNS} FROM categories c WHERE c.organization_id = $1 AND c.deleted_at IS NULL \
+         ORDER BY lower(c.name), c.id"
     )))
     .bind(org.as_uuid())
     .bind(drafts)
@@ -72,7 +73,8 @@ pub async fn list(tx: &mut TenantTx, drafts: bool) -> Result<Vec<CategoryRow>, D
 pub async fn get(tx: &mut TenantTx, id: CategoryId) -> Result<Option<CategoryRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CATEGORY_COLUMNS} FROM categories c WHERE c.organization_id = $1 AND c.id = $3"
+        "SELECT {CATEGORY_COLUMNS} FROM categories c WHERE c.organization_id = $1 AND c.id = $3 \
+           AND c.deleted_at IS NULL"
     )))
     .bind(org.as_uuid())
     .bind(true)
@@ -235,7 +237,8 @@ async fn lock_linked_courses(
 pub async fn hold(tx: &mut TenantTx, id: CategoryId) -> Result<bool, DbError> {
     let org = tx.org();
     let found = sqlx::query(
-        "SELECT 1 FROM categories WHERE organization_id = $1 AND id = $2 FOR KEY SHARE",
+        "SELECT 1 FROM categories WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL \
+         FOR KEY SHARE",
     )
     .bind(org.as_uuid())
     .bind(id.as_uuid())
@@ -244,8 +247,54 @@ pub async fn hold(tx: &mut TenantTx, id: CategoryId) -> Result<bool, DbError> {
     Ok(found.is_some())
 }
 
-/// Deletes a category; its children move up to the top level.
-pub async fn delete(tx: &mut TenantTx, id: CategoryId) -> Result<bool, DbError> {
+/// Moves a category to the trash; its children move up to its parent.
+/// Its course links stay (hidden) for a restore.
+pub async fn delete(tx: &mut TenantTx, id: CategoryId, by: UserId) -> Result<bool, DbError> {
+    let org = tx.org();
+    let gone: Option<(Option<Uuid>,)> = sqlx::query_as(
+        "UPDATE categories SET deleted_at = now(), deleted_by = $3 \
+          WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING parent_id",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(by.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((parent,)) = gone else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "UPDATE categories SET parent_id = $3 \
+          WHERE organization_id = $1 AND parent_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(parent)
+    .execute(tx.conn())
+    .await?;
+    Ok(true)
+}
+
+/// Brings a category back from the trash, under its parent when that is
+/// still live (else at the top). `false` when there was none.
+pub async fn restore(tx: &mut TenantTx, id: CategoryId) -> Result<bool, DbError> {
+    let org = tx.org();
+    let done = sqlx::query(
+        "UPDATE categories c SET deleted_at = NULL, deleted_by = NULL, \
+                parent_id = (SELECT p.id FROM categories p WHERE p.organization_id = c.organization_id \
+                              AND p.id = c.parent_id AND p.deleted_at IS NULL) \
+          WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NOT NULL",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes a category for real, with its course links; `false` when there
+/// was none.
+pub async fn purge(tx: &mut TenantTx, id: CategoryId) -> Result<bool, DbError> {
     let org = tx.org();
     let done = sqlx::query("DELETE FROM categories WHERE organization_id = $1 AND id = $2")
         .bind(org.as_uuid())

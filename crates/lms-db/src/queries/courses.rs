@@ -258,12 +258,12 @@ pub async fn catalog(tx: &mut TenantTx, q: &CatalogQuery<'_>) -> Result<Vec<Cata
             " AND EXISTS (SELECT 1 FROM course_categories cc WHERE cc.organization_id = c.organization_id \
                AND cc.course_id = c.id AND cc.category_id IN ( \
                  WITH RECURSIVE sub AS ( \
-                   SELECT id FROM categories WHERE organization_id = c.organization_id AND id = ",
+                   SELECT id FROM categories WHERE organization_id = c.organization_id AND deleted_at IS NULL AND id = ",
         )
         .push_bind(cat.as_uuid())
         .push(
             " UNION SELECT ch.id FROM categories ch JOIN sub ON ch.parent_id = sub.id \
-               WHERE ch.organization_id = c.organization_id) SELECT id FROM sub))",
+               WHERE ch.organization_id = c.organization_id AND ch.deleted_at IS NULL) SELECT id FROM sub))",
         );
     }
     if let Some(tag) = q.tag {
@@ -452,12 +452,14 @@ pub async fn soft_delete(
     Ok(done.rows_affected() == 1)
 }
 
-/// A deleted course, in the trash.
+/// Something deleted, in the trash.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TrashRow {
+    /// `course` or `category`.
+    pub kind: String,
     /// Id.
     pub id: Uuid,
-    /// Title.
+    /// Title or name.
     pub title: String,
     /// Deleted at.
     pub deleted_at: DateTime<Utc>,
@@ -467,26 +469,33 @@ pub struct TrashRow {
     pub purge_at: DateTime<Utc>,
 }
 
-/// The deleted courses, most recently deleted first (keyset on
-/// `(deleted_at, id)`).
+/// The trash (deleted courses and categories, or one `kind` of them), most
+/// recently deleted first (keyset on `(deleted_at, id)`).
 pub async fn trash(
     tx: &mut TenantTx,
+    kind: Option<&str>,
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<TrashRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(
-        "SELECT c.id, c.title, c.deleted_at, c.deleted_by, \
-                c.deleted_at + make_interval(days => COALESCE( \
-                    (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
-                                 THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
-                       FROM organizations o WHERE o.id = c.organization_id), 30)) AS purge_at \
-           FROM courses c \
-          WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL \
-            AND ($2::timestamptz IS NULL OR (c.deleted_at, c.id) < ($2, $3)) \
-          ORDER BY c.deleted_at DESC, c.id DESC LIMIT $4",
+        "WITH keep AS (SELECT make_interval(days => COALESCE( \
+                 (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
+                              THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
+                    FROM organizations o WHERE o.id = $1), 30)) AS days), \
+         t AS ( \
+           SELECT 'course' AS kind, c.id, c.title, c.deleted_at, c.deleted_by FROM courses c \
+            WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL AND ($2::text IS NULL OR $2 = 'course') \
+           UNION ALL \
+           SELECT 'category', k.id, k.name, k.deleted_at, k.deleted_by FROM categories k \
+            WHERE k.organization_id = $1 AND k.deleted_at IS NOT NULL AND ($2::text IS NULL OR $2 = 'category')) \
+         SELECT t.kind, t.id, t.title, t.deleted_at, t.deleted_by, t.deleted_at + keep.days AS purge_at \
+           FROM t, keep \
+          WHERE ($3::timestamptz IS NULL OR (t.deleted_at, t.id) < ($3, $4)) \
+          ORDER BY t.deleted_at DESC, t.id DESC LIMIT $5",
     )
     .bind(org.as_uuid())
+    .bind(kind)
     .bind(before.map(|b| b.0))
     .bind(before.map(|b| b.1))
     .bind(limit)
@@ -720,7 +729,8 @@ pub async fn restore_version(
          ON CONFLICT (organization_id, id) DO UPDATE SET title = EXCLUDED.title, \
                 description = EXCLUDED.description, position = EXCLUDED.position, \
                 is_required = EXCLUDED.is_required, unlock_after_days = EXCLUDED.unlock_after_days, \
-                unlock_at = EXCLUDED.unlock_at, updated_at = now()",
+                unlock_at = EXCLUDED.unlock_at, updated_at = now() \
+          WHERE lessons.course_id = $2",
         "INSERT INTO sections (organization_id, id, lesson_id, title, content, type, position, \
                                duration_minutes, is_optional) \
          SELECT $1, ss.id, ss.lesson_id, ss.title, COALESCE(ss.content, ''), ss.type::section_type, \
@@ -728,7 +738,9 @@ pub async fn restore_version(
          ON CONFLICT (organization_id, id) DO UPDATE SET lesson_id = EXCLUDED.lesson_id, \
                 title = EXCLUDED.title, content = EXCLUDED.content, type = EXCLUDED.type, \
                 position = EXCLUDED.position, duration_minutes = EXCLUDED.duration_minutes, \
-                is_optional = EXCLUDED.is_optional, updated_at = now()",
+                is_optional = EXCLUDED.is_optional, updated_at = now() \
+          WHERE sections.lesson_id IN (SELECT l.id FROM lessons l \
+                                        WHERE l.organization_id = $1 AND l.course_id = $2)",
         "DELETE FROM course_categories cc WHERE cc.organization_id = $1 AND cc.course_id = $2 \
             AND cc.category_id NOT IN (SELECT (k ->> 'id')::uuid FROM v, jsonb_array_elements(v.content -> 'categories') k)",
         "INSERT INTO course_categories (organization_id, course_id, category_id) \
@@ -852,6 +864,7 @@ pub async fn detail_json(
             'categories', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', k.id, 'name', k.name, 'slug', k.slug) \
                   ORDER BY lower(k.name)) \
                 FROM course_categories cc JOIN categories k ON k.organization_id = cc.organization_id AND k.id = cc.category_id \
+                 AND k.deleted_at IS NULL \
                 WHERE cc.organization_id = c.organization_id AND cc.course_id = c.id), '[]'), \
             'tags', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', t.id, 'name', t.name, 'color', t.color) \
                   ORDER BY lower(t.name)) \

@@ -912,7 +912,8 @@ pub struct Swept {
     pub sessions_closed: u64,
     /// Enrollments whose access ended, marked EXPIRED.
     pub enrollments_expired: u64,
-    /// Deleted courses purged after the organization's retention period.
+    /// Deleted courses and categories purged after the organization's
+    /// retention period.
     pub courses_purged: u64,
 }
 
@@ -971,6 +972,25 @@ pub async fn sweep_tenant(
          SELECT $1, app.uuid_v7(), 'course.purged', id, \
                 jsonb_build_object('course_id', id, 'reason', 'retention') \
            FROM purged",
+    )
+    .bind(org.as_uuid())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let purged = purged
+        + sqlx::query(
+            "WITH purged AS ( \
+                 DELETE FROM categories k \
+                  WHERE k.organization_id = $1 AND k.deleted_at IS NOT NULL \
+                    AND k.deleted_at < now() - make_interval(days => COALESCE( \
+                            (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
+                                         THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
+                               FROM organizations o WHERE o.id = $1), 30)) \
+                 RETURNING id) \
+             INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
+             SELECT $1, app.uuid_v7(), 'category.purged', id, \
+                    jsonb_build_object('id', id, 'reason', 'retention') \
+               FROM purged",
     )
     .bind(org.as_uuid())
     .execute(&mut *conn)

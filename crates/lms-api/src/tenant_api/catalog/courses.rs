@@ -369,6 +369,8 @@ enum Done {
 pub enum TrashKind {
     /// A course, with its content.
     Course,
+    /// A category, with its course links.
+    Category,
 }
 
 /// Something deleted that can be restored.
@@ -813,8 +815,8 @@ impl CoursesApi {
         Ok(CourseFound::Ok(Json(row.into())))
     }
 
-    /// Deleted courses an admin can restore (`course:write:any`), most
-    /// recently deleted first, with when the housekeeping purges each
+    /// Deleted courses and categories an admin can restore
+    /// (`course:write:any`), most recently deleted first, with when the housekeeping purges each
     /// (the organization's `trash_retention_days`, 30 by default).
     #[oai(path = "/trash", method = "get", operation_id = "listTrash")]
     async fn trash(
@@ -822,6 +824,9 @@ impl CoursesApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
+        /// Only this kind of item.
+        #[oai(name = "type")]
+        kind: Query<Option<TrashKind>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Page size, 1–100 (default 20).
@@ -836,7 +841,11 @@ impl CoursesApi {
         };
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
         let mut read = ctx.reader(&tenant, auth.0, "listTrash").await?;
-        let rows = courses::trash(read.tx().await?, before, limit + 1).await?;
+        let kind = kind.0.map(|k| match k {
+            TrashKind::Course => "course",
+            TrashKind::Category => "category",
+        });
+        let rows = courses::trash(read.tx().await?, kind, before, limit + 1).await?;
         read.finish().await?;
         let (rows, next_cursor) = paging::page(rows, limit, |r| {
             format!("{}~{}", r.deleted_at.timestamp_micros(), r.id)
@@ -845,7 +854,11 @@ impl CoursesApi {
             items: rows
                 .into_iter()
                 .map(|r| TrashItem {
-                    kind: TrashKind::Course,
+                    kind: if r.kind == "category" {
+                        TrashKind::Category
+                    } else {
+                        TrashKind::Course
+                    },
                     id: r.id,
                     title: r.title,
                     deleted_at: r.deleted_at,

@@ -467,14 +467,22 @@ impl TaxonomyApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         category_id: Path<Uuid>,
+        /// Delete for real, now, with its course links (a deleted category
+        /// is purged from the trash).
+        purge: poem_openapi::param::Query<Option<bool>>,
     ) -> ApiResult<Deleted> {
         let id = CategoryId::from_uuid(category_id.0);
-        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteCategory").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "deleteCategory").await?;
         categories::lock_tree(unit.tx()).await?;
         let filed = categories::lock_courses_of_category(unit.tx(), id)
             .await?
             .ok_or_else(category_not_found)?;
-        if !categories::delete(unit.tx(), id).await? {
+        let done = if purge.0 == Some(true) {
+            categories::purge(unit.tx(), id).await?
+        } else {
+            categories::delete(unit.tx(), id, actor.user).await?
+        };
+        if !done {
             return Err(category_not_found());
         }
         let courses: Vec<CourseId> = filed.iter().map(|(c, _)| *c).collect();
@@ -486,6 +494,42 @@ impl TaxonomyApi {
         );
         unit.commit().await?;
         Ok(Deleted::NoContent)
+    }
+
+    /// Bring a deleted category back from the trash with its course links,
+    /// under its parent if that is still live (`course:write:any`). Its
+    /// slug taken meanwhile → 409 `slug_taken`.
+    #[oai(
+        path = "/categories/:category_id/restore",
+        method = "post",
+        operation_id = "restoreCategory"
+    )]
+    async fn restore(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        category_id: Path<Uuid>,
+    ) -> ApiResult<CategoryFound> {
+        let id = CategoryId::from_uuid(category_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "restoreCategory").await?;
+        categories::lock_tree(unit.tx()).await?;
+        if !categories::restore(unit.tx(), id).await? {
+            return Err(ApiError::not_found(
+                "category_not_in_trash",
+                "no deleted category with this id",
+            ));
+        }
+        let filed = categories::lock_courses_of_category(unit.tx(), id)
+            .await?
+            .ok_or_else(category_not_found)?;
+        unit.changed_courses(filed);
+        let row = categories::get(unit.tx(), id)
+            .await?
+            .ok_or_else(category_not_found)?;
+        unit.emit("category.restored", id, category_payload(&row));
+        unit.commit().await?;
+        Ok(CategoryFound::Ok(Json(row.into())))
     }
 
     /// Every tag.

@@ -349,15 +349,27 @@ impl VersionsApi {
     ) -> ApiResult<VersionRestored> {
         let (mut unit, actor) = ctx.unit(&tenant, auth.0, "restoreCourseVersion").await?;
         let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
-        if !courses::restore_version(
+        let restored = courses::restore_version(
             unit.tx(),
             lock.id,
             version.0,
             actor.user,
             lock.next_version(),
         )
-        .await?
-        {
+        .await
+        .map_err(|e| match e {
+            // A section learners worked on would move to another lesson.
+            lms_db::DbError::Violation(lms_db::Violation::ForeignKey(name))
+                if name == "progress_section_fkey" =>
+            {
+                ApiError::conflict(
+                    "content_in_use",
+                    "learners have progress on a section this would move to another lesson",
+                )
+            }
+            other => other.into(),
+        })?;
+        if !restored {
             return Err(version_not_found());
         }
         let tree = courses::detail(unit.tx(), lock.id, true)
