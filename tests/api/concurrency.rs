@@ -137,7 +137,9 @@ async fn a_stale_change_is_refused_and_two_writers_never_lose_an_update() {
     // Users, roles and categories too; a login does not move a user's version.
     let (lea, _) = acme.user_with_role("lea@acme.test", "learner").await;
     let user = format!("/api/v1/users/{lea}");
-    let v = acme.get(&user).await.json["version"].as_i64().unwrap();
+    let read = acme.get(&user).await;
+    let v = read.json["version"].as_i64().unwrap();
+    assert_eq!(etag(&read), format!("\"{v}\""));
     acme.login("lea@acme.test", lms_tests::PASSWORD).await;
     let a = patch_if(
         &acme,

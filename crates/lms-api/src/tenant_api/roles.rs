@@ -115,9 +115,16 @@ enum RoleCreated {
 
 #[derive(ApiResponse)]
 enum RoleFound {
-    /// The role.
+    /// The role., its version as the entity tag.
     #[oai(status = 200)]
-    Ok(Json<Role>),
+    Ok(Json<Role>, #[oai(header = "ETag")] String),
+}
+
+impl RoleFound {
+    fn of(v: Role) -> Self {
+        let tag = crate::concurrency::etag(v.version);
+        Self::Ok(Json(v), tag)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -283,7 +290,7 @@ impl RolesApi {
         unit.roles_changed();
         unit.emit("role.updated", id, role_payload(&row));
         unit.commit().await?;
-        Ok(RoleFound::Ok(Json(row.into())))
+        Ok(RoleFound::of(row.into()))
     }
 
     /// Delete a custom role; its holders lose it. Default roles cannot be

@@ -135,9 +135,16 @@ enum UserCreated {
 
 #[derive(ApiResponse)]
 enum UserFound {
-    /// The user.
+    /// The user., its version as the entity tag.
     #[oai(status = 200)]
-    Ok(Json<User>),
+    Ok(Json<User>, #[oai(header = "ETag")] String),
+}
+
+impl UserFound {
+    fn of(v: User) -> Self {
+        let tag = crate::concurrency::etag(v.version);
+        Self::Ok(Json(v), tag)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -385,7 +392,7 @@ impl UsersApi {
         let tx = read.tx().await?;
         let user = fetch(tx, UserId::from_uuid(user_id.0)).await?;
         read.finish().await?;
-        Ok(UserFound::Ok(Json(user)))
+        Ok(UserFound::of(user))
     }
 
     /// Change a user's e-mail, names, username or avatar.
@@ -428,7 +435,7 @@ impl UsersApi {
         let user = fetch(tx, id).await?;
         unit.emit("user.updated", id, user_payload(&user));
         unit.commit().await?;
-        Ok(UserFound::Ok(Json(user)))
+        Ok(UserFound::of(user))
     }
 
     /// Deactivate a user: they cannot log in, and every session they have
@@ -465,7 +472,7 @@ impl UsersApi {
         unit.actor_changed(id);
         unit.emit("user.deactivated", id, user_payload(&user));
         unit.commit().await?;
-        Ok(UserFound::Ok(Json(user)))
+        Ok(UserFound::of(user))
     }
 
     /// Reactivate a deactivated user. Their old sessions stay ended.
@@ -492,7 +499,7 @@ impl UsersApi {
         unit.actor_changed(id);
         unit.emit("user.reactivated", id, user_payload(&user));
         unit.commit().await?;
-        Ok(UserFound::Ok(Json(user)))
+        Ok(UserFound::of(user))
     }
 
     /// Give a user a role (idempotent).
@@ -525,7 +532,7 @@ impl UsersApi {
             json!({ "user_id": user_id, "role_id": role, "role": row.name }),
         );
         unit.commit().await?;
-        Ok(UserFound::Ok(Json(user)))
+        Ok(UserFound::of(user))
     }
 
     /// Take a role from a user. Refused if no active user could manage
@@ -561,6 +568,6 @@ impl UsersApi {
             json!({ "user_id": user_id, "role_id": role, "role": role_row.name }),
         );
         unit.commit().await?;
-        Ok(UserFound::Ok(Json(user)))
+        Ok(UserFound::of(user))
     }
 }

@@ -182,9 +182,16 @@ enum CategoryCreated {
 
 #[derive(ApiResponse)]
 enum CategoryFound {
-    /// The category.
+    /// The category., its version as the entity tag.
     #[oai(status = 200)]
-    Ok(Json<Category>),
+    Ok(Json<Category>, #[oai(header = "ETag")] String),
+}
+
+impl CategoryFound {
+    fn of(v: Category) -> Self {
+        let tag = crate::concurrency::etag(v.version);
+        Self::Ok(Json(v), tag)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -452,7 +459,7 @@ impl TaxonomyApi {
             .ok_or_else(category_not_found)?;
         unit.emit("category.updated", id, category_payload(&row));
         unit.commit().await?;
-        Ok(CategoryFound::Ok(Json(row.into())))
+        Ok(CategoryFound::of(row.into()))
     }
 
     /// Delete a category: its courses leave it, its children move to the top.
@@ -529,7 +536,7 @@ impl TaxonomyApi {
             .ok_or_else(category_not_found)?;
         unit.emit("category.restored", id, category_payload(&row));
         unit.commit().await?;
-        Ok(CategoryFound::Ok(Json(row.into())))
+        Ok(CategoryFound::of(row.into()))
     }
 
     /// Every tag.
