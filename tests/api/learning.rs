@@ -676,14 +676,7 @@ async fn the_database_refuses_what_the_api_refuses_to_learners() {
 
     let mut conn = app.connect_as_app().await;
     let org = acme.org_id;
-    let state = |r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| match r {
-        Ok(done) => format!("ok, {} rows", done.rows_affected()),
-        Err(e) => e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .unwrap_or_default()
-            .into_owned(),
-    };
+    let state = lms_tests::sql_outcome;
     for (why, sql) in [
         (
             "own grade",
@@ -1699,14 +1692,7 @@ async fn a_learner_cannot_give_themselves_a_role_or_an_earlier_start() {
     let (admin, learner) = (role("admin").await, role("learner").await);
     let mut conn = app.connect_as_app().await;
     let org = acme.org_id;
-    let outcome = |r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| match r {
-        Ok(done) => format!("ok, {} rows", done.rows_affected()),
-        Err(e) => e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .unwrap_or_default()
-            .into_owned(),
-    };
+    let outcome = lms_tests::sql_outcome;
     let give = |user: Uuid, role: Uuid| {
         format!(
             "INSERT INTO user_roles (organization_id, user_id, role_id) VALUES ('{org}', '{user}', '{role}')"

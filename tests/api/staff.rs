@@ -213,17 +213,11 @@ async fn instructors_change_the_courses_they_teach_and_owners_staff_them() {
         .execute(&mut *tx)
         .await
         .unwrap();
-        let got = match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .execute(&mut *tx)
-            .await
-        {
-            Ok(done) => format!("ok, {} rows", done.rows_affected()),
-            Err(e) => e
-                .as_database_error()
-                .and_then(|d| d.code())
-                .unwrap_or_default()
-                .into_owned(),
-        };
+        let got = lms_tests::sql_outcome(
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut *tx)
+                .await,
+        );
         assert_eq!(got, expected, "{sql} as {who}");
         tx.rollback().await.unwrap();
     }

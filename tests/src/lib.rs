@@ -524,6 +524,19 @@ pub struct Tenant<'a> {
     pub token: String,
 }
 
+/// What a statement did, for comparing: `ok, N rows`, or the SQLSTATE it
+/// failed with (`42501`: refused by a policy or a grant).
+pub fn sql_outcome(r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> String {
+    match r {
+        Ok(done) => format!("ok, {} rows", done.rows_affected()),
+        Err(e) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .unwrap_or_default()
+            .into_owned(),
+    }
+}
+
 /// The claims of a JWT, read without checking it (tests only).
 pub fn claims(token: &str) -> Value {
     use base64::Engine as _;

@@ -479,10 +479,7 @@ pub async fn trash(
 ) -> Result<Vec<TrashRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(
-        "WITH keep AS (SELECT make_interval(days => COALESCE( \
-                 (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
-                              THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
-                    FROM organizations o WHERE o.id = $1), 30)) AS days), \
+        "WITH keep AS (SELECT app.trash_retention($1) AS days), \
          t AS ( \
            SELECT 'course' AS kind, c.id, c.title, c.deleted_at, c.deleted_by FROM courses c \
             WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL AND ($2::text IS NULL OR $2 = 'course') \

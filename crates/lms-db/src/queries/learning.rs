@@ -963,10 +963,7 @@ pub async fn sweep_tenant(
         "WITH purged AS ( \
              DELETE FROM courses c \
               WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL \
-                AND c.deleted_at < now() - make_interval(days => COALESCE( \
-                        (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
-                                     THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
-                           FROM organizations o WHERE o.id = $1), 30)) \
+                AND c.deleted_at < now() - app.trash_retention($1) \
              RETURNING id) \
          INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
          SELECT $1, app.uuid_v7(), 'course.purged', id, \
@@ -982,20 +979,17 @@ pub async fn sweep_tenant(
             "WITH purged AS ( \
                  DELETE FROM categories k \
                   WHERE k.organization_id = $1 AND k.deleted_at IS NOT NULL \
-                    AND k.deleted_at < now() - make_interval(days => COALESCE( \
-                            (SELECT CASE WHEN jsonb_typeof(o.settings -> 'trash_retention_days') = 'number' \
-                                         THEN (o.settings ->> 'trash_retention_days')::numeric::int END \
-                               FROM organizations o WHERE o.id = $1), 30)) \
+                    AND k.deleted_at < now() - app.trash_retention($1) \
                  RETURNING id) \
              INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
              SELECT $1, app.uuid_v7(), 'category.purged', id, \
                     jsonb_build_object('id', id, 'reason', 'retention') \
                FROM purged",
-    )
-    .bind(org.as_uuid())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+        )
+        .bind(org.as_uuid())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     sqlx::query("SELECT set_config('app.org_id', '', true)")
         .execute(conn)
         .await?;
