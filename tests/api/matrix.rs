@@ -191,6 +191,9 @@ async fn every_default_role_on_every_operation_matches_the_access_table() {
             let allowed = match access {
                 Access::Public | Access::Authenticated => true,
                 Access::Requires(p) => role.permissions.contains(&p),
+                Access::RequiresEither(p, q) => {
+                    role.permissions.contains(&p) || role.permissions.contains(&q)
+                }
             };
             if access == Access::Public {
                 // Public operations judge the credentials in the body.

@@ -142,6 +142,25 @@ async fn instructors_change_the_courses_they_teach_and_owners_staff_them() {
         StatusCode::NO_CONTENT
     );
 
+    // A role that holds only `course:write:any` changes every course too.
+    let r = acme
+        .post(
+            "/api/v1/roles",
+            json!({ "name": "curator", "permissions": ["course:read", "course:write:any"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let (_, cura) = acme.user_with_role("cura@acme.test", "curator").await;
+    let a = as_user(
+        &acme,
+        &cura,
+        Method::PATCH,
+        &path,
+        Some(json!({ "description": "curated" })),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+
     // The database says the same to each of them.
     let mut conn = app.connect_as_app().await;
     let lesson_insert = format!(

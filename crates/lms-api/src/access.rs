@@ -16,9 +16,16 @@ pub enum Access {
     Authenticated,
     /// An active user holding this permission.
     Requires(Permission),
+    /// An active user holding either permission (course writes: their
+    /// own courses' staff, or every course).
+    RequiresEither(Permission, Permission),
 }
 
-use Access::{Authenticated, Public, Requires};
+use Access::{Authenticated, Public, Requires, RequiresEither};
+
+/// Course writes: `course:write` (the courses one teaches) or
+/// `course:write:any` (every course).
+const COURSE_WRITE: Access = RequiresEither(Permission::CourseWrite, Permission::CourseWriteAny);
 use Permission::*;
 
 /// The tenant API.
@@ -44,15 +51,15 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("createRole", Requires(RoleManage)),
     ("updateRole", Requires(RoleManage)),
     ("deleteRole", Requires(RoleManage)),
-    ("restoreCourse", Requires(CourseWrite)),
+    ("restoreCourse", COURSE_WRITE),
     ("listTrash", Requires(CourseWriteAny)),
     ("listCourseVersions", Requires(CourseRead)),
     ("getCourseVersion", Requires(CourseRead)),
     ("diffCourseVersions", Requires(CourseRead)),
-    ("restoreCourseVersion", Requires(CourseWrite)),
+    ("restoreCourseVersion", COURSE_WRITE),
     ("listCourseStaff", Requires(CourseRead)),
-    ("setCourseStaff", Requires(CourseWrite)),
-    ("removeCourseStaff", Requires(CourseWrite)),
+    ("setCourseStaff", COURSE_WRITE),
+    ("removeCourseStaff", COURSE_WRITE),
     ("listEvents", Requires(AuditRead)),
     ("listAuditLogs", Requires(AuditRead)),
     ("exportAuditLogs", Requires(AuditRead)),
@@ -107,28 +114,28 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("getSection", Authenticated),
     ("getCategoryTree", Authenticated),
     ("listTags", Authenticated),
-    ("createCourse", Requires(CourseWrite)),
-    ("updateCourse", Requires(CourseWrite)),
-    ("deleteCourse", Requires(CourseWrite)),
+    ("createCourse", COURSE_WRITE),
+    ("updateCourse", COURSE_WRITE),
+    ("deleteCourse", COURSE_WRITE),
     ("publishCourse", Requires(CoursePublish)),
     ("unpublishCourse", Requires(CoursePublish)),
-    ("addCourseCategory", Requires(CourseWrite)),
-    ("removeCourseCategory", Requires(CourseWrite)),
-    ("addCourseTag", Requires(CourseWrite)),
-    ("removeCourseTag", Requires(CourseWrite)),
-    ("createLesson", Requires(CourseWrite)),
-    ("reorderLessons", Requires(CourseWrite)),
-    ("updateLesson", Requires(CourseWrite)),
-    ("deleteLesson", Requires(CourseWrite)),
-    ("createSection", Requires(CourseWrite)),
-    ("reorderSections", Requires(CourseWrite)),
-    ("updateSection", Requires(CourseWrite)),
-    ("deleteSection", Requires(CourseWrite)),
-    ("createCategory", Requires(CourseWrite)),
-    ("updateCategory", Requires(CourseWrite)),
+    ("addCourseCategory", COURSE_WRITE),
+    ("removeCourseCategory", COURSE_WRITE),
+    ("addCourseTag", COURSE_WRITE),
+    ("removeCourseTag", COURSE_WRITE),
+    ("createLesson", COURSE_WRITE),
+    ("reorderLessons", COURSE_WRITE),
+    ("updateLesson", COURSE_WRITE),
+    ("deleteLesson", COURSE_WRITE),
+    ("createSection", COURSE_WRITE),
+    ("reorderSections", COURSE_WRITE),
+    ("updateSection", COURSE_WRITE),
+    ("deleteSection", COURSE_WRITE),
+    ("createCategory", COURSE_WRITE),
+    ("updateCategory", COURSE_WRITE),
     ("deleteCategory", Requires(CourseWriteAny)),
     ("restoreCategory", Requires(CourseWriteAny)),
-    ("createTag", Requires(CourseWrite)),
+    ("createTag", COURSE_WRITE),
     ("deleteTag", Requires(CourseWriteAny)),
 ];
 

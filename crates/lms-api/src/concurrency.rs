@@ -11,19 +11,25 @@ use crate::error::{ApiError, ApiResult};
 pub struct Precondition {
     expected: Option<i32>,
     from_header: bool,
+    /// A weak entity tag, which `If-Match` never matches (strong
+    /// comparison, RFC 9110 §13.1.1).
+    weak: bool,
 }
 
 impl Precondition {
-    /// From an `If-Match` header (`"3"`, `W/"3"` or `*`) and a `version`
-    /// field of the body; the header wins when both are given.
+    /// From an `If-Match` header (`"3"` or `*`; a weak `W/"3"` never
+    /// matches) and a `version` field of the body; the header wins when
+    /// both are given.
     pub fn new(if_match: Option<&str>, body: Option<i32>) -> ApiResult<Self> {
         match if_match.map(str::trim) {
             None => Ok(Self {
                 expected: body,
                 from_header: false,
+                weak: false,
             }),
             Some("*") => Ok(Self::default()),
             Some(tag) => {
+                let weak = tag.starts_with("W/");
                 let tag = tag.strip_prefix("W/").unwrap_or(tag);
                 let version = tag
                     .strip_prefix('"')
@@ -38,6 +44,7 @@ impl Precondition {
                 Ok(Self {
                     expected: Some(version),
                     from_header: true,
+                    weak,
                 })
             }
         }
@@ -47,7 +54,7 @@ impl Precondition {
     /// version.
     pub fn check(&self, current: i32) -> ApiResult<()> {
         match self.expected {
-            Some(v) if v != current => {
+            Some(v) if v != current || self.weak => {
                 let message = format!(
                     "the resource changed since the version this change is based on; it is now at version {current}"
                 );
@@ -79,11 +86,13 @@ mod tests {
                 .check(3)
                 .is_ok()
         );
-        assert!(
+        assert_eq!(
             Precondition::new(Some("W/\"3\""), None)
                 .unwrap()
                 .check(3)
-                .is_ok()
+                .unwrap_err()
+                .code(),
+            "precondition_failed"
         );
         assert_eq!(
             Precondition::new(Some("\"2\""), Some(3))

@@ -184,6 +184,13 @@ async fn load_actor(tx: &mut TenantTx, org: OrgId, who: TenantCaller) -> ApiResu
 pub(crate) fn check_access(actor: &Actor, operation_id: &'static str) -> ApiResult<()> {
     match crate::access::tenant_access(operation_id) {
         Some(Access::Requires(p)) => actor.require(p),
+        Some(Access::RequiresEither(p, q)) => {
+            if actor.can(q) {
+                Ok(())
+            } else {
+                actor.require(p)
+            }
+        }
         Some(Access::Authenticated | Access::Public) => Ok(()),
         None => Err(ApiError::internal(format!(
             "no access rule for {operation_id}"
