@@ -49,7 +49,7 @@ pub async fn sweep(ctx: &Ctx) -> ApiResult<learning::Swept> {
             Ok(s) => {
                 total.sessions_closed += s.sessions_closed;
                 total.enrollments_expired += s.enrollments_expired;
-                total.courses_purged += s.courses_purged;
+                total.trash_purged += s.trash_purged;
             }
             Err(e) => {
                 tracing::warn!(org_id = %org, code = e.code(), "housekeeping of a tenant failed")
@@ -60,7 +60,7 @@ pub async fn sweep(ctx: &Ctx) -> ApiResult<learning::Swept> {
         tracing::info!(
             sessions_closed = total.sessions_closed,
             enrollments_expired = total.enrollments_expired,
-            courses_purged = total.courses_purged,
+            trash_purged = total.trash_purged,
             "housekeeping sweep"
         );
     }

@@ -914,7 +914,7 @@ pub struct Swept {
     pub enrollments_expired: u64,
     /// Deleted courses and categories purged after the organization's
     /// retention period.
-    pub courses_purged: u64,
+    pub trash_purged: u64,
 }
 
 /// The service's periodic housekeeping of tenant `org`, from an operator's
@@ -996,7 +996,7 @@ pub async fn sweep_tenant(
     Ok(Swept {
         sessions_closed: closed,
         enrollments_expired: expired,
-        courses_purged: purged,
+        trash_purged: purged,
     })
 }
 
