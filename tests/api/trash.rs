@@ -68,6 +68,16 @@ async fn a_deleted_course_waits_in_the_trash_comes_back_whole_or_is_purged() {
         "permission_denied"
     );
     assert_eq!(globex.get("/api/v1/trash").await.json["items"], json!([]));
+    for bad in ["nonsense", "12~not-a-uuid", "~"] {
+        let a = acme.get(&format!("/api/v1/trash?cursor={bad}")).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::BAD_REQUEST, "invalid_cursor"),
+            "{bad}"
+        );
+    }
+    let a = acme.get("/api/v1/trash?type=lesson").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
 
     // Restored by its staff, whole: content, learners.
     let restore = format!("{path}/restore");
@@ -163,7 +173,7 @@ async fn the_trash_empties_itself_after_the_retention_period() {
     .await
     .unwrap();
     let swept = lms_api::maintenance::sweep(app.ctx()).await.unwrap();
-    assert_eq!(swept.courses_purged, 1);
+    assert_eq!(swept.trash_purged, 1);
     let left: Vec<String> =
         sqlx::query_scalar("SELECT title FROM courses WHERE id = ANY($1::uuid[]) ORDER BY title")
             .bind(ids.clone())
