@@ -178,15 +178,7 @@ async fn the_runtime_roles_cannot_write_the_trail_and_learners_cannot_read_it() 
 
     let mut conn = app.connect_as_app().await;
     for (who, sees) in [(lea, false), (acme.admin_id, true)] {
-        let mut tx = conn.begin().await.unwrap();
-        sqlx::query(
-            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        )
-        .bind(acme.org_id.to_string())
-        .bind(who.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+        let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, who).await;
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
             .fetch_one(&mut *tx)
             .await

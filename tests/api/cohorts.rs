@@ -3,7 +3,6 @@
 use lms_tests::{Answer, Tenant, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
 use uuid::Uuid;
 
 async fn published(acme: &Tenant<'_>, title: &str) -> String {
@@ -256,13 +255,7 @@ async fn cohorts_are_for_enrollment_managers_and_stay_in_their_tenant() {
 
     // The database: a learner neither reads the tenant's cohorts nor joins one.
     let mut conn = app.connect_as_app().await;
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(acme.org_id.to_string())
-        .bind(lea_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, lea_id).await;
     let seen: Vec<(i64,)> = sqlx::query_as(
         "SELECT (SELECT count(*) FROM cohorts) + (SELECT count(*) FROM cohort_members) \
               + (SELECT count(*) FROM cohort_courses)",
@@ -291,13 +284,7 @@ async fn cohorts_are_for_enrollment_managers_and_stay_in_their_tenant() {
     );
     tx.rollback().await.unwrap();
     // Their own membership is theirs to read.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(acme.org_id.to_string())
-        .bind(max_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, max_id).await;
     let mine: Vec<Value> = sqlx::query_scalar("SELECT to_jsonb(m.user_id) FROM cohort_members m")
         .fetch_all(&mut *tx)
         .await

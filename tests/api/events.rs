@@ -4,24 +4,7 @@
 use lms_tests::{Tenant, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
-
-/// Opens a transaction as `lms_app` inside `org`, acting as `user`.
-async fn as_user(
-    conn: &mut PgConnection,
-    org: Uuid,
-    user: Uuid,
-) -> sqlx::Transaction<'_, sqlx::Postgres> {
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
 
 fn sqlstate(e: sqlx::Error) -> String {
     e.as_database_error()
@@ -155,7 +138,7 @@ async fn tenant_b_never_sees_tenant_a_events() {
     // In SQL as the runtime role, inside B as B's admin (who may read the
     // feed): none of A's events, and none can be written into A.
     let mut conn = app.connect_as_app().await;
-    let mut tx = as_user(&mut conn, globex.org_id, globex.admin_id).await;
+    let mut tx = lms_tests::acting_as(&mut conn, globex.org_id, globex.admin_id).await;
     let own: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_events")
         .fetch_one(&mut *tx)
         .await
@@ -197,7 +180,7 @@ async fn the_outbox_is_append_only_in_the_actors_name_and_read_by_auditors() {
         "DELETE FROM outbox_events",
         "TRUNCATE outbox_events",
     ] {
-        let mut tx = as_user(&mut conn, acme.org_id, acme.admin_id).await;
+        let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, acme.admin_id).await;
         let e = sqlx::query(sql).execute(&mut *tx).await.unwrap_err();
         assert_eq!(sqlstate(e), "42501", "{sql}");
     }
@@ -212,18 +195,18 @@ async fn the_outbox_is_append_only_in_the_actors_name_and_read_by_auditors() {
         .bind(Uuid::now_v7())
         .bind(actor)
     };
-    let mut tx = as_user(&mut conn, acme.org_id, learner).await;
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, learner).await;
     let e = insert(Some(acme.admin_id))
         .execute(&mut *tx)
         .await
         .unwrap_err();
     assert_eq!(sqlstate(e), "42501", "forged actor");
     drop(tx);
-    let mut tx = as_user(&mut conn, acme.org_id, learner).await;
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, learner).await;
     let e = insert(None).execute(&mut *tx).await.unwrap_err();
     assert_eq!(sqlstate(e), "42501", "hidden actor");
     drop(tx);
-    let mut tx = as_user(&mut conn, acme.org_id, learner).await;
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, learner).await;
     insert(Some(learner)).execute(&mut *tx).await.unwrap();
 
     // Reading needs audit:read: the learner sees nothing, not even their own.
@@ -233,7 +216,7 @@ async fn the_outbox_is_append_only_in_the_actors_name_and_read_by_auditors() {
         .unwrap();
     assert_eq!(n, 0);
     tx.rollback().await.unwrap();
-    let mut tx = as_user(&mut conn, acme.org_id, acme.admin_id).await;
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, acme.admin_id).await;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_events")
         .fetch_one(&mut *tx)
         .await

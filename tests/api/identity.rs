@@ -879,13 +879,7 @@ async fn learners_see_only_their_own_learning_rows_in_the_database() {
     );
 
     // A learner cannot enroll somebody else.
-    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(acme.org_id.to_string())
-        .bind(lea.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, lea).await;
     let err = sqlx::query("UPDATE enrollments SET user_id = $1")
         .bind(max)
         .execute(&mut *tx)
@@ -896,13 +890,7 @@ async fn learners_see_only_their_own_learning_rows_in_the_database() {
 
     // An instructor reads enrollments, and changes none (no
     // enrollment:manage).
-    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(acme.org_id.to_string())
-        .bind(ins.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, ins).await;
     for sql in [
         "UPDATE enrollments SET status = 'DROPPED'",
         "DELETE FROM enrollments",

@@ -216,13 +216,7 @@ async fn another_tenants_context_sees_none_of_a_and_cannot_write_into_a() {
 
     // A row of B pointing at A's course is refused by the composite key,
     // even for B's admin, whom the policies let write any course of B.
-    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(b.org_id.to_string())
-        .bind(b.admin_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(&mut conn, b.org_id, b.admin_id).await;
     let err = sqlx::query(
         "INSERT INTO lessons (organization_id, id, course_id, title, position) VALUES ($1, $2, $3, 'x', 0)",
     )

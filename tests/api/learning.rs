@@ -5,7 +5,6 @@ use futures::future::join_all;
 use lms_tests::{Answer, Tenant, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
 use uuid::Uuid;
 
 /// A published course: lesson 1 (a text, a quiz), lesson 2 (an assignment,
@@ -640,13 +639,7 @@ async fn attempt(
     sql: String,
     user: Uuid,
 ) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(conn, org, user).await;
     let r = sqlx::query(sqlx::AssertSqlSafe(sql))
         .execute(&mut *tx)
         .await;
@@ -1731,13 +1724,7 @@ async fn a_learner_cannot_give_themselves_a_role_or_an_earlier_start() {
 
     // The start of an enrollment is the database's clock, also when the
     // learner restarts it by hand.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(org.to_string())
-        .bind(lea_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(&mut conn, org, lea_id).await;
     sqlx::query("UPDATE enrollments SET status = 'DROPPED' WHERE id = $1::uuid")
         .bind(&e)
         .execute(&mut *tx)

@@ -4,7 +4,6 @@
 use lms_tests::{Answer, Tenant, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
 use uuid::Uuid;
 
 async fn as_user(
@@ -223,15 +222,7 @@ async fn instructors_change_the_courses_they_teach_and_owners_staff_them() {
         ),
         (ian_id, lesson_insert, "ok, 1 rows"),
     ] {
-        let mut tx = conn.begin().await.unwrap();
-        sqlx::query(
-            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        )
-        .bind(acme.org_id.to_string())
-        .bind(who.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+        let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, who).await;
         let got = lms_tests::sql_outcome(
             sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .execute(&mut *tx)

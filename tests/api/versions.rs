@@ -3,7 +3,6 @@
 use lms_tests::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 fn ids(v: &Value) -> Vec<String> {
     v.as_array()
@@ -204,15 +203,7 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
         "UPDATE course_versions SET title = 'rewritten history'",
         "DELETE FROM course_versions",
     ] {
-        let mut tx = conn.begin().await.unwrap();
-        sqlx::query(
-            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        )
-        .bind(acme.org_id.to_string())
-        .bind(acme.admin_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+        let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, acme.admin_id).await;
         let err = sqlx::query(sql).execute(&mut *tx).await.unwrap_err();
         assert_eq!(
             err.as_database_error().and_then(|d| d.code()).as_deref(),
@@ -222,13 +213,7 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
         tx.rollback().await.unwrap();
     }
     // Nor does a learner move their enrollment back to an older version.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-        .bind(acme.org_id.to_string())
-        .bind(lea_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, lea_id).await;
     let err = sqlx::query("UPDATE enrollments SET course_version = $1 WHERE id = $2::uuid")
         .bind(first as i32)
         .bind(&lea_enrollment)

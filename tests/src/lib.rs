@@ -524,6 +524,23 @@ pub struct Tenant<'a> {
     pub token: String,
 }
 
+/// A transaction of `conn` (connected as `lms_app`) inside `org`, acting
+/// as `user`, as the service opens one for a request.
+pub async fn acting_as(
+    conn: &mut PgConnection,
+    org: Uuid,
+    user: Uuid,
+) -> sqlx::Transaction<'_, sqlx::Postgres> {
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("tenant context");
+    tx
+}
+
 /// What a statement did, for comparing: `ok, N rows`, or the SQLSTATE it
 /// failed with (`42501`: refused by a policy or a grant).
 pub fn sql_outcome(r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> String {
