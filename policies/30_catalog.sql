@@ -235,3 +235,9 @@ CREATE POLICY taxonomy_removed ON tags AS RESTRICTIVE FOR DELETE TO lms_app
 -- running as the owner, finds a section's course.
 DROP POLICY IF EXISTS owner_reads_lessons ON lessons;
 CREATE POLICY owner_reads_lessons ON lessons AS PERMISSIVE FOR SELECT TO lms_owner USING (true);
+
+-- owner_reads_versions (lms_owner, SELECT): the content removal guard,
+-- running as the owner, keeps what a pinned version contains
+-- (app.content_kept, migrations/0026_content_trash.sql).
+DROP POLICY IF EXISTS owner_reads_versions ON course_versions;
+CREATE POLICY owner_reads_versions ON course_versions AS PERMISSIVE FOR SELECT TO lms_owner USING (true);

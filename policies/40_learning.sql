@@ -157,9 +157,12 @@ DROP POLICY IF EXISTS own_rows_removed ON learning_sessions;
 CREATE POLICY own_rows_removed ON learning_sessions AS RESTRICTIVE FOR DELETE TO lms_app
     USING (user_id = (SELECT app.current_user_id()));
 
--- owner_reads_progress (lms_owner, SELECT): the content removal guard,
--- running as the owner, sees every learner's progress
--- (migrations/0021_content_in_use.sql). The owner's other definer
--- functions (audit, ratings) do not read progress.
+-- owner_reads_progress, owner_reads_enrollments (lms_owner, SELECT): the
+-- content removal guard, running as the owner, sees every learner's
+-- progress and pinned version (app.content_kept,
+-- migrations/0026_content_trash.sql). The owner's other definer functions
+-- (audit, ratings) do not read them.
 DROP POLICY IF EXISTS owner_reads_progress ON progress;
 CREATE POLICY owner_reads_progress ON progress AS PERMISSIVE FOR SELECT TO lms_owner USING (true);
+DROP POLICY IF EXISTS owner_reads_enrollments ON enrollments;
+CREATE POLICY owner_reads_enrollments ON enrollments AS PERMISSIVE FOR SELECT TO lms_owner USING (true);

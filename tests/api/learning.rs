@@ -65,6 +65,22 @@ async fn record(t: &Tenant<'_>, token: &str, course: &str, section: &str, body: 
     .await
 }
 
+/// Publishes the draft and moves every learner to it (learners see lesson
+/// changes from the version they are on).
+async fn republish(t: &Tenant<'_>, course: &str) {
+    let a = t
+        .post(&format!("/api/v1/courses/{course}/publish"), json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = t
+        .post(
+            &format!("/api/v1/courses/{course}/enrollments/move-to-latest"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+}
+
 async fn enroll(t: &Tenant<'_>, token: &str, course: &str) -> Answer {
     t.send_as(
         token,
@@ -1595,6 +1611,7 @@ async fn pacing_locks_lessons_and_the_score_rule_decides_the_score() {
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    republish(&acme, &course).await;
     let a = record(
         &acme,
         &lea,
@@ -1621,6 +1638,7 @@ async fn pacing_locks_lessons_and_the_score_rule_decides_the_score() {
         json!({ "unlock_at": null, "unlock_after_days": 0 }),
     )
     .await;
+    republish(&acme, &course).await;
     let opened = attempt(&mut conn, acme.org_id, lesson_two_row, lea_id).await;
     assert!(opened.is_ok(), "{opened:?}");
     let a = record(
@@ -1637,7 +1655,11 @@ async fn pacing_locks_lessons_and_the_score_rule_decides_the_score() {
         json!({ "unlock_after_days": 3 }),
     )
     .await;
-    let v = view(lea.clone()).await;
+    republish(&acme, &course).await;
+    // (A completed enrollment stays on its version: a newcomer gets it.)
+    let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
+    enroll(&acme, &max, &course).await;
+    let v = view(max).await;
     let enrolled = when(&v["enrollment"]["enrolled_at"]).unwrap();
     assert_eq!(v["lessons"][1]["locked"], true, "{v}");
     assert_eq!(
@@ -1743,9 +1765,10 @@ async fn a_learner_cannot_give_themselves_a_role_or_an_earlier_start() {
 }
 
 #[tokio::test]
-async fn content_learners_worked_on_is_not_deleted_by_accident() {
+async fn deleted_lessons_and_sections_wait_in_the_trash_and_learners_keep_them() {
     let app = TestApp::spawn().await;
     let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
     let (course, s) = published_course(&acme, "Kept").await;
     let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
     enroll(&acme, &lea, &course).await;
@@ -1758,7 +1781,8 @@ async fn content_learners_worked_on_is_not_deleted_by_accident() {
     )
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    let tree = acme.get(&format!("/api/v1/courses/{course}")).await;
+    let c = format!("/api/v1/courses/{course}");
+    let tree = acme.get(&c).await;
     let lesson = |i: usize| {
         tree.json["lessons"][i]["lesson"]["id"]
             .as_str()
@@ -1766,9 +1790,74 @@ async fn content_learners_worked_on_is_not_deleted_by_accident() {
             .to_owned()
     };
     let (one, two) = (lesson(0), lesson(1));
+
+    // Deleting sends to the trash, whatever learners did there.
     for path in [
-        format!("/api/v1/courses/{course}/lessons/{one}/sections/{}", s[0]),
-        format!("/api/v1/courses/{course}/lessons/{one}"),
+        format!("{c}/lessons/{one}/sections/{}", s[0]),
+        format!("{c}/lessons/{one}"),
+    ] {
+        let a = acme.delete(&path).await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT, "{path}: {}", a.text);
+    }
+    // Gone from every read of the course; the order stays dense.
+    let tree = acme.get(&c).await;
+    let lessons = tree.json["lessons"].as_array().unwrap();
+    assert_eq!(lessons.len(), 2, "{}", tree.text);
+    assert_eq!(lessons[0]["lesson"]["id"], json!(two));
+    assert_eq!(lessons[0]["lesson"]["position"], 0);
+    assert_eq!(
+        acme.get(&format!("{c}/lessons/{one}")).await.code(),
+        "lesson_not_found"
+    );
+    assert_eq!(
+        acme.get(&format!("{c}/lessons")).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The learner, on the version they enrolled in, keeps it: their record
+    // stays and they go on with it.
+    let mine = acme
+        .send_as(&lea, Method::GET, &format!("{c}/my-progress"), None)
+        .await;
+    assert_eq!(mine.json["lessons"][0]["id"], json!(one), "{}", mine.text);
+    assert_eq!(
+        mine.json["lessons"][0]["sections"][0]["time_spent_seconds"],
+        30
+    );
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &s[1],
+        json!({ "time_spent_seconds": 5, "score": 80 }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+
+    // The trash shows the lesson, with where it belongs, to its tenant only.
+    let t = acme.get("/api/v1/trash?type=lesson").await;
+    assert_eq!(t.json["items"][0]["id"], json!(one), "{}", t.text);
+    assert_eq!(t.json["items"][0]["course_id"], json!(course));
+    assert_eq!(
+        globex.get("/api/v1/trash?type=lesson").await.json["items"],
+        json!([])
+    );
+    assert_eq!(
+        globex
+            .post(&format!("{c}/lessons/{one}/restore"), json!({}))
+            .await
+            .code(),
+        "course_not_found"
+    );
+
+    // Nothing learners still need is purged: not what they worked on, not
+    // what their version holds. The database says the same to anyone.
+    for path in [
+        format!("{c}/lessons/{one}?purge=true"),
+        format!("{c}/lessons/{two}/sections/{}?purge=true", s[3]),
     ] {
         let a = acme.delete(&path).await;
         assert_eq!(
@@ -1777,7 +1866,6 @@ async fn content_learners_worked_on_is_not_deleted_by_accident() {
             "{path}"
         );
     }
-    // The database says the same to whoever deletes, whatever they see.
     let mut su = app.connect_as_superuser().await;
     let err = sqlx::query("DELETE FROM sections WHERE id = $1::uuid")
         .bind(&s[0])
@@ -1788,30 +1876,256 @@ async fn content_learners_worked_on_is_not_deleted_by_accident() {
         err.as_database_error().and_then(|d| d.code()).as_deref(),
         Some("23001")
     );
-    let mine = acme
+
+    // Restored: the lesson at the end with the sections it left with; the
+    // section deleted on its own before comes back on its own.
+    let a = acme
+        .post(&format!("{c}/lessons/{one}/restore"), json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["position"], 2);
+    assert_eq!(
+        acme.post(&format!("{c}/lessons/{one}/restore"), json!({}))
+            .await
+            .code(),
+        "lesson_not_in_trash"
+    );
+    let ids = |a: Answer| -> Vec<String> {
+        a.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let listed = acme.get(&format!("{c}/lessons/{one}/sections")).await;
+    assert_eq!(ids(listed), [s[1].clone()]);
+    assert_eq!(
+        ids(acme.get("/api/v1/trash?type=section").await),
+        [s[0].clone()]
+    );
+    let a = acme
+        .post(
+            &format!("{c}/lessons/{one}/sections/{}/restore", s[0]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["position"], 1);
+
+    // Draft content nobody needs is purged for real, and the whole course
+    // still can be.
+    let fresh = acme
+        .post(
+            &format!("{c}/lessons/{two}/sections"),
+            json!({ "title": "Draft only" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = acme
+        .delete(&format!("{c}/lessons/{two}/sections/{fresh}?purge=true"))
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    assert_eq!(
+        acme.get(&format!("{c}/lessons/{two}/sections/{fresh}"))
+            .await
+            .code(),
+        "section_not_found"
+    );
+    assert_eq!(
+        acme.delete(&format!("{c}?purge=true")).await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn learners_stay_on_their_version_while_the_course_changes() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let (course, s) = published_course(&acme, "Versions").await;
+    let c = format!("/api/v1/courses/{course}");
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let (_, max) = acme.user_with_role("max@acme.test", "learner").await;
+    let e = enroll(&acme, &lea, &course).await;
+    let first = e.json["course_version"].as_i64().unwrap();
+    let lea_enrollment = e.json["id"].as_str().unwrap().to_owned();
+    let one = acme.get(&c).await.json["lessons"][0]["lesson"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Edited after publishing: a section renamed, one deleted, one added;
+    // then published again.
+    let a = acme
+        .patch(
+            &format!("{c}/lessons/{one}/sections/{}", s[0]),
+            json!({ "title": "Read again" }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = acme
+        .delete(&format!("{c}/lessons/{one}/sections/{}", s[1]))
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    let fresh = acme
+        .post(
+            &format!("{c}/lessons/{one}/sections"),
+            json!({ "title": "Fresh", "type": "QUIZ" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Before the next publish, nobody learns from the draft.
+    let a = record(
+        &acme,
+        &lea,
+        &course,
+        &fresh,
+        json!({ "time_spent_seconds": 5 }),
+    )
+    .await;
+    assert_eq!(a.code(), "section_not_found", "{}", a.text);
+    let a = acme.post(&format!("{c}/publish"), json!({})).await;
+    let second = a.json["version"].as_i64().unwrap();
+    let e = enroll(&acme, &max, &course).await;
+    assert_eq!(e.json["course_version"], second, "{}", e.text);
+
+    // A learner on the first version and one on the second see different
+    // trees, in the course view and in their progress.
+    let titles = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let view = |token: String, what: &'static str| {
+        let (acme, c) = (&acme, &c);
+        async move {
+            acme.send_as(&token, Method::GET, &format!("{c}/{what}"), None)
+                .await
+        }
+    };
+    let v = view(lea.clone(), "my-version").await;
+    assert_eq!(v.json["version"], first, "{}", v.text);
+    assert_eq!(
+        titles(&v.json["tree"]["lessons"][0]["sections"]),
+        ["Read", "Quiz"]
+    );
+    let v = view(max.clone(), "my-version").await;
+    assert_eq!(v.json["version"], second, "{}", v.text);
+    assert_eq!(
+        titles(&v.json["tree"]["lessons"][0]["sections"]),
+        ["Read again", "Fresh"]
+    );
+    let p = view(lea.clone(), "my-progress").await;
+    assert_eq!(titles(&p.json["lessons"][0]["sections"]), ["Read", "Quiz"]);
+    assert_eq!(p.json["sections_required"], 3, "{}", p.text);
+    let p = view(max.clone(), "my-progress").await;
+    assert_eq!(
+        titles(&p.json["lessons"][0]["sections"]),
+        ["Read again", "Fresh"]
+    );
+
+    // Each records progress on their own version only.
+    for (who, section, expected) in [
+        (&lea, &s[1], "ok"),
+        (&lea, &s[0], "ok"),
+        (&lea, &fresh, "section_not_found"),
+        (&max, &s[1], "section_not_found"),
+        (&max, &fresh, "ok"),
+    ] {
+        let a = record(
+            &acme,
+            who,
+            &course,
+            section,
+            json!({ "time_spent_seconds": 5, "score": 50 }),
+        )
+        .await;
+        let got = if a.status.is_success() {
+            "ok"
+        } else {
+            a.code()
+        };
+        assert_eq!(got, expected, "{section}: {}", a.text);
+    }
+    let e = acme
         .send_as(
             &lea,
             Method::GET,
-            &format!("/api/v1/courses/{course}/my-progress"),
+            &format!("/api/v1/enrollments/{lea_enrollment}"),
             None,
         )
         .await;
     assert_eq!(
-        mine.json["lessons"][0]["sections"][0]["time_spent_seconds"],
-        30
+        (
+            e.json["sections_done"].as_i64(),
+            e.json["sections_required"].as_i64()
+        ),
+        (Some(2), Some(3)),
+        "{}",
+        e.text
     );
-    // What nobody worked on goes; the whole course still can.
+
+    // Moving to the latest version carries over what exists in both (the
+    // renamed section), not what the new version dropped.
     let a = acme
-        .delete(&format!(
-            "/api/v1/courses/{course}/lessons/{two}/sections/{}",
-            s[3]
-        ))
+        .send_as(
+            &lea,
+            Method::POST,
+            &format!("/api/v1/enrollments/{lea_enrollment}/move-to-latest"),
+            None,
+        )
         .await;
-    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    assert_eq!(a.json["course_version"], second, "{}", a.text);
     assert_eq!(
-        acme.delete(&format!("/api/v1/courses/{course}?purge=true"))
-            .await
-            .status,
-        StatusCode::NO_CONTENT
+        (
+            a.json["sections_done"].as_i64(),
+            a.json["sections_required"].as_i64()
+        ),
+        (Some(1), Some(3)),
+        "{}",
+        a.text
+    );
+    let p = view(lea.clone(), "my-progress").await;
+    let first = &p.json["lessons"][0]["sections"];
+    assert_eq!(titles(first), ["Read again", "Fresh"]);
+    assert_eq!(first[0]["done"], true, "{}", p.text);
+    assert_eq!(first[1]["done"], false, "{}", p.text);
+    // And the learner finishes on the new version's terms.
+    for section in [&fresh, &s[2]] {
+        let a = record(
+            &acme,
+            &lea,
+            &course,
+            section,
+            json!({ "time_spent_seconds": 5, "score": 90 }),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    }
+    let e = acme
+        .send_as(
+            &lea,
+            Method::GET,
+            &format!("/api/v1/enrollments/{lea_enrollment}"),
+            None,
+        )
+        .await;
+    assert_eq!(e.json["status"], "COMPLETED", "{}", e.text);
+
+    // Not enrolled, or another tenant: no version to read.
+    let (_, ned) = acme.user_with_role("ned@acme.test", "learner").await;
+    assert_eq!(view(ned, "my-version").await.code(), "enrollment_not_found");
+    assert_eq!(
+        globex.get(&format!("{c}/my-version")).await.code(),
+        "course_not_found"
     );
 }

@@ -76,7 +76,7 @@ async fn a_deleted_course_waits_in_the_trash_comes_back_whole_or_is_purged() {
             "{bad}"
         );
     }
-    let a = acme.get("/api/v1/trash?type=lesson").await;
+    let a = acme.get("/api/v1/trash?type=chapter").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
 
     // Restored by its staff, whole: content, learners.
@@ -286,4 +286,90 @@ async fn a_deleted_category_waits_in_the_trash_and_comes_back_with_its_courses()
         acme.post(&restore, json!({})).await.code(),
         "category_not_in_trash"
     );
+}
+
+#[tokio::test]
+async fn the_housekeeping_purges_deleted_content_learners_do_not_need() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let course = acme.create_course("Kept content").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = format!("/api/v1/courses/{course}");
+    let id = |a: lms_tests::Answer| {
+        assert!(a.status.is_success(), "{}", a.text);
+        a.json["id"].as_str().unwrap().to_owned()
+    };
+    let one = id(acme
+        .post(&format!("{c}/lessons"), json!({ "title": "One" }))
+        .await);
+    let worked = id(acme
+        .post(
+            &format!("{c}/lessons/{one}/sections"),
+            json!({ "title": "Worked on" }),
+        )
+        .await);
+    let published = id(acme
+        .post(
+            &format!("{c}/lessons/{one}/sections"),
+            json!({ "title": "In the version" }),
+        )
+        .await);
+    acme.post(&format!("{c}/publish"), json!({})).await;
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    let a = acme
+        .send_as(&lea, Method::POST, &format!("{c}/enrollment"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let a = acme
+        .send_as(
+            &lea,
+            Method::PUT,
+            &format!("{c}/sections/{worked}/progress"),
+            Some(json!({ "time_spent_seconds": 5 })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    // Draft content, never published.
+    let draft_section = id(acme
+        .post(
+            &format!("{c}/lessons/{one}/sections"),
+            json!({ "title": "Draft" }),
+        )
+        .await);
+    let draft_lesson = id(acme
+        .post(&format!("{c}/lessons"), json!({ "title": "Draft lesson" }))
+        .await);
+    for path in [
+        format!("{c}/lessons/{one}/sections/{worked}"),
+        format!("{c}/lessons/{one}/sections/{published}"),
+        format!("{c}/lessons/{one}/sections/{draft_section}"),
+        format!("{c}/lessons/{draft_lesson}"),
+    ] {
+        assert_eq!(acme.delete(&path).await.status, StatusCode::NO_CONTENT);
+    }
+    let mut su = app.connect_as_superuser().await;
+    for table in ["sections", "lessons"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET deleted_at = now() - interval '40 days' WHERE deleted_at IS NOT NULL"
+        )))
+        .execute(&mut su)
+        .await
+        .unwrap();
+    }
+    let swept = lms_api::maintenance::sweep(app.ctx()).await.unwrap();
+    assert_eq!(swept.trash_purged, 2);
+    let left: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM sections WHERE deleted_at IS NOT NULL \
+         UNION ALL SELECT id::text FROM lessons WHERE deleted_at IS NOT NULL ORDER BY 1",
+    )
+    .fetch_all(&mut su)
+    .await
+    .unwrap();
+    let mut kept = vec![worked.clone(), published.clone()];
+    kept.sort();
+    assert_eq!(left, kept);
+    let feed = acme.get("/api/v1/events?type=section.purged").await;
+    assert!(feed.text.contains(&draft_section), "{}", feed.text);
 }

@@ -166,13 +166,17 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
             assert_eq!(d.json[kind][what], json!([]), "{kind} {what}: {}", d.text);
         }
     }
-    // Content a learner worked on is not removed by a restore.
+    // Content a learner worked on goes to the trash on a restore, and the
+    // learner, on the version that has it, keeps it.
     let s5 = id(acme
         .post(
             &format!("{path}/lessons/{l1}/sections"),
             json!({ "title": "S5" }),
         )
         .await);
+    acme.post(&format!("{path}/publish"), json!({})).await;
+    let a = acme.send_as(&lea, reqwest::Method::POST, &mine, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let a = acme
         .send_as(
             &lea,
@@ -185,13 +189,23 @@ async fn versions_are_kept_whole_compared_and_never_changed() {
     let a = acme
         .post(&format!("{path}/versions/{first}/restore"), json!({}))
         .await;
-    assert_eq!(
-        (a.status, a.code()),
-        (StatusCode::CONFLICT, "content_in_use"),
-        "{}",
-        a.text
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(!acme.get(&path).await.text.contains(&s5));
+    assert!(
+        acme.get("/api/v1/trash?type=section")
+            .await
+            .text
+            .contains(&s5)
     );
-    assert!(acme.get(&path).await.text.contains(&s5));
+    let a = acme
+        .send_as(
+            &lea,
+            reqwest::Method::GET,
+            &format!("{path}/my-progress"),
+            None,
+        )
+        .await;
+    assert!(a.text.contains(&s5), "{}", a.text);
     assert_eq!(
         globex.get(&format!("{path}/versions")).await.code(),
         "course_not_found"

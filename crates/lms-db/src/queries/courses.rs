@@ -66,7 +66,8 @@ macro_rules! course_columns {
          COALESCE(c.estimated_hours, \
                   (SELECT ceil(COALESCE(sum(s.duration_minutes), 0) / 60.0)::int \
                      FROM lessons l JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
-                    WHERE l.organization_id = c.organization_id AND l.course_id = c.id)) AS estimated_hours, \
+                    WHERE l.organization_id = c.organization_id AND l.course_id = c.id \
+                      AND l.deleted_at IS NULL AND s.deleted_at IS NULL)) AS estimated_hours, \
          c.estimated_hours IS NULL AS hours_derived, \
          c.image_url, c.is_published, c.metadata, c.pacing::text AS pacing, c.score_rule::text AS score_rule, \
          c.average_rating::float8 AS average_rating, c.rating_count, \
@@ -455,10 +456,14 @@ pub async fn soft_delete(
 /// Something deleted, in the trash.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TrashRow {
-    /// `course` or `category`.
+    /// `course`, `lesson`, `section` or `category`.
     pub kind: String,
     /// Id.
     pub id: Uuid,
+    /// The course of a lesson or section.
+    pub course_id: Option<Uuid>,
+    /// The lesson of a section.
+    pub lesson_id: Option<Uuid>,
     /// Title or name.
     pub title: String,
     /// Deleted at.
@@ -469,8 +474,9 @@ pub struct TrashRow {
     pub purge_at: DateTime<Utc>,
 }
 
-/// The trash (deleted courses and categories, or one `kind` of them), most
-/// recently deleted first (keyset on `(deleted_at, id)`).
+/// The trash, most recently deleted first (keyset on `(deleted_at, id)`):
+/// deleted courses, lessons of live courses, sections of live lessons and
+/// categories, or one `kind` of them.
 pub async fn trash(
     tx: &mut TenantTx,
     kind: Option<&str>,
@@ -481,12 +487,25 @@ pub async fn trash(
     Ok(sqlx::query_as(
         "WITH keep AS (SELECT app.trash_retention($1) AS days), \
          t AS ( \
-           SELECT 'course' AS kind, c.id, c.title, c.deleted_at, c.deleted_by FROM courses c \
+           SELECT 'course' AS kind, c.id, NULL::uuid AS course_id, NULL::uuid AS lesson_id, c.title, \
+                  c.deleted_at, c.deleted_by FROM courses c \
             WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL AND ($2::text IS NULL OR $2 = 'course') \
            UNION ALL \
-           SELECT 'category', k.id, k.name, k.deleted_at, k.deleted_by FROM categories k \
+           SELECT 'lesson', l.id, l.course_id, NULL, l.title, l.deleted_at, l.deleted_by FROM lessons l \
+             JOIN courses c ON c.organization_id = l.organization_id AND c.id = l.course_id \
+            WHERE l.organization_id = $1 AND l.deleted_at IS NOT NULL AND c.deleted_at IS NULL \
+              AND ($2::text IS NULL OR $2 = 'lesson') \
+           UNION ALL \
+           SELECT 'section', s.id, l.course_id, s.lesson_id, s.title, s.deleted_at, s.deleted_by FROM sections s \
+             JOIN lessons l ON l.organization_id = s.organization_id AND l.id = s.lesson_id \
+             JOIN courses c ON c.organization_id = l.organization_id AND c.id = l.course_id \
+            WHERE s.organization_id = $1 AND s.deleted_at IS NOT NULL AND l.deleted_at IS NULL \
+              AND c.deleted_at IS NULL AND ($2::text IS NULL OR $2 = 'section') \
+           UNION ALL \
+           SELECT 'category', k.id, NULL, NULL, k.name, k.deleted_at, k.deleted_by FROM categories k \
             WHERE k.organization_id = $1 AND k.deleted_at IS NOT NULL AND ($2::text IS NULL OR $2 = 'category')) \
-         SELECT t.kind, t.id, t.title, t.deleted_at, t.deleted_by, t.deleted_at + keep.days AS purge_at \
+         SELECT t.kind, t.id, t.course_id, t.lesson_id, t.title, t.deleted_at, t.deleted_by, \
+                t.deleted_at + keep.days AS purge_at \
            FROM t, keep \
           WHERE ($3::timestamptz IS NULL OR (t.deleted_at, t.id) < ($3, $4)) \
           ORDER BY t.deleted_at DESC, t.id DESC LIMIT $5",
@@ -684,10 +703,10 @@ pub async fn snapshot(
 /// Makes version `version` of a course its draft again, the caller holding
 /// the course's lock: the course's fields, its lessons and sections (ids
 /// kept: content that exists in both is updated in place, so learners'
-/// progress on it stays; content added since is removed, which the
-/// database refuses for content learners worked on), and its category and
-/// tag links (to those that still exist). `false` when there is no such
-/// version.
+/// progress on it stays; content of the version in the trash comes back;
+/// content added since goes to the trash, a lesson with its sections), and
+/// its category and tag links (to those that still exist). `false` when
+/// there is no such version.
 pub async fn restore_version(
     tx: &mut TenantTx,
     id: CourseId,
@@ -713,12 +732,16 @@ pub async fn restore_version(
                     id uuid, lesson_id uuid, title text, content text, type text, position int, \
                     duration_minutes int, is_optional boolean)) ";
     for statement in [
-        "DELETE FROM sections s USING lessons l \
+        "UPDATE sections s SET deleted_at = now(), deleted_by = app.current_user_id(), position = NULL, \
+                updated_at = now() \
+           FROM lessons l \
           WHERE l.organization_id = $1 AND l.course_id = $2 \
             AND s.organization_id = l.organization_id AND s.lesson_id = l.id \
-            AND s.id NOT IN (SELECT id FROM ss)",
-        "DELETE FROM lessons l WHERE l.organization_id = $1 AND l.course_id = $2 \
-            AND l.id NOT IN (SELECT id FROM ls)",
+            AND l.id IN (SELECT id FROM ls) AND s.deleted_at IS NULL AND s.id NOT IN (SELECT id FROM ss)",
+        "UPDATE lessons l SET deleted_at = now(), deleted_by = app.current_user_id(), position = NULL, \
+                updated_at = now() \
+          WHERE l.organization_id = $1 AND l.course_id = $2 \
+            AND l.deleted_at IS NULL AND l.id NOT IN (SELECT id FROM ls)",
         "INSERT INTO lessons (organization_id, id, course_id, title, description, position, is_required, \
                               unlock_after_days, unlock_at) \
          SELECT $1, ls.id, $2, ls.title, ls.description, ls.position, COALESCE(ls.is_required, true), \
@@ -726,7 +749,7 @@ pub async fn restore_version(
          ON CONFLICT (organization_id, id) DO UPDATE SET title = EXCLUDED.title, \
                 description = EXCLUDED.description, position = EXCLUDED.position, \
                 is_required = EXCLUDED.is_required, unlock_after_days = EXCLUDED.unlock_after_days, \
-                unlock_at = EXCLUDED.unlock_at, updated_at = now() \
+                unlock_at = EXCLUDED.unlock_at, deleted_at = NULL, deleted_by = NULL, updated_at = now() \
           WHERE lessons.course_id = $2",
         "INSERT INTO sections (organization_id, id, lesson_id, title, content, type, position, \
                                duration_minutes, is_optional) \
@@ -735,7 +758,7 @@ pub async fn restore_version(
          ON CONFLICT (organization_id, id) DO UPDATE SET lesson_id = EXCLUDED.lesson_id, \
                 title = EXCLUDED.title, content = EXCLUDED.content, type = EXCLUDED.type, \
                 position = EXCLUDED.position, duration_minutes = EXCLUDED.duration_minutes, \
-                is_optional = EXCLUDED.is_optional, updated_at = now() \
+                is_optional = EXCLUDED.is_optional, deleted_at = NULL, deleted_by = NULL, updated_at = now() \
           WHERE sections.lesson_id IN (SELECT l.id FROM lessons l \
                                         WHERE l.organization_id = $1 AND l.course_id = $2)",
         "DELETE FROM course_categories cc WHERE cc.organization_id = $1 AND cc.course_id = $2 \
@@ -855,9 +878,11 @@ pub async fn detail_json(
                             'is_optional', s.is_optional, 'version', s.version, \
                             'created_at', s.created_at, 'updated_at', s.updated_at) \
                           ORDER BY s.position) \
-                        FROM sections s WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id), '[]')) \
+                        FROM sections s WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id \
+                         AND s.deleted_at IS NULL), '[]')) \
                   ORDER BY l.position) \
-                FROM lessons l WHERE l.organization_id = c.organization_id AND l.course_id = c.id), '[]'), \
+                FROM lessons l WHERE l.organization_id = c.organization_id AND l.course_id = c.id \
+                 AND l.deleted_at IS NULL), '[]'), \
             'categories', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', k.id, 'name', k.name, 'slug', k.slug) \
                   ORDER BY lower(k.name)) \
                 FROM course_categories cc JOIN categories k ON k.organization_id = cc.organization_id AND k.id = cc.category_id \

@@ -52,17 +52,15 @@ const ENROLLMENT_SELECT: &str = "SELECT e.id, e.user_id, e.course_id, c.title AS
              THEN 'EXPIRED' ELSE e.status::text END) AS status, \
        e.enrolled_at, e.completed_at, e.final_grade::float8 AS final_grade, e.course_version, \
        e.access_ends_at, \
-       (SELECT count(p.id) FROM lessons l \
-          JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
-          JOIN progress p ON p.organization_id = s.organization_id AND p.section_id = s.id AND p.user_id = e.user_id \
-         WHERE l.organization_id = e.organization_id AND l.course_id = e.course_id \
-           AND l.is_required AND NOT s.is_optional) AS sections_done, \
-       (SELECT count(*) FROM lessons l \
-          JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
-         WHERE l.organization_id = e.organization_id AND l.course_id = e.course_id \
-           AND l.is_required AND NOT s.is_optional) AS sections_required \
+       r.sections_done, r.sections_required \
   FROM enrollments e \
-  JOIN courses c ON c.organization_id = e.organization_id AND c.id = e.course_id";
+  JOIN courses c ON c.organization_id = e.organization_id AND c.id = e.course_id \
+  CROSS JOIN LATERAL ( \
+      SELECT count(p.id) AS sections_done, count(*) AS sections_required \
+        FROM app.course_outline(e.organization_id, e.course_id, e.course_version) o \
+        LEFT JOIN progress p ON p.organization_id = e.organization_id AND p.section_id = o.section_id \
+                            AND p.user_id = e.user_id \
+       WHERE o.section_id IS NOT NULL AND o.is_required AND NOT o.is_optional) r";
 
 /// One enrollment visible to the caller.
 pub async fn get(tx: &mut TenantTx, id: EnrollmentId) -> Result<Option<EnrollmentRow>, DbError> {
@@ -304,14 +302,19 @@ pub async fn progress_target(
     .bind(course.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
+    // The section as the learner's version of the course has it (their
+    // pinned version, or the live tree); the record names the lesson the
+    // section belongs to now.
     type Found = (Uuid, bool, Option<DateTime<Utc>>, Option<Uuid>, bool);
     let found: Option<Found> = sqlx::query_as(
         "SELECT s.lesson_id, c.score_rule = 'LATEST', k.unlocks_at, k.waits_for, \
-                COALESCE(k.unlocks_at > now() OR k.waits_for IS NOT NULL, false) FROM sections s \
-           JOIN lessons l ON l.organization_id = s.organization_id AND l.id = s.lesson_id \
-           JOIN courses c ON c.organization_id = l.organization_id AND c.id = l.course_id \
-           LEFT JOIN app.lesson_locks($1, $4, $3) k ON k.lesson_id = l.id \
-          WHERE s.organization_id = $1 AND s.id = $2 AND l.course_id = $3 AND c.deleted_at IS NULL \
+                COALESCE(k.unlocks_at > now() OR k.waits_for IS NOT NULL, false) \
+           FROM courses c \
+           JOIN app.learner_outline($1, $4, $3) o ON o.section_id = $2 \
+           JOIN sections s ON s.organization_id = c.organization_id AND s.id = o.section_id \
+           JOIN lessons l ON l.organization_id = s.organization_id AND l.id = s.lesson_id AND l.course_id = c.id \
+           LEFT JOIN app.lesson_locks($1, $4, $3) k ON k.lesson_id = o.lesson_id \
+          WHERE c.organization_id = $1 AND c.id = $3 AND c.deleted_at IS NULL \
             AND ($5 OR c.is_published)",
     )
     .bind(org.as_uuid())
@@ -400,6 +403,25 @@ macro_rules! latest_version {
            WHERE v.organization_id = e.organization_id AND v.course_id = e.course_id \
              AND v.published_at IS NOT NULL)"
     };
+}
+
+/// The caller's enrollment in a course: `Some(version)` it is pinned to
+/// (`None` inside when it has none), `None` when not enrolled.
+pub async fn pinned_version(
+    tx: &mut TenantTx,
+    user: UserId,
+    course: CourseId,
+) -> Result<Option<Option<i32>>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_scalar(
+        "SELECT course_version FROM enrollments \
+          WHERE organization_id = $1 AND user_id = $2 AND course_id = $3",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(course.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
 }
 
 /// Moves a running enrollment to its course's latest published version;
@@ -635,20 +657,22 @@ pub async fn course_progress(
                 FROM enrollments e WHERE e.organization_id = c.organization_id \
                  AND e.course_id = c.id AND e.user_id = $3), \
             'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
-                    'id', l.id, 'title', l.title, 'position', l.position, 'is_required', l.is_required, \
-                    'unlocks_at', k.unlocks_at, 'waits_for', k.waits_for, \
+                    'id', l.lesson_id, 'title', l.lesson_title, 'position', l.lesson_position, \
+                    'is_required', l.is_required, 'unlocks_at', k.unlocks_at, 'waits_for', k.waits_for, \
                     'locked', COALESCE(k.unlocks_at > now() OR k.waits_for IS NOT NULL, false), \
-                    'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
-                            'id', s.id, 'title', s.title, 'type', s.type, 'is_optional', s.is_optional, \
-                            'done', p.id IS NOT NULL, 'score', p.score, \
-                            'time_spent_seconds', COALESCE(p.time_spent_seconds, 0), \
-                            'attempts_count', COALESCE(p.attempts_count, 0)) ORDER BY s.position) \
-                        FROM sections s LEFT JOIN progress p ON p.organization_id = s.organization_id \
-                             AND p.section_id = s.id AND p.user_id = $3 \
-                       WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id), '[]')) \
-                  ORDER BY l.position) \
-                FROM lessons l LEFT JOIN app.lesson_locks(c.organization_id, $3, c.id) k ON k.lesson_id = l.id \
-                WHERE l.organization_id = c.organization_id AND l.course_id = c.id), '[]')) \
+                    'sections', l.sections) ORDER BY l.lesson_position) \
+                FROM (SELECT o.lesson_id, o.lesson_title, o.lesson_position, o.is_required, \
+                             COALESCE(jsonb_agg(jsonb_build_object( \
+                                 'id', o.section_id, 'title', o.section_title, 'type', o.section_type, \
+                                 'is_optional', o.is_optional, 'done', p.id IS NOT NULL, 'score', p.score, \
+                                 'time_spent_seconds', COALESCE(p.time_spent_seconds, 0), \
+                                 'attempts_count', COALESCE(p.attempts_count, 0)) ORDER BY o.section_position) \
+                               FILTER (WHERE o.section_id IS NOT NULL), '[]') AS sections \
+                        FROM app.learner_outline(c.organization_id, $3, c.id) o \
+                        LEFT JOIN progress p ON p.organization_id = c.organization_id \
+                             AND p.section_id = o.section_id AND p.user_id = $3 \
+                       GROUP BY o.lesson_id, o.lesson_title, o.lesson_position, o.is_required) l \
+                LEFT JOIN app.lesson_locks(c.organization_id, $3, c.id) k ON k.lesson_id = l.lesson_id), '[]')) \
          FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
            AND ($4 OR c.is_published)",
     )
@@ -703,23 +727,24 @@ pub async fn learners(
 ) -> Result<Vec<LearnerRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(
-        "WITH req AS ( \
-             SELECT s.id FROM lessons l JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
-              WHERE l.organization_id = $1 AND l.course_id = $2 AND l.is_required AND NOT s.is_optional) \
-         SELECT * FROM ( \
+        "SELECT * FROM ( \
            SELECT e.id AS enrollment_id, e.user_id, btrim(u.first_name || ' ' || u.last_name) AS name, u.email, \
                   (CASE WHEN e.status IN ('ACTIVE', 'PAUSED') AND e.access_ends_at <= now() \
                         THEN 'EXPIRED' ELSE e.status::text END) AS status, \
                   e.enrolled_at, e.completed_at, e.final_grade::float8 AS final_grade, \
-                  (SELECT count(*) FROM progress p WHERE p.organization_id = e.organization_id \
-                      AND p.user_id = e.user_id AND p.section_id IN (SELECT id FROM req)) AS sections_done, \
-                  (SELECT count(*) FROM req) AS sections_required, \
+                  r.sections_done, r.sections_required, \
                   (SELECT COALESCE(sum(p.time_spent_seconds), 0) FROM progress p \
                     WHERE p.organization_id = e.organization_id AND p.user_id = e.user_id \
                       AND p.course_id = e.course_id)::bigint AS time_spent_seconds, \
                   (SELECT max(p.completed_at) FROM progress p WHERE p.organization_id = e.organization_id \
                       AND p.user_id = e.user_id AND p.course_id = e.course_id) AS last_activity_at \
              FROM enrollments e JOIN users u ON u.organization_id = e.organization_id AND u.id = e.user_id \
+            CROSS JOIN LATERAL ( \
+                SELECT count(p.id) AS sections_done, count(*) AS sections_required \
+                  FROM app.course_outline(e.organization_id, e.course_id, e.course_version) o \
+                  LEFT JOIN progress p ON p.organization_id = e.organization_id \
+                       AND p.section_id = o.section_id AND p.user_id = e.user_id \
+                 WHERE o.section_id IS NOT NULL AND o.is_required AND NOT o.is_optional) r \
             WHERE e.organization_id = $1 AND e.course_id = $2 AND ($4::uuid IS NULL OR e.id > $4)) t \
           WHERE ($3::text IS NULL OR t.status = $3) \
           ORDER BY t.enrollment_id LIMIT $5",
@@ -912,8 +937,8 @@ pub struct Swept {
     pub sessions_closed: u64,
     /// Enrollments whose access ended, marked EXPIRED.
     pub enrollments_expired: u64,
-    /// Deleted courses and categories purged after the organization's
-    /// retention period.
+    /// Deleted courses, lessons, sections and categories purged after the
+    /// organization's retention period.
     pub trash_purged: u64,
 }
 
@@ -984,6 +1009,47 @@ pub async fn sweep_tenant(
              INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
              SELECT $1, app.uuid_v7(), 'category.purged', id, \
                     jsonb_build_object('id', id, 'reason', 'retention') \
+               FROM purged",
+        )
+        .bind(org.as_uuid())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    // Lessons and sections in the trash go too, except what learners still
+    // need (progress on it, or in the version they are pinned to): that
+    // stays in the trash until its course goes.
+    let purged = purged
+        + sqlx::query(
+            "WITH purged AS ( \
+                 DELETE FROM sections s USING lessons l \
+                  WHERE s.organization_id = $1 AND s.deleted_at IS NOT NULL \
+                    AND s.deleted_at < now() - app.trash_retention($1) \
+                    AND l.organization_id = s.organization_id AND l.id = s.lesson_id \
+                    AND NOT app.content_kept($1, l.course_id, s.id, false) \
+                 RETURNING s.id, s.lesson_id, l.course_id) \
+             INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
+             SELECT $1, app.uuid_v7(), 'section.purged', id, \
+                    jsonb_build_object('course_id', course_id, 'lesson_id', lesson_id, 'section_id', id, \
+                                       'reason', 'retention') \
+               FROM purged",
+        )
+        .bind(org.as_uuid())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        + sqlx::query(
+            "WITH purged AS ( \
+                 DELETE FROM lessons l \
+                  WHERE l.organization_id = $1 AND l.deleted_at IS NOT NULL \
+                    AND l.deleted_at < now() - app.trash_retention($1) \
+                    AND NOT app.content_kept($1, l.course_id, l.id, true) \
+                    AND NOT EXISTS (SELECT 1 FROM sections s \
+                                     WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id \
+                                       AND app.content_kept($1, l.course_id, s.id, false)) \
+                 RETURNING l.id, l.course_id) \
+             INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
+             SELECT $1, app.uuid_v7(), 'lesson.purged', id, \
+                    jsonb_build_object('course_id', course_id, 'lesson_id', id, 'reason', 'retention') \
                FROM purged",
         )
         .bind(org.as_uuid())
@@ -1075,10 +1141,9 @@ pub async fn dashboard(tx: &mut TenantTx, user: UserId) -> Result<Dashboard, DbE
     let org = tx.org();
     let v: serde_json::Value = sqlx::query_scalar(
         "WITH mine AS (SELECT e.* FROM enrollments e WHERE e.organization_id = $1 AND e.user_id = $2), \
-              req AS (SELECT l.course_id, s.id FROM lessons l \
-                        JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
-                       WHERE l.organization_id = $1 AND l.course_id IN (SELECT course_id FROM mine) \
-                         AND l.is_required AND NOT s.is_optional), \
+              req AS (SELECT m.course_id, o.section_id AS id \
+                        FROM mine m, app.course_outline($1, m.course_id, m.course_version) o \
+                       WHERE o.section_id IS NOT NULL AND o.is_required AND NOT o.is_optional), \
               prog AS (SELECT p.* FROM progress p WHERE p.organization_id = $1 AND p.user_id = $2), \
               sess AS (SELECT ls.* FROM learning_sessions ls WHERE ls.organization_id = $1 AND ls.user_id = $2), \
               days AS (SELECT DISTINCT d FROM (SELECT (completed_at AT TIME ZONE 'UTC')::date AS d FROM prog \

@@ -97,7 +97,8 @@ pub async fn get(
 ) -> Result<Option<LessonRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3"
+        "SELECT {COLUMNS} FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3 \
+         AND deleted_at IS NULL"
     )))
     .bind(org.as_uuid())
     .bind(course.as_uuid())
@@ -110,7 +111,8 @@ pub async fn get(
 pub async fn lock(tx: &mut TenantTx, course: CourseId, id: LessonId) -> Result<bool, DbError> {
     let org = tx.org();
     Ok(sqlx::query_scalar::<_, i32>(
-        "SELECT 1 FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3 FOR UPDATE",
+        "SELECT 1 FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3 \
+         AND deleted_at IS NULL FOR UPDATE",
     )
     .bind(org.as_uuid())
     .bind(course.as_uuid())
@@ -124,7 +126,8 @@ pub async fn lock(tx: &mut TenantTx, course: CourseId, id: LessonId) -> Result<b
 pub async fn list(tx: &mut TenantTx, course: CourseId) -> Result<Vec<LessonRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM lessons WHERE organization_id = $1 AND course_id = $2 ORDER BY position"
+        "SELECT {COLUMNS} FROM lessons WHERE organization_id = $1 AND course_id = $2 \
+         AND deleted_at IS NULL ORDER BY position"
     )))
     .bind(org.as_uuid())
     .bind(course.as_uuid())
@@ -162,7 +165,8 @@ pub async fn update(
                 is_required = COALESCE($7, is_required), \
                 unlock_after_days = CASE WHEN $8 THEN $9 ELSE unlock_after_days END, \
                 unlock_at = CASE WHEN $10 THEN $11 ELSE unlock_at END, updated_at = now() \
-          WHERE organization_id = $1 AND course_id = $2 AND id = $3 RETURNING {COLUMNS}"
+          WHERE organization_id = $1 AND course_id = $2 AND id = $3 AND deleted_at IS NULL \
+          RETURNING {COLUMNS}"
     )))
     .bind(org.as_uuid())
     .bind(course.as_uuid())
@@ -177,25 +181,4 @@ pub async fn update(
     .bind(p.unlock_at.flatten())
     .fetch_optional(tx.conn())
     .await?)
-}
-
-/// Deletes a lesson (its sections and progress go with it) and closes the
-/// gap. `false` when there was no such lesson.
-pub async fn delete(tx: &mut TenantTx, course: CourseId, id: LessonId) -> Result<bool, DbError> {
-    let org = tx.org();
-    let position: Option<i32> = sqlx::query_scalar(
-        "DELETE FROM lessons WHERE organization_id = $1 AND course_id = $2 AND id = $3 RETURNING position",
-    )
-    .bind(org.as_uuid())
-    .bind(course.as_uuid())
-    .bind(id.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
-    match position {
-        Some(p) => {
-            ordering::close_gap(tx, Ordered::Lessons, course.as_uuid(), p).await?;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
 }

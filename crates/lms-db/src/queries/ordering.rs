@@ -7,6 +7,8 @@
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use lms_domain::UserId;
+
 use crate::{DbError, TenantTx};
 
 /// An ordered child table and the column naming its parent. Only these two
@@ -39,7 +41,8 @@ impl Ordered {
 pub async fn ids(tx: &mut TenantTx, kind: Ordered, parent: Uuid) -> Result<Vec<Uuid>, DbError> {
     let org = tx.org();
     let sql = format!(
-        "SELECT id FROM {t} WHERE organization_id = $1 AND {p} = $2 ORDER BY position",
+        "SELECT id FROM {t} WHERE organization_id = $1 AND {p} = $2 AND deleted_at IS NULL \
+         ORDER BY position",
         t = kind.table(),
         p = kind.parent()
     );
@@ -60,7 +63,7 @@ pub async fn open_gap(
 ) -> Result<i32, DbError> {
     let org = tx.org();
     let count_sql = format!(
-        "SELECT count(*)::int FROM {t} WHERE organization_id = $1 AND {p} = $2",
+        "SELECT count(*)::int FROM {t} WHERE organization_id = $1 AND {p} = $2 AND deleted_at IS NULL",
         t = kind.table(),
         p = kind.parent()
     );
@@ -133,4 +136,98 @@ pub async fn reorder(
         .execute(tx.conn())
         .await?;
     Ok(())
+}
+
+/// Moves a live child to the trash (it keeps its row and every learner's
+/// record of it, but no place in the order) and closes the gap it leaves.
+/// The caller has locked the parent. `false` when there was no such live
+/// child.
+pub async fn trash(
+    tx: &mut TenantTx,
+    kind: Ordered,
+    parent: Uuid,
+    id: Uuid,
+    by: UserId,
+) -> Result<bool, DbError> {
+    let org = tx.org();
+    let sql = format!(
+        "UPDATE {t} AS c SET deleted_at = now(), deleted_by = $4, position = NULL, updated_at = now() \
+           FROM {t} AS o \
+          WHERE o.organization_id = $1 AND o.{p} = $2 AND o.id = $3 AND o.deleted_at IS NULL \
+            AND c.organization_id = o.organization_id AND c.id = o.id \
+         RETURNING o.position",
+        t = kind.table(),
+        p = kind.parent()
+    );
+    let position: Option<i32> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(org.as_uuid())
+        .bind(parent)
+        .bind(id)
+        .bind(by.as_uuid())
+        .fetch_optional(tx.conn())
+        .await?;
+    match position {
+        Some(p) => {
+            close_gap(tx, kind, parent, p).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Deletes a child for real, live or from the trash, closing the gap a
+/// live one leaves; the database refuses while learners still need it
+/// (`content_has_progress`). The caller has locked the parent. `false` when
+/// there was no such child.
+pub async fn purge(
+    tx: &mut TenantTx,
+    kind: Ordered,
+    parent: Uuid,
+    id: Uuid,
+) -> Result<bool, DbError> {
+    let org = tx.org();
+    let sql = format!(
+        "DELETE FROM {t} WHERE organization_id = $1 AND {p} = $2 AND id = $3 RETURNING position",
+        t = kind.table(),
+        p = kind.parent()
+    );
+    let position: Option<Option<i32>> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(org.as_uuid())
+        .bind(parent)
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    match position {
+        Some(Some(p)) => close_gap(tx, kind, parent, p).await.map(|()| true),
+        Some(None) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+/// Brings a child back from the trash, at the end of its parent's order.
+/// The caller has locked the parent. `false` when there is no such deleted
+/// child.
+pub async fn restore(
+    tx: &mut TenantTx,
+    kind: Ordered,
+    parent: Uuid,
+    id: Uuid,
+) -> Result<bool, DbError> {
+    let org = tx.org();
+    let sql = format!(
+        "UPDATE {t} SET deleted_at = NULL, deleted_by = NULL, updated_at = now(), \
+                position = (SELECT count(*)::int FROM {t} o WHERE o.organization_id = $1 \
+                               AND o.{p} = $2 AND o.deleted_at IS NULL) \
+          WHERE organization_id = $1 AND {p} = $2 AND id = $3 AND deleted_at IS NOT NULL",
+        t = kind.table(),
+        p = kind.parent()
+    );
+    Ok(sqlx::query(AssertSqlSafe(sql))
+        .bind(org.as_uuid())
+        .bind(parent)
+        .bind(id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected()
+        == 1)
 }

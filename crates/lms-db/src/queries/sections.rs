@@ -97,7 +97,8 @@ pub async fn get(
 ) -> Result<Option<SectionRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sections WHERE organization_id = $1 AND lesson_id = $2 AND id = $3"
+        "SELECT {COLUMNS} FROM sections WHERE organization_id = $1 AND lesson_id = $2 AND id = $3 \
+         AND deleted_at IS NULL"
     )))
     .bind(org.as_uuid())
     .bind(lesson.as_uuid())
@@ -110,7 +111,8 @@ pub async fn get(
 pub async fn list(tx: &mut TenantTx, lesson: LessonId) -> Result<Vec<SectionRow>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sections WHERE organization_id = $1 AND lesson_id = $2 ORDER BY position"
+        "SELECT {COLUMNS} FROM sections WHERE organization_id = $1 AND lesson_id = $2 \
+         AND deleted_at IS NULL ORDER BY position"
     )))
     .bind(org.as_uuid())
     .bind(lesson.as_uuid())
@@ -146,7 +148,8 @@ pub async fn update(
                 type = COALESCE($6::text::section_type, type), \
                 duration_minutes = COALESCE($7, duration_minutes), \
                 is_optional = COALESCE($8, is_optional), updated_at = now() \
-          WHERE organization_id = $1 AND lesson_id = $2 AND id = $3 RETURNING {COLUMNS}"
+          WHERE organization_id = $1 AND lesson_id = $2 AND id = $3 AND deleted_at IS NULL \
+          RETURNING {COLUMNS}"
     )))
     .bind(org.as_uuid())
     .bind(lesson.as_uuid())
@@ -158,24 +161,4 @@ pub async fn update(
     .bind(p.is_optional)
     .fetch_optional(tx.conn())
     .await?)
-}
-
-/// Deletes a section and closes the gap; `false` when there was none.
-pub async fn delete(tx: &mut TenantTx, lesson: LessonId, id: SectionId) -> Result<bool, DbError> {
-    let org = tx.org();
-    let position: Option<i32> = sqlx::query_scalar(
-        "DELETE FROM sections WHERE organization_id = $1 AND lesson_id = $2 AND id = $3 RETURNING position",
-    )
-    .bind(org.as_uuid())
-    .bind(lesson.as_uuid())
-    .bind(id.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
-    match position {
-        Some(p) => {
-            ordering::close_gap(tx, Ordered::Sections, lesson.as_uuid(), p).await?;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
 }

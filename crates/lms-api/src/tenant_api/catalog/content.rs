@@ -5,9 +5,9 @@ use lms_db::queries::courses;
 use lms_db::queries::lessons::{self, LessonPatch, NewLesson};
 use lms_db::queries::ordering::{self, Ordered};
 use lms_db::queries::sections::{self, NewSection, SectionPatch};
-use lms_domain::{CourseId, InputError, LessonId, SectionId, Title};
+use lms_domain::{CourseId, InputError, LessonId, Permission, SectionId, Title};
 use poem::web::Data;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -200,7 +200,7 @@ enum SectionsListed {
 
 #[derive(ApiResponse)]
 enum Deleted {
-    /// Deleted; the positions after it moved up.
+    /// Deleted (to the trash, or for real); the positions after it moved up.
     #[oai(status = 204)]
     NoContent,
 }
@@ -472,7 +472,9 @@ impl ContentApi {
         Ok(LessonFound::of(lesson))
     }
 
-    /// Delete a lesson with its sections; the lessons after it move up.
+    /// Delete a lesson with its sections: it goes to the trash (learners
+    /// pinned to a version that has it keep learning from it); the lessons
+    /// after it move up.
     #[oai(
         path = "/courses/:course_id/lessons/:lesson_id",
         method = "delete",
@@ -485,20 +487,94 @@ impl ContentApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
+        /// Delete for real, now, live or from the trash (`course:write:any`);
+        /// refused (409 `content_in_use`) while learners have progress on it
+        /// or are pinned to a version that has it.
+        purge: Query<Option<bool>>,
     ) -> ApiResult<Deleted> {
         let lesson = LessonId::from_uuid(lesson_id.0);
-        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteLesson").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "deleteLesson").await?;
+        let purge = purge.0 == Some(true);
+        if purge {
+            actor.require(Permission::CourseWriteAny)?;
+        }
         let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
-        if !lessons::delete(unit.tx(), lock.id, lesson).await? {
+        let done = if purge {
+            ordering::purge(
+                unit.tx(),
+                Ordered::Lessons,
+                lock.id.as_uuid(),
+                lesson.as_uuid(),
+            )
+            .await?
+        } else {
+            ordering::trash(
+                unit.tx(),
+                Ordered::Lessons,
+                lock.id.as_uuid(),
+                lesson.as_uuid(),
+                actor.user,
+            )
+            .await?
+        };
+        if !done {
             return Err(lesson_not_found());
         }
         unit.emit(
-            "lesson.deleted",
+            if purge {
+                "lesson.purged"
+            } else {
+                "lesson.deleted"
+            },
             lesson,
             json!({ "course_id": lock.id, "lesson_id": lesson, "version": lock.next_version() }),
         );
         unit.commit().await?;
         Ok(Deleted::NoContent)
+    }
+
+    /// Bring a lesson back from the trash with its sections, at the end of
+    /// the course (the course's staff, or `course:write:any`).
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/restore",
+        method = "post",
+        operation_id = "restoreLesson"
+    )]
+    async fn restore_lesson(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+    ) -> ApiResult<LessonFound> {
+        let lesson = LessonId::from_uuid(lesson_id.0);
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "restoreLesson").await?;
+        let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
+        if !ordering::restore(
+            unit.tx(),
+            Ordered::Lessons,
+            lock.id.as_uuid(),
+            lesson.as_uuid(),
+        )
+        .await?
+        {
+            return Err(ApiError::not_found(
+                "lesson_not_in_trash",
+                "no deleted lesson with this id in this course",
+            ));
+        }
+        let lesson: Lesson = lessons::get(unit.tx(), lock.id, lesson)
+            .await?
+            .ok_or_else(lesson_not_found)?
+            .into();
+        unit.emit(
+            "lesson.restored",
+            lesson.id,
+            lesson_payload(&lesson, lock.next_version()),
+        );
+        unit.commit().await?;
+        Ok(LessonFound::of(lesson))
     }
 
     /// The sections of a lesson, in order.
@@ -704,12 +780,14 @@ impl ContentApi {
         Ok(SectionFound::of(section))
     }
 
-    /// Delete a section; the sections after it move up.
+    /// Delete a section: it goes to the trash (learners pinned to a version
+    /// that has it keep learning from it); the sections after it move up.
     #[oai(
         path = "/courses/:course_id/lessons/:lesson_id/sections/:section_id",
         method = "delete",
         operation_id = "deleteSection"
     )]
+    #[allow(clippy::too_many_arguments)] // one per request part
     async fn delete_section(
         &self,
         ctx: Data<&Ctx>,
@@ -718,20 +796,50 @@ impl ContentApi {
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
         section_id: Path<Uuid>,
+        /// Delete for real, now, live or from the trash (`course:write:any`);
+        /// refused (409 `content_in_use`) while learners have progress on it
+        /// or are pinned to a version that has it.
+        purge: Query<Option<bool>>,
     ) -> ApiResult<Deleted> {
         let (lesson, section) = (
             LessonId::from_uuid(lesson_id.0),
             SectionId::from_uuid(section_id.0),
         );
-        let (mut unit, _) = ctx.unit(&tenant, auth.0, "deleteSection").await?;
+        let (mut unit, actor) = ctx.unit(&tenant, auth.0, "deleteSection").await?;
+        let purge = purge.0 == Some(true);
+        if purge {
+            actor.require(Permission::CourseWriteAny)?;
+        }
         let lock = unit
             .lesson(CourseId::from_uuid(course_id.0), lesson)
             .await?;
-        if !sections::delete(unit.tx(), lesson, section).await? {
+        let done = if purge {
+            ordering::purge(
+                unit.tx(),
+                Ordered::Sections,
+                lesson.as_uuid(),
+                section.as_uuid(),
+            )
+            .await?
+        } else {
+            ordering::trash(
+                unit.tx(),
+                Ordered::Sections,
+                lesson.as_uuid(),
+                section.as_uuid(),
+                actor.user,
+            )
+            .await?
+        };
+        if !done {
             return Err(section_not_found());
         }
         unit.emit(
-            "section.deleted",
+            if purge {
+                "section.purged"
+            } else {
+                "section.deleted"
+            },
             section,
             json!({
                 "course_id": lock.id,
@@ -742,6 +850,57 @@ impl ContentApi {
         );
         unit.commit().await?;
         Ok(Deleted::NoContent)
+    }
+
+    /// Bring a section back from the trash, at the end of its lesson (the
+    /// course's staff, or `course:write:any`). Its lesson must not be in
+    /// the trash: restore the lesson instead.
+    #[oai(
+        path = "/courses/:course_id/lessons/:lesson_id/sections/:section_id/restore",
+        method = "post",
+        operation_id = "restoreSection"
+    )]
+    async fn restore_section(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+        lesson_id: Path<Uuid>,
+        section_id: Path<Uuid>,
+    ) -> ApiResult<SectionFound> {
+        let (lesson, section) = (
+            LessonId::from_uuid(lesson_id.0),
+            SectionId::from_uuid(section_id.0),
+        );
+        let (mut unit, _) = ctx.unit(&tenant, auth.0, "restoreSection").await?;
+        let lock = unit
+            .lesson(CourseId::from_uuid(course_id.0), lesson)
+            .await?;
+        if !ordering::restore(
+            unit.tx(),
+            Ordered::Sections,
+            lesson.as_uuid(),
+            section.as_uuid(),
+        )
+        .await?
+        {
+            return Err(ApiError::not_found(
+                "section_not_in_trash",
+                "no deleted section with this id in this lesson",
+            ));
+        }
+        let section: Section = sections::get(unit.tx(), lesson, section)
+            .await?
+            .ok_or_else(section_not_found)?
+            .into();
+        unit.emit(
+            "section.restored",
+            section.id,
+            section_payload(lock.id, &section, lock.next_version()),
+        );
+        unit.commit().await?;
+        Ok(SectionFound::of(section))
     }
 }
 

@@ -369,8 +369,32 @@ enum Done {
 pub enum TrashKind {
     /// A course, with its content.
     Course,
+    /// A lesson of a live course, with its sections.
+    Lesson,
+    /// A section of a live lesson.
+    Section,
     /// A category, with its course links.
     Category,
+}
+
+impl TrashKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TrashKind::Course => "course",
+            TrashKind::Lesson => "lesson",
+            TrashKind::Section => "section",
+            TrashKind::Category => "category",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "lesson" => TrashKind::Lesson,
+            "section" => TrashKind::Section,
+            "category" => TrashKind::Category,
+            _ => TrashKind::Course,
+        }
+    }
 }
 
 /// Something deleted that can be restored.
@@ -381,6 +405,10 @@ pub struct TrashItem {
     pub kind: TrashKind,
     /// Its id.
     pub id: Uuid,
+    /// The course of a lesson or section (where to restore it).
+    pub course_id: Option<Uuid>,
+    /// The lesson of a section.
+    pub lesson_id: Option<Uuid>,
     /// Its title.
     pub title: String,
     /// Deleted at.
@@ -815,7 +843,7 @@ impl CoursesApi {
         Ok(CourseFound::Ok(Json(row.into())))
     }
 
-    /// Deleted courses and categories an admin can restore
+    /// Deleted courses, lessons, sections and categories an admin can restore
     /// (`course:write:any`), most recently deleted first, with when the housekeeping purges each
     /// (the organization's `trash_retention_days`, 30 by default).
     #[oai(path = "/trash", method = "get", operation_id = "listTrash")]
@@ -841,10 +869,7 @@ impl CoursesApi {
         };
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
         let mut read = ctx.reader(&tenant, auth.0, "listTrash").await?;
-        let kind = kind.0.map(|k| match k {
-            TrashKind::Course => "course",
-            TrashKind::Category => "category",
-        });
+        let kind = kind.0.map(TrashKind::as_str);
         let rows = courses::trash(read.tx().await?, kind, before, limit + 1).await?;
         read.finish().await?;
         let (rows, next_cursor) = paging::page(rows, limit, |r| {
@@ -854,12 +879,10 @@ impl CoursesApi {
             items: rows
                 .into_iter()
                 .map(|r| TrashItem {
-                    kind: if r.kind == "category" {
-                        TrashKind::Category
-                    } else {
-                        TrashKind::Course
-                    },
+                    kind: TrashKind::parse(&r.kind),
                     id: r.id,
+                    course_id: r.course_id,
+                    lesson_id: r.lesson_id,
                     title: r.title,
                     deleted_at: r.deleted_at,
                     deleted_by: r.deleted_by,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use lms_db::queries::courses::{self, CourseTree};
+use lms_db::queries::learning;
 use lms_domain::CourseId;
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -328,12 +329,71 @@ impl VersionsApi {
         })))
     }
 
+    /// The course as you learn it: the version your enrollment is pinned
+    /// to, while its authors edit the draft and publish newer ones (move
+    /// with `moveEnrollmentToLatest`). An enrollment from before versions
+    /// were kept gets the published course. 404 `enrollment_not_found` when
+    /// you are not enrolled.
+    #[oai(
+        path = "/courses/:course_id/my-version",
+        method = "get",
+        operation_id = "getMyCourseVersion"
+    )]
+    async fn mine(
+        &self,
+        ctx: Data<&Ctx>,
+        tenant: Data<&Tenant>,
+        auth: TenantBearer,
+        course_id: Path<Uuid>,
+    ) -> ApiResult<VersionFound> {
+        let course = CourseId::from_uuid(course_id.0);
+        let mut read = ctx.reader(&tenant, auth.0, "getMyCourseVersion").await?;
+        let user = read.actor().user;
+        let tx = read.tx().await?;
+        if !courses::exists(tx, course).await? {
+            return Err(course_not_found());
+        }
+        let pinned = learning::pinned_version(tx, user, course)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "enrollment_not_found",
+                    "you are not enrolled in this course",
+                )
+            })?;
+        let snap = match pinned {
+            Some(v) => courses::snapshot(tx, course, v).await?,
+            None => None,
+        };
+        let found = match snap {
+            Some(snap) => CourseSnapshot {
+                version: snap.version,
+                published_at: snap.published_at,
+                schema_version: snap.schema_version,
+                tree: snap.tree.into(),
+            },
+            None => {
+                let tree = courses::detail(tx, course, false)
+                    .await?
+                    .ok_or_else(course_not_found)?;
+                CourseSnapshot {
+                    version: tree.course.version,
+                    published_at: None,
+                    schema_version: courses::SNAPSHOT_SCHEMA_VERSION,
+                    tree: tree.into(),
+                }
+            }
+        };
+        read.finish().await?;
+        Ok(VersionFound::Ok(Json(found)))
+    }
+
     /// Make a published version the draft again (the course's staff, or
     /// `course:write:any`): its fields, lessons, sections and links come
     /// back as they were; content that exists in both keeps its id, so
-    /// learners' progress on it stays. Content added since is removed,
-    /// which is refused (409 `content_in_use`) for content learners worked
-    /// on. Publishing it again makes it a new version.
+    /// learners' progress on it stays; content added since goes to the
+    /// trash. A section learners worked on cannot move to another lesson
+    /// (409 `content_in_use`). Publishing it again makes it a new version.
     #[oai(
         path = "/courses/:course_id/versions/:version/restore",
         method = "post",
