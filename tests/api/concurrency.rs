@@ -199,3 +199,55 @@ async fn a_stale_change_is_refused_and_two_writers_never_lose_an_update() {
     .await;
     assert_eq!(a.code(), "precondition_failed", "{}", a.text);
 }
+
+#[tokio::test]
+async fn a_course_read_from_the_cache_carries_its_version_and_answers_304_when_unchanged() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let course = acme.create_course("Tagged").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/courses/{course}");
+    let get_if = |tag: String| {
+        let (acme, path) = (&acme, &path);
+        async move {
+            acme.app
+                .send_with(
+                    Method::GET,
+                    &acme.host,
+                    path,
+                    Some(&acme.token),
+                    None,
+                    &[("if-none-match", tag.as_str())],
+                )
+                .await
+        }
+    };
+    // Read twice: from the database, then from the cache; same tag.
+    let first = acme.get(&path).await;
+    let tag = etag(&first);
+    assert_eq!(tag, format!("\"{}\"", first.json["course"]["version"]));
+    let hits = app.ctx().catalog.hits();
+    let second = acme.get(&path).await;
+    assert_eq!(app.ctx().catalog.hits(), hits + 1, "served from the cache");
+    assert_eq!(etag(&second), tag);
+    // The client's copy is current: no body.
+    let a = get_if(tag.clone()).await;
+    assert_eq!(a.status, StatusCode::NOT_MODIFIED);
+    assert!(a.text.is_empty());
+    assert_eq!(etag(&a), tag);
+    assert_eq!(
+        get_if(format!("W/{tag}")).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    // The tag serves a conditional write; the change moves it.
+    let a = patch_if(&acme, &path, Some(&tag), json!({ "title": "Tagged 2" })).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = get_if(tag.clone()).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_ne!(etag(&a), tag);
+    assert_eq!(a.json["course"]["title"], "Tagged 2");
+    let a = patch_if(&acme, &path, Some(&tag), json!({ "title": "Lost" })).await;
+    assert_eq!(a.status, StatusCode::PRECONDITION_FAILED, "{}", a.text);
+}

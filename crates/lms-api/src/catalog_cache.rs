@@ -49,10 +49,30 @@ struct Key {
     entry: Entry,
 }
 
+/// A cached read: the response body, and the version of the resource it
+/// shows when it is one resource (its entity tag).
+#[derive(Debug, Clone)]
+pub struct Cached {
+    /// The serialized body.
+    pub body: Bytes,
+    /// The resource's version.
+    pub version: Option<i32>,
+}
+
+impl Cached {
+    /// A body that is not one versioned resource.
+    pub fn body(body: Bytes) -> Self {
+        Self {
+            body,
+            version: None,
+        }
+    }
+}
+
 /// The catalog cache and its counters.
 #[derive(Debug)]
 pub struct CatalogCache {
-    entries: Cache<Key, Bytes>,
+    entries: Cache<Key, Cached>,
     generations: RwLock<HashMap<OrgId, u64>>,
     global: AtomicU64,
     fresh: Arc<Freshness>,
@@ -71,7 +91,7 @@ impl CatalogCache {
     pub fn new(max_bytes: u64, ttl: Duration, fresh: Arc<Freshness>) -> Self {
         let entries = Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|_k: &Key, v: &Bytes| u32::try_from(v.len() + 64).unwrap_or(u32::MAX))
+            .weigher(|_k: &Key, v: &Cached| u32::try_from(v.body.len() + 64).unwrap_or(u32::MAX))
             .time_to_live(ttl)
             .build();
         Self {
@@ -93,7 +113,7 @@ impl CatalogCache {
 
     /// Looks `entry` up for `org` and a viewer who sees drafts or not. On a
     /// miss, returns the ticket to store the fresh result under.
-    pub fn get(&self, org: OrgId, drafts: bool, entry: Entry) -> Result<Bytes, Ticket> {
+    pub fn get(&self, org: OrgId, drafts: bool, entry: Entry) -> Result<Cached, Ticket> {
         let key = Key {
             org,
             global: self.global.load(Ordering::Acquire),
@@ -118,10 +138,10 @@ impl CatalogCache {
         }
     }
 
-    /// Stores a body read under `ticket`.
-    pub fn put(&self, ticket: Ticket, body: Bytes) {
+    /// Stores a read under `ticket`.
+    pub fn put(&self, ticket: Ticket, read: Cached) {
         if self.fresh.trusted() {
-            self.entries.insert(ticket.0, body);
+            self.entries.insert(ticket.0, read);
         }
     }
 
@@ -172,9 +192,9 @@ mod tests {
         let (a, b) = (OrgId::new(), OrgId::new());
         let id = uuid::Uuid::now_v7();
         let t = c.get(a, false, Entry::Detail(id)).unwrap_err();
-        c.put(t, Bytes::from_static(b"{\"title\":\"A\"}"));
+        c.put(t, Cached::body(Bytes::from_static(b"{\"title\":\"A\"}")));
         assert_eq!(
-            c.get(a, false, Entry::Detail(id)).unwrap(),
+            c.get(a, false, Entry::Detail(id)).unwrap().body,
             &b"{\"title\":\"A\"}"[..]
         );
         assert!(
@@ -188,13 +208,13 @@ mod tests {
         // A read that started before a write stores under the old generation.
         let stale = c.get(a, false, Entry::List("q".into())).unwrap_err();
         c.invalidate(a);
-        c.put(stale, Bytes::from_static(b"\"old\""));
+        c.put(stale, Cached::body(Bytes::from_static(b"\"old\"")));
         assert!(c.get(a, false, Entry::List("q".into())).is_err());
         assert!(c.get(a, false, Entry::Detail(id)).is_err());
         // And the same across every tenant at once.
         let t = c.get(b, false, Entry::CategoryTree).unwrap_err();
         c.invalidate_all();
-        c.put(t, Bytes::from_static(b"{}"));
+        c.put(t, Cached::body(Bytes::from_static(b"{}")));
         assert!(c.get(b, false, Entry::CategoryTree).is_err());
         assert_eq!((c.hits(), c.misses()), (1, 8));
     }

@@ -74,9 +74,27 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
+/// Whether an `If-None-Match` header names `tag`: `*`, or a list of entity
+/// tags compared weakly (RFC 9110 §13.1.2), so `W/"3"` names `"3"`.
+pub fn none_match(header: &str, tag: &str) -> bool {
+    header.split(',').map(str::trim).any(|t| {
+        t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag.strip_prefix("W/").unwrap_or(tag)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_lists() {
+        assert!(none_match("\"3\"", "\"3\""));
+        assert!(none_match("W/\"3\"", "\"3\""));
+        assert!(none_match("\"1\", \"3\"", "\"3\""));
+        assert!(none_match("*", "\"3\""));
+        assert!(!none_match("\"4\"", "\"3\""));
+        assert!(!none_match("3", "\"3\""));
+    }
 
     #[test]
     fn if_match_forms() {

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Lesson, Section, category_not_found, check_description, sees_drafts, tag_not_found};
-use crate::catalog_cache::Entry;
+use crate::catalog_cache::{Cached, Entry};
+use crate::concurrency::{etag, none_match};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{self, DEFAULT_LIMIT, maybe};
@@ -344,9 +345,12 @@ enum CourseFound {
 
 #[derive(ApiResponse)]
 enum CourseDetailFound {
-    /// The course and everything in it.
+    /// The course and everything in it, its version as the entity tag.
     #[oai(status = 200)]
-    Ok(JsonBody<CourseDetail>),
+    Ok(JsonBody<CourseDetail>, #[oai(header = "ETag")] String),
+    /// The client's copy is current.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
 }
 
 #[derive(ApiResponse)]
@@ -646,7 +650,7 @@ impl CoursesApi {
         let ticket = match ctx.catalog.get(tenant.id, drafts, Entry::List(key)) {
             Ok(hit) => {
                 read.finish().await?;
-                return Ok(CourseListed::Ok(JsonBody::from_bytes(hit)));
+                return Ok(CourseListed::Ok(JsonBody::from_bytes(hit.body)));
             }
             Err(ticket) => ticket,
         };
@@ -676,12 +680,14 @@ impl CoursesApi {
             items: rows.into_iter().map(|r| r.course.into()).collect(),
             next_cursor,
         });
-        ctx.catalog.put(ticket, body.bytes());
+        ctx.catalog.put(ticket, Cached::body(body.bytes()));
         Ok(CourseListed::Ok(body))
     }
 
     /// One course with its lessons, sections, categories and tags, read in
     /// a single database round trip. Drafts only for `course:read` holders.
+    /// The course's version is the entity tag (for `If-Match` on its
+    /// writes); with `If-None-Match` naming it, 304 and no body.
     #[oai(
         path = "/courses/:course_id",
         method = "get",
@@ -693,26 +699,43 @@ impl CoursesApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
+        /// Entity tags the client holds: 304 when the course still has one.
+        #[oai(name = "If-None-Match")]
+        if_none_match: poem_openapi::param::Header<Option<String>>,
     ) -> ApiResult<CourseDetailFound> {
         let mut read = ctx.reader(&tenant, auth.0, "getCourse").await?;
         let drafts = sees_drafts(read.actor());
-        let ticket = match ctx
+        let found = match ctx
             .catalog
             .get(tenant.id, drafts, Entry::Detail(course_id.0))
         {
             Ok(hit) => {
                 read.finish().await?;
-                return Ok(CourseDetailFound::Ok(JsonBody::from_bytes(hit)));
+                hit
             }
-            Err(ticket) => ticket,
+            Err(ticket) => {
+                let tree =
+                    courses::detail(read.tx().await?, CourseId::from_uuid(course_id.0), drafts)
+                        .await?
+                        .ok_or_else(course_not_found)?;
+                read.finish().await?;
+                let read = Cached {
+                    version: Some(tree.course.version),
+                    body: JsonBody::<CourseDetail>::new(&CourseDetail::from(tree)).bytes(),
+                };
+                ctx.catalog.put(ticket, read.clone());
+                read
+            }
         };
-        let tree = courses::detail(read.tx().await?, CourseId::from_uuid(course_id.0), drafts)
-            .await?
-            .ok_or_else(course_not_found)?;
-        read.finish().await?;
-        let body = JsonBody::new(&CourseDetail::from(tree));
-        ctx.catalog.put(ticket, body.bytes());
-        Ok(CourseDetailFound::Ok(body))
+        let tag = etag(found.version.unwrap_or_default());
+        if if_none_match
+            .0
+            .as_deref()
+            .is_some_and(|h| none_match(h, &tag))
+        {
+            return Ok(CourseDetailFound::NotModified(tag));
+        }
+        Ok(CourseDetailFound::Ok(JsonBody::from_bytes(found.body), tag))
     }
 
     /// Change a course.

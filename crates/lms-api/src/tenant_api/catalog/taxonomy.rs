@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{category_not_found, sees_drafts, tag_not_found};
-use crate::catalog_cache::Entry;
+use crate::catalog_cache::{Cached, Entry};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::maybe;
@@ -311,14 +311,14 @@ impl TaxonomyApi {
         let ticket = match ctx.catalog.get(tenant.id, drafts, Entry::CategoryTree) {
             Ok(hit) => {
                 read.finish().await?;
-                return Ok(TreeFound::Ok(JsonBody::from_bytes(hit)));
+                return Ok(TreeFound::Ok(JsonBody::from_bytes(hit.body)));
             }
             Err(t) => t,
         };
         let rows = categories::list(read.tx().await?, drafts).await?;
         read.finish().await?;
         let body = JsonBody::new(&build_tree(rows));
-        ctx.catalog.put(ticket, body.bytes());
+        ctx.catalog.put(ticket, Cached::body(body.bytes()));
         Ok(TreeFound::Ok(body))
     }
 
