@@ -24,8 +24,9 @@ ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_reads_itself ON organizations;
 CREATE POLICY tenant_reads_itself ON organizations AS PERMISSIVE FOR SELECT TO lms_app
     USING (id = (SELECT app.current_org_id()));
--- platform_manages_registry (lms_platform, all commands): every row. The
--- grants below allow no DELETE: tenants are suspended, not removed.
+-- platform_manages_registry (lms_platform, all commands): every row. Its
+-- DELETE is an organization's confirmed deletion, which cascades to every
+-- row of the tenant.
 DROP POLICY IF EXISTS platform_manages_registry ON organizations;
 CREATE POLICY platform_manages_registry ON organizations AS PERMISSIVE FOR ALL TO lms_platform
     USING (true) WITH CHECK (true);
@@ -48,13 +49,14 @@ CREATE POLICY owner_reads_registry ON organizations AS PERMISSIVE FOR SELECT TO 
 REVOKE ALL ON organizations FROM PUBLIC;
 GRANT SELECT ON organizations TO lms_app;
 GRANT UPDATE (settings, updated_at) ON organizations TO lms_app;
-GRANT SELECT, INSERT, UPDATE ON organizations TO lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON organizations TO lms_platform;
 
 -- organization_domains: a tenant reads its own domains; the platform role
 -- resolves and registers domains of every tenant.
 -- tenant_isolation (lms_app): its own tenant's domains, read-only by grant.
 -- platform_manages_domains (lms_platform): every row, since a Host is
--- resolved before any tenant is known; SELECT, INSERT, DELETE by grant.
+-- resolved before any tenant is known; SELECT, INSERT, DELETE and the
+-- verification columns by grant.
 ALTER TABLE organization_domains ENABLE ROW LEVEL SECURITY;
 ALTER TABLE organization_domains FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON organization_domains;
@@ -67,6 +69,7 @@ CREATE POLICY platform_manages_domains ON organization_domains AS PERMISSIVE FOR
 REVOKE ALL ON organization_domains FROM PUBLIC;
 GRANT SELECT ON organization_domains TO lms_app;
 GRANT SELECT, INSERT, DELETE ON organization_domains TO lms_platform;
+GRANT UPDATE (verified_at, verified_by) ON organization_domains TO lms_platform;
 
 -- platform_admins: the platform role only (platform_only: every row, for
 -- lms_platform). lms_app has no grant at all, and no policy names it, so
@@ -78,3 +81,24 @@ CREATE POLICY platform_only ON platform_admins AS PERMISSIVE FOR ALL TO lms_plat
     USING (true) WITH CHECK (true);
 REVOKE ALL ON platform_admins FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE ON platform_admins TO lms_platform;
+
+-- platform_audit_logs: what platform admins did. The platform role reads
+-- and appends (platform_only); no role may change or remove an entry, and
+-- lms_app has no grant.
+ALTER TABLE platform_audit_logs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE platform_audit_logs FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS platform_only ON platform_audit_logs;
+CREATE POLICY platform_only ON platform_audit_logs AS PERMISSIVE FOR ALL TO lms_platform
+    USING (true) WITH CHECK (true);
+REVOKE ALL ON platform_audit_logs FROM PUBLIC;
+GRANT SELECT, INSERT ON platform_audit_logs TO lms_platform;
+
+-- organization_deletions: pending confirmations of an organization's
+-- deletion, the platform role only.
+ALTER TABLE organization_deletions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE organization_deletions FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS platform_only ON organization_deletions;
+CREATE POLICY platform_only ON organization_deletions AS PERMISSIVE FOR ALL TO lms_platform
+    USING (true) WITH CHECK (true);
+REVOKE ALL ON organization_deletions FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON organization_deletions TO lms_platform;

@@ -241,3 +241,26 @@ CREATE POLICY owner_reads_lessons ON lessons AS PERMISSIVE FOR SELECT TO lms_own
 -- (app.content_kept, migrations/0026_content_trash.sql).
 DROP POLICY IF EXISTS owner_reads_versions ON course_versions;
 CREATE POLICY owner_reads_versions ON course_versions AS PERMISSIVE FOR SELECT TO lms_owner USING (true);
+
+-- content_purged (lms_app, DELETE, restrictive): a lesson or section is
+-- deleted for real only by holders of 'course:write:any' (the API's
+-- `?purge=true`); course staff move content to the trash. A course's own
+-- deletion cascades regardless (referential actions are not subject to
+-- row security).
+DROP POLICY IF EXISTS content_purged ON lessons;
+CREATE POLICY content_purged ON lessons AS RESTRICTIVE FOR DELETE TO lms_app
+    USING ((SELECT app.actor_has('course:write:any')));
+DROP POLICY IF EXISTS content_purged ON sections;
+CREATE POLICY content_purged ON sections AS RESTRICTIVE FOR DELETE TO lms_app
+    USING ((SELECT app.actor_has('course:write:any')));
+
+-- owner_reads_sections (lms_owner, SELECT): the content removal guard,
+-- running as the owner, checks a lesson's sections before it goes.
+DROP POLICY IF EXISTS owner_reads_sections ON sections;
+CREATE POLICY owner_reads_sections ON sections AS PERMISSIVE FOR SELECT TO lms_owner USING (true);
+
+-- Whether content must stay is for the removal guard (running as the
+-- owner: app.content_needed) and the housekeeping (lms_platform, its own
+-- tenant: app.content_kept) only.
+REVOKE EXECUTE ON FUNCTION app.content_needed(uuid, uuid, uuid, boolean) FROM lms_app, lms_platform;
+REVOKE EXECUTE ON FUNCTION app.content_kept(uuid, uuid, uuid, boolean) FROM lms_app;

@@ -227,7 +227,10 @@ async fn a_course_read_from_the_cache_carries_its_version_and_answers_304_when_u
     // Read twice: from the database, then from the cache; same tag.
     let first = acme.get(&path).await;
     let tag = etag(&first);
-    assert_eq!(tag, format!("\"{}\"", first.json["course"]["version"]));
+    assert!(
+        tag.starts_with(&format!("\"{}-", first.json["course"]["version"])),
+        "{tag}"
+    );
     let hits = app.ctx().catalog.hits();
     let second = acme.get(&path).await;
     assert_eq!(app.ctx().catalog.hits(), hits + 1, "served from the cache");

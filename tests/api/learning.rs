@@ -1995,6 +1995,7 @@ async fn learners_stay_on_their_version_while_the_course_changes() {
     let second = a.json["version"].as_i64().unwrap();
     let e = enroll(&acme, &max, &course).await;
     assert_eq!(e.json["course_version"], second, "{}", e.text);
+    let max_enrollment = e.json["id"].as_str().unwrap().to_owned();
 
     // A learner on the first version and one on the second see different
     // trees, in the course view and in their progress.
@@ -2121,7 +2122,20 @@ async fn learners_stay_on_their_version_while_the_course_changes() {
         .await;
     assert_eq!(e.json["status"], "COMPLETED", "{}", e.text);
 
-    // Not enrolled, or another tenant: no version to read.
+    // Dropped, not enrolled, or another tenant: no version to read.
+    let a = acme
+        .send_as(
+            &max,
+            Method::POST,
+            &format!("/api/v1/enrollments/{max_enrollment}/drop"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(
+        view(max.clone(), "my-version").await.code(),
+        "enrollment_not_active"
+    );
     let (_, ned) = acme.user_with_role("ned@acme.test", "learner").await;
     assert_eq!(view(ned, "my-version").await.code(), "enrollment_not_found");
     assert_eq!(

@@ -15,6 +15,7 @@ mod isolation;
 mod learning;
 mod matrix;
 mod openapi;
+mod platform;
 mod schema;
 mod staff;
 mod trash;

@@ -60,11 +60,20 @@ async fn every_tenant_table_has_rls_enabled_forced_and_checked_both_ways() {
     // The registry tables are protected too, though they have no organization_id column.
     let registry = rows(
         &mut su,
-        "SELECT relname::text FROM pg_class WHERE relname IN ('organizations','platform_admins') \
+        "SELECT relname::text FROM pg_class WHERE relname IN ('organizations','platform_admins', \
+         'platform_audit_logs','organization_deletions') \
          AND relrowsecurity AND relforcerowsecurity ORDER BY 1",
     )
     .await;
-    assert_eq!(registry, ["organizations", "platform_admins"]);
+    assert_eq!(
+        registry,
+        [
+            "organization_deletions",
+            "organizations",
+            "platform_admins",
+            "platform_audit_logs"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -373,3 +373,78 @@ async fn the_housekeeping_purges_deleted_content_learners_do_not_need() {
     let feed = acme.get("/api/v1/events?type=section.purged").await;
     assert!(feed.text.contains(&draft_section), "{}", feed.text);
 }
+
+#[tokio::test]
+async fn the_database_keeps_the_content_rules_whoever_writes() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let course = acme.create_course("Rules").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lesson = acme
+        .post(
+            &format!("/api/v1/courses/{course}/lessons"),
+            json!({ "title": "L" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    acme.post(&format!("/api/v1/courses/{course}/publish"), json!({}))
+        .await;
+    let (ana_id, ana) = acme.user_with_role("ana@acme.test", "instructor").await;
+    let (lea_id, _) = acme.user_with_role("lea@acme.test", "learner").await;
+    let a = acme
+        .send_as(
+            &acme.token,
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/staff/{ana_id}"),
+            Some(json!({ "role": "INSTRUCTOR" })),
+        )
+        .await;
+    assert!(a.status.is_success(), "{}", a.text);
+    drop(ana);
+    let mut conn = app.connect_as_app().await;
+    let org = acme.org_id;
+    for (who, sql, expected) in [
+        // Whether content must stay is not the runtime role's to ask.
+        (
+            acme.admin_id,
+            format!("SELECT app.content_kept('{org}', '{course}', '{lesson}', true)"),
+            "42501",
+        ),
+        // Course staff move content to the trash; only course:write:any
+        // deletes it for real.
+        (
+            ana_id,
+            format!("DELETE FROM lessons WHERE id = '{lesson}'"),
+            "ok, 0 rows",
+        ),
+        // An enrollment starts on the latest published version.
+        (
+            lea_id,
+            format!(
+                "INSERT INTO enrollments (organization_id, id, user_id, course_id, course_version) \
+                 VALUES ('{org}', '{}', '{lea_id}', '{course}', 1)",
+                uuid::Uuid::now_v7()
+            ),
+            "42501",
+        ),
+        (
+            acme.admin_id,
+            format!("DELETE FROM lessons WHERE id = '{lesson}'"),
+            "ok, 1 rows",
+        ),
+    ] {
+        let mut tx = lms_tests::acting_as(&mut conn, org, who).await;
+        let got = lms_tests::sql_outcome(
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut *tx)
+                .await,
+        );
+        assert_eq!(got, expected, "{sql}");
+        tx.rollback().await.unwrap();
+    }
+}

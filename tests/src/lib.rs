@@ -428,6 +428,37 @@ impl TestApp {
         a.json["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// A platform admin with the `SUPPORT` role (read only), created by an
+    /// operator through the API, logged in.
+    pub async fn support_token(&self) -> String {
+        let op = self.platform_token().await;
+        let email = format!("support-{}@platform.test", Uuid::now_v7().simple());
+        let a = self
+            .send(
+                reqwest::Method::POST,
+                PLATFORM_HOST,
+                "/platform/v1/admins",
+                Some(&op),
+                Some(Body::Json(json!({
+                    "email": email, "display_name": "Support", "password": PASSWORD,
+                    "role": "SUPPORT"
+                }))),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+        let a = self
+            .send(
+                reqwest::Method::POST,
+                PLATFORM_HOST,
+                "/platform/v1/auth/token",
+                None,
+                Some(Body::Json(json!({ "email": email, "password": PASSWORD }))),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "platform login: {}", a.text);
+        a.json["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// Provisions a tenant through the platform API and logs its admin in.
     pub async fn tenant(&self, slug: &str) -> Tenant<'_> {
         let op = self.platform_token().await;

@@ -19,9 +19,12 @@ pub enum Access {
     /// An active user holding either permission (course writes: their
     /// own courses' staff, or every course).
     RequiresEither(Permission, Permission),
+    /// On the platform API: an active platform admin with the `OPERATOR`
+    /// role (a `SUPPORT` admin only reads).
+    Operator,
 }
 
-use Access::{Authenticated, Public, Requires, RequiresEither};
+use Access::{Authenticated, Operator, Public, Requires, RequiresEither};
 
 /// Course writes: `course:write` (the courses one teaches) or
 /// `course:write:any` (every course).
@@ -143,20 +146,37 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
 ];
 
 /// The platform API: every operation but logging in needs an active
-/// platform admin.
+/// platform admin; what changes anything needs an `OPERATOR`, and a
+/// `SUPPORT` admin reads (organizations, domains, admins, the audit
+/// trail).
 pub const PLATFORM_OPERATIONS: &[(&str, Access)] = &[
     ("createPlatformToken", Public),
     ("refreshPlatformToken", Public),
     ("platformLogout", Authenticated),
     ("listPlatformAdmins", Authenticated),
-    ("createPlatformAdmin", Authenticated),
-    ("deactivatePlatformAdmin", Authenticated),
-    ("createOrganization", Authenticated),
+    ("createPlatformAdmin", Operator),
+    ("deactivatePlatformAdmin", Operator),
+    ("createOrganization", Operator),
     ("listOrganizations", Authenticated),
     ("getOrganizationById", Authenticated),
-    ("suspendOrganization", Authenticated),
-    ("reactivateOrganization", Authenticated),
+    ("updateOrganization", Operator),
+    ("deleteOrganization", Operator),
+    ("suspendOrganization", Operator),
+    ("reactivateOrganization", Operator),
+    ("listOrganizationDomains", Authenticated),
+    ("addOrganizationDomain", Operator),
+    ("removeOrganizationDomain", Operator),
+    ("verifyOrganizationDomain", Operator),
+    ("listPlatformAuditLogs", Authenticated),
 ];
+
+/// What the platform operation `operation_id` requires.
+pub fn platform_access(operation_id: &str) -> Option<Access> {
+    PLATFORM_OPERATIONS
+        .iter()
+        .find(|(op, _)| *op == operation_id)
+        .map(|(_, a)| *a)
+}
 
 /// The tenant operations that change what the cached catalog reads (the
 /// catalog list and search, course trees, the category tree) return. A

@@ -101,18 +101,19 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
-/// A new refresh token: 256 random bits, base64url. Returns the token (for
-/// the client) and its SHA-256 digest (for storage).
-pub fn new_refresh_token() -> (String, Vec<u8>) {
+/// A new secret token (refresh tokens, confirmations): 256 random bits,
+/// base64url. Returns the token (for the client) and its SHA-256 digest
+/// (for storage).
+pub fn new_secret_token() -> (String, Vec<u8>) {
     use base64::Engine as _;
     let bytes: [u8; 32] = rand::random();
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let digest = refresh_token_digest(&token);
+    let digest = secret_token_digest(&token);
     (token, digest)
 }
 
-/// The stored form of a refresh token.
-pub fn refresh_token_digest(token: &str) -> Vec<u8> {
+/// The stored form of a secret token.
+pub fn secret_token_digest(token: &str) -> Vec<u8> {
     use sha2::Digest as _;
     sha2::Sha256::digest(token.as_bytes()).to_vec()
 }

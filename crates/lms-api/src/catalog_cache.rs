@@ -49,23 +49,20 @@ struct Key {
     entry: Entry,
 }
 
-/// A cached read: the response body, and the version of the resource it
-/// shows when it is one resource (its entity tag).
+/// A cached read: the response body, and its entity tag when it shows one
+/// resource.
 #[derive(Debug, Clone)]
 pub struct Cached {
     /// The serialized body.
     pub body: Bytes,
-    /// The resource's version.
-    pub version: Option<i32>,
+    /// The body's entity tag.
+    pub etag: Option<String>,
 }
 
 impl Cached {
     /// A body that is not one versioned resource.
     pub fn body(body: Bytes) -> Self {
-        Self {
-            body,
-            version: None,
-        }
+        Self { body, etag: None }
     }
 }
 

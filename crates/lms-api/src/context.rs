@@ -69,6 +69,8 @@ pub struct ApiContext {
     pub actors: ActorCache,
     /// Whether the caches hear every invalidation.
     pub freshness: Arc<Freshness>,
+    /// Where custom domains' verification records are read.
+    pub domain_records: crate::domains::TxtRecords,
 }
 
 /// Handle on the shared state, as stored in poem's request data.
@@ -102,6 +104,7 @@ impl ApiContext {
             catalog,
             actors,
             freshness,
+            domain_records: crate::domains::TxtRecords::default(),
         })
     }
 
@@ -192,7 +195,7 @@ pub(crate) fn check_access(actor: &Actor, operation_id: &'static str) -> ApiResu
             }
         }
         Some(Access::Authenticated | Access::Public) => Ok(()),
-        None => Err(ApiError::internal(format!(
+        Some(Access::Operator) | None => Err(ApiError::internal(format!(
             "no access rule for {operation_id}"
         ))),
     }

@@ -159,6 +159,12 @@ impl ApiError {
         ))
     }
 
+    /// 503 with a specific code: something the service depends on cannot
+    /// be reached now.
+    pub fn unavailable_because(code: &str, message: impl Into<String>) -> Self {
+        Self::Unavailable(body(code, message))
+    }
+
     /// The error's `code`.
     pub fn code(&self) -> &str {
         &self.body().code
@@ -239,8 +245,8 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     (
         "content_has_progress",
         "content_in_use",
-        "learners have progress on it; make it optional instead (it then stops counting), \
-         or delete the whole course",
+        "learners still need it (their progress, or the version they are on); it stays in the \
+         trash until they move on, or until the whole course is deleted",
     ),
     (
         "tags_name_key",

@@ -49,10 +49,16 @@ pub async fn register(
 ) -> Result<OrgRow, DbError> {
     let mut row = orgs::create(tx, org, new.slug.as_str(), new.name.as_str()).await?;
     for d in &new.domains {
-        orgs::add_domain(tx, org, d).await?;
+        orgs::add_domain(tx, org, d, &new_verification_token()).await?;
     }
     row.domains = new.domains.clone();
     Ok(row)
+}
+
+/// A custom domain's verification token: 128 random bits, hex.
+pub fn new_verification_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The tenant half of a new organization, inside it: the default roles and
@@ -79,7 +85,8 @@ pub async fn seed(tx: &mut TenantTx, new: &NewOrganization) -> Result<UserId, Db
     Ok(admin)
 }
 
-/// Creates a platform admin.
+/// Creates a platform admin with the `OPERATOR` role (the first admin of an
+/// installation, from the command line).
 pub async fn create_platform_admin(
     db: &Database,
     email: &Email,
@@ -88,7 +95,15 @@ pub async fn create_platform_admin(
 ) -> Result<PlatformAdminId, DbError> {
     let mut tx = db.platform().await?;
     let id = PlatformAdminId::new();
-    platform_admins::create(&mut tx, id, email.as_str(), display_name, password_hash).await?;
+    platform_admins::create(
+        &mut tx,
+        id,
+        email.as_str(),
+        display_name,
+        password_hash,
+        "OPERATOR",
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use uuid::Uuid;
 
-use crate::auth::new_refresh_token;
+use crate::auth::new_secret_token;
 use crate::context::ApiContext;
 use crate::error::{ApiError, ApiResult};
 
@@ -52,7 +52,7 @@ pub fn mint(
     org: Option<Uuid>,
     session: Uuid,
 ) -> ApiResult<MintedPair> {
-    let (refresh, digest) = new_refresh_token();
+    let (refresh, digest) = new_secret_token();
     let ttl = ctx.config.refresh_token_ttl;
     let expires_at = Utc::now() + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
     let access = ctx

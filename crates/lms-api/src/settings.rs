@@ -1,7 +1,10 @@
 //! An organization's own settings, stored as JSON in `organizations.settings`
 //! and read with defaults, so adding a setting needs no migration.
 
+use lms_domain::InputError;
+use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// Languages full-text search can use (PostgreSQL's built-in configurations).
 pub const SEARCH_LANGUAGES: &[&str] = &[
@@ -64,5 +67,69 @@ impl OrgSettings {
     /// The stored form.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// Changes to the settings; absent fields stay.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateSettings {
+    /// Allow self sign-up.
+    pub self_signup: Option<bool>,
+    /// Catalog search language.
+    #[oai(validator(max_length = 32))]
+    pub search_language: Option<String>,
+    /// Show the final grade on certificates.
+    pub certificate_shows_grade: Option<bool>,
+    /// Days a deleted course stays in the trash, 1–3650.
+    #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
+    pub trash_retention_days: Option<u32>,
+}
+
+impl UpdateSettings {
+    /// Refuses values the schema cannot say are wrong.
+    pub fn check(&self) -> Result<(), InputError> {
+        match &self.search_language {
+            Some(lang) if !SEARCH_LANGUAGES.contains(&lang.as_str()) => Err(InputError::new(
+                "search_language",
+                "is not a supported language",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The stored settings with these changes: the JSON to store (keys this
+    /// version does not know are kept) and the settings it reads as.
+    pub fn apply(&self, stored: &Value) -> (Value, OrgSettings) {
+        let mut settings = OrgSettings::from_json(stored);
+        if let Some(v) = self.self_signup {
+            settings.self_signup = v;
+        }
+        if let Some(v) = self.certificate_shows_grade {
+            settings.certificate_shows_grade = v;
+        }
+        if let Some(v) = self.trash_retention_days {
+            settings.trash_retention_days = v;
+        }
+        if let Some(v) = &self.search_language {
+            settings.search_language = v.clone();
+        }
+        let mut out = stored.clone();
+        if let (Some(obj), Value::Object(new)) = (out.as_object_mut(), settings.to_json()) {
+            obj.extend(new);
+        }
+        (out, settings)
+    }
+}
+
+impl OrgSettings {
+    /// The settings as an event reports them.
+    pub fn event_payload(&self) -> Value {
+        json!({
+            "self_signup": self.self_signup,
+            "search_language": self.search_language,
+            "certificate_shows_grade": self.certificate_shows_grade,
+            "trash_retention_days": self.trash_retention_days,
+        })
     }
 }

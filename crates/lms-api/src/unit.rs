@@ -325,6 +325,28 @@ impl<'a> PlatformUnit<'a> {
         self.effects.notices.insert(Notice::Tenant { org });
     }
 
+    /// Records what platform admin `admin` did in the platform audit trail,
+    /// in this unit's transaction (with the request's id).
+    pub async fn audit(
+        &mut self,
+        admin: lms_domain::PlatformAdminId,
+        action: &str,
+        org: Option<OrgId>,
+        details: Value,
+    ) -> ApiResult<()> {
+        let request_id = crate::request_id::current().parse().ok();
+        lms_db::queries::platform_audit::append(
+            &mut self.tx,
+            Some(admin.as_uuid()),
+            action,
+            org.map(|o| o.as_uuid()),
+            &details,
+            request_id,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Emits a domain event of tenant `org`.
     pub fn emit(
         &mut self,

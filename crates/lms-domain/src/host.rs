@@ -44,7 +44,13 @@ pub fn normalize_host(raw: &str) -> Result<String, HostError> {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     });
-    if !labels_ok {
+    // An all-numeric last label is no DNS name: it is an IPv4 literal
+    // (`127.0.0.1`, `10.1.2.3`) or a shorthand of one, never a tenant.
+    let tld_numeric = host
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()));
+    if !labels_ok || tld_numeric {
         return Err(HostError::Invalid);
     }
     Ok(host)
@@ -103,6 +109,9 @@ mod tests {
         assert_eq!(normalize_host("evil.com/x"), Err(HostError::Invalid));
         assert_eq!(normalize_host("a:b"), Err(HostError::Invalid));
         assert_eq!(normalize_host("-a.com"), Err(HostError::Invalid));
+        assert_eq!(normalize_host("127.0.0.1"), Err(HostError::Invalid));
+        assert_eq!(normalize_host("10.1.2.3:8080"), Err(HostError::Invalid));
+        assert_eq!(normalize_host("2130706433"), Err(HostError::Invalid));
     }
 
     #[test]

@@ -7,13 +7,33 @@ use lms_domain::{Email, PlatformAdminId, Title};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{PlatformBearer, PlatformTags, require_active};
+use super::{PlatformBearer, PlatformTags, authorize};
 use crate::auth::{check_new_password, hash_password_async};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
+
+/// What a platform admin may do.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PlatformRole {
+    /// Everything.
+    Operator,
+    /// Read only: organizations, their domains, admins, the audit trail.
+    Support,
+}
+
+impl PlatformRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            PlatformRole::Operator => "OPERATOR",
+            PlatformRole::Support => "SUPPORT",
+        }
+    }
+}
 
 /// A platform admin.
 #[derive(Object, Debug)]
@@ -26,6 +46,8 @@ pub struct PlatformAdmin {
     pub display_name: String,
     /// Whether they may log in.
     pub is_active: bool,
+    /// What they may do.
+    pub role: PlatformRole,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -37,6 +59,11 @@ impl From<PlatformAdminRow> for PlatformAdmin {
             email: r.email,
             display_name: r.display_name,
             is_active: r.is_active,
+            role: if r.role == "SUPPORT" {
+                PlatformRole::Support
+            } else {
+                PlatformRole::Operator
+            },
             created_at: r.created_at,
         }
     }
@@ -55,6 +82,8 @@ pub struct CreatePlatformAdmin {
     /// Password, 10–256 characters.
     #[oai(validator(max_length = 256))]
     pub password: String,
+    /// What they may do (default `OPERATOR`).
+    pub role: Option<PlatformRole>,
 }
 
 /// Every platform admin.
@@ -94,7 +123,7 @@ impl AdminsApi {
     #[oai(path = "/admins", method = "get", operation_id = "listPlatformAdmins")]
     async fn list(&self, ctx: Data<&Ctx>, auth: PlatformBearer) -> ApiResult<AdminsListed> {
         let mut tx = ctx.db.platform().await?;
-        require_active(&mut tx, auth.0).await?;
+        authorize(&mut tx, auth.0, "listPlatformAdmins").await?;
         let rows = platform_admins::list(&mut tx).await?;
         tx.commit().await?;
         Ok(AdminsListed::Ok(Json(PlatformAdminList {
@@ -118,21 +147,38 @@ impl AdminsApi {
         let email = Email::parse("email", &b.email)?;
         let name = Title::parse("display_name", &b.display_name)?;
         check_new_password("password", &b.password)?;
+        let role = b.role.unwrap_or(PlatformRole::Operator);
         {
             let mut tx = ctx.db.platform().await?;
-            require_active(&mut tx, auth.0).await?;
+            authorize(&mut tx, auth.0, "createPlatformAdmin").await?;
             tx.commit().await?;
         }
         let hash = hash_password_async(b.password)
             .await
             .map_err(ApiError::internal)?;
-        let id =
-            crate::provision::create_platform_admin(&ctx.db, &email, name.as_str(), &hash).await?;
-        let mut tx = ctx.db.platform().await?;
-        let row = platform_admins::get(&mut tx, id)
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "createPlatformAdmin").await?;
+        let id = PlatformAdminId::new();
+        platform_admins::create(
+            unit.tx(),
+            id,
+            email.as_str(),
+            name.as_str(),
+            &hash,
+            role.as_str(),
+        )
+        .await?;
+        let row = platform_admins::get(unit.tx(), id)
             .await?
             .ok_or_else(|| ApiError::internal("admin vanished"))?;
-        tx.commit().await?;
+        unit.audit(
+            auth.0.admin,
+            "platform_admin.created",
+            None,
+            json!({ "admin_id": id, "email": row.email, "role": role.as_str() }),
+        )
+        .await?;
+        unit.commit().await?;
         Ok(AdminCreated::Created(Json(row.into())))
     }
 
@@ -151,7 +197,7 @@ impl AdminsApi {
     ) -> ApiResult<AdminFound> {
         let mut unit = ctx.platform_unit().await?;
         let tx = unit.tx();
-        require_active(tx, auth.0).await?;
+        authorize(tx, auth.0, "deactivatePlatformAdmin").await?;
         let id = PlatformAdminId::from_uuid(admin_id.0);
         if id == auth.0.admin {
             return Err(ApiError::conflict(
@@ -169,6 +215,13 @@ impl AdminsApi {
         let row = platform_admins::get(tx, id)
             .await?
             .ok_or_else(|| ApiError::internal("admin vanished"))?;
+        unit.audit(
+            auth.0.admin,
+            "platform_admin.deactivated",
+            None,
+            json!({ "admin_id": id }),
+        )
+        .await?;
         unit.commit().await?;
         Ok(AdminFound::Ok(Json(row.into())))
     }

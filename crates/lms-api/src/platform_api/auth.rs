@@ -10,9 +10,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::{PlatformBearer, PlatformTags, require_active};
+use super::{PlatformBearer, PlatformTags, authorize};
 use crate::auth::{
-    MAX_PASSWORD_CHARS, PLATFORM_AUDIENCE, refresh_token_digest, verify_password_async,
+    MAX_PASSWORD_CHARS, PLATFORM_AUDIENCE, secret_token_digest, verify_password_async,
 };
 use crate::context::{ApiContext, Ctx};
 use crate::error::{ApiError, ApiResult};
@@ -119,7 +119,7 @@ impl AuthApi {
         operation_id = "refreshPlatformToken"
     )]
     async fn refresh(&self, ctx: Data<&Ctx>, body: Json<RefreshRequest>) -> ApiResult<TokenIssued> {
-        let digest = refresh_token_digest(&body.0.refresh_token);
+        let digest = secret_token_digest(&body.0.refresh_token);
         let mut unit = ctx.platform_unit().await?;
         let tx = unit.tx();
         match sessions::redeem_platform(tx, &digest).await? {
@@ -147,7 +147,7 @@ impl AuthApi {
     async fn logout(&self, ctx: Data<&Ctx>, auth: PlatformBearer) -> ApiResult<LoggedOut> {
         let mut unit = ctx.platform_unit().await?;
         let tx = unit.tx();
-        require_active(tx, auth.0).await?;
+        authorize(tx, auth.0, "platformLogout").await?;
         sessions::revoke_platform(tx, auth.0.session).await?;
         unit.commit().await?;
         Ok(LoggedOut::NoContent)

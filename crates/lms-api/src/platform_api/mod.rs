@@ -1,6 +1,7 @@
 //! The platform API, served under `/platform/v1` on the platform host only.
 
 mod admins;
+mod audit;
 mod auth;
 mod organizations;
 
@@ -10,6 +11,7 @@ use poem::Request;
 use poem_openapi::auth::Bearer;
 use poem_openapi::{OpenApiService, SecurityScheme, Tags};
 
+use crate::access::{Access, platform_access};
 use crate::auth::PLATFORM_AUDIENCE;
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -23,6 +25,8 @@ pub enum PlatformTags {
     Admins,
     /// Provisioning and running tenants.
     Organizations,
+    /// What platform admins did.
+    Audit,
 }
 
 /// A platform access token from `POST /platform/v1/auth/token`.
@@ -56,14 +60,26 @@ async fn check_platform_token(req: &Request, bearer: Bearer) -> poem::Result<Pla
     })
 }
 
-/// Refuses a deactivated (or deleted) platform admin, in the request's own
-/// transaction.
-async fn require_active(tx: &mut lms_db::PlatformTx, who: PlatformCaller) -> ApiResult<()> {
-    if platform_admins::is_active(tx, who.admin, who.session).await? {
-        tracing::Span::current().record("user_id", tracing::field::display(who.admin));
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized())
+/// Authorizes the caller for platform operation `op`, in the request's own
+/// transaction: a deactivated admin or an ended session gets 401, a
+/// `SUPPORT` admin on an operation that changes anything 403
+/// `platform_role_required`.
+async fn authorize(
+    tx: &mut lms_db::PlatformTx,
+    who: PlatformCaller,
+    op: &'static str,
+) -> ApiResult<()> {
+    let Some(role) = platform_admins::active_role(tx, who.admin, who.session).await? else {
+        return Err(ApiError::unauthorized());
+    };
+    tracing::Span::current().record("user_id", tracing::field::display(who.admin));
+    match platform_access(op) {
+        Some(Access::Operator) if role != "OPERATOR" => Err(ApiError::forbidden(
+            "platform_role_required",
+            "this operation needs the OPERATOR platform role",
+        )),
+        Some(_) => Ok(()),
+        None => Err(ApiError::internal(format!("{op}: no platform access rule"))),
     }
 }
 
@@ -73,6 +89,7 @@ pub fn service() -> OpenApiService<
         auth::AuthApi,
         admins::AdminsApi,
         organizations::OrganizationsApi,
+        audit::PlatformAuditApi,
     ),
     (),
 > {
@@ -81,6 +98,7 @@ pub fn service() -> OpenApiService<
             auth::AuthApi,
             admins::AdminsApi,
             organizations::OrganizationsApi,
+            audit::PlatformAuditApi,
         ),
         "Tenantry LMS platform API",
         env!("CARGO_PKG_VERSION"),

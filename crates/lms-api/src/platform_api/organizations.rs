@@ -1,7 +1,7 @@
 //! Provisioning and running tenants.
 
 use chrono::{DateTime, Utc};
-use lms_db::queries::orgs::{self, OrgRow};
+use lms_db::queries::orgs::{self, Deletion, OrgRow};
 use lms_domain::{
     Email, HostTarget, InputError, OrgId, OrgStatus, PersonName, Slug, Title, normalize_host,
 };
@@ -12,12 +12,17 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{PlatformBearer, PlatformTags, require_active};
-use crate::auth::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password_async};
+use super::{PlatformBearer, PlatformTags, authorize};
+use crate::auth::{
+    MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password_async, new_secret_token,
+    secret_token_digest,
+};
 use crate::context::Ctx;
+use crate::domains;
 use crate::error::{ApiError, ApiResult};
 use crate::paging;
 use crate::provision::{self, NewOrganization};
+use crate::settings::UpdateSettings;
 
 /// Whether a tenant is served.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +115,108 @@ pub struct CreatedOrganization {
     pub admin_user_id: Uuid,
 }
 
+/// Changes to an organization; absent fields stay.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    /// Display name.
+    #[oai(validator(max_length = 200))]
+    pub name: Option<String>,
+    /// New subdomain label. The old host stops resolving at once, on every
+    /// replica; tokens stay valid (they name the organization by id).
+    #[oai(validator(max_length = 63))]
+    pub slug: Option<String>,
+    /// Settings to change, as the organization's admins change them.
+    pub settings: Option<UpdateSettings>,
+}
+
+/// The answer to the first step of a deletion.
+#[derive(Object, Debug)]
+pub struct DeletionRequested {
+    /// Pass as `confirmation_token` to `DELETE` the organization again
+    /// before it expires.
+    pub confirmation_token: String,
+    /// When the token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Whether a custom domain serves requests yet.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DomainStatus {
+    /// Registered, not proven: serves nothing.
+    Pending,
+    /// Proven (DNS record, or an operator): serves the organization.
+    Verified,
+}
+
+/// A custom domain of an organization.
+#[derive(Object, Debug)]
+pub struct CustomDomain {
+    /// The DNS name.
+    pub domain: String,
+    /// Whether it serves yet.
+    pub status: DomainStatus,
+    /// Where the tenant publishes the verification TXT record.
+    pub record_name: String,
+    /// The TXT record's text.
+    pub record_text: String,
+    /// When it was verified.
+    pub verified_at: Option<DateTime<Utc>>,
+    /// Registered at.
+    pub created_at: DateTime<Utc>,
+}
+
+fn custom_domain_view(d: orgs::DomainRow) -> CustomDomain {
+    CustomDomain {
+        status: if d.verified_at.is_some() {
+            DomainStatus::Verified
+        } else {
+            DomainStatus::Pending
+        },
+        record_name: domains::record_name(&d.domain),
+        record_text: domains::record_text(&d.verification_token),
+        domain: d.domain,
+        verified_at: d.verified_at,
+        created_at: d.created_at,
+    }
+}
+
+/// The custom domains of an organization.
+#[derive(Object, Debug)]
+pub struct CustomDomainList {
+    /// By name.
+    pub items: Vec<CustomDomain>,
+}
+
+/// A domain to register.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AddDomain {
+    /// A fully qualified DNS name outside the platform's base domain (no
+    /// IP address).
+    #[oai(validator(max_length = 253))]
+    pub domain: String,
+}
+
+/// How a domain is verified.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerificationMethod {
+    /// Look the TXT record up in DNS.
+    Dns,
+    /// The operator vouches for it.
+    Operator,
+}
+
+/// A verification to run.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct VerifyDomain {
+    /// How (default `DNS`).
+    pub method: Option<VerificationMethod>,
+}
+
 /// A page of organizations.
 #[derive(Object, Debug)]
 pub struct OrganizationPage {
@@ -140,9 +247,57 @@ enum OrgsListed {
     Ok(Json<OrganizationPage>),
 }
 
+#[derive(ApiResponse)]
+enum OrgDeleted {
+    /// The first step: confirm with the token before it expires.
+    #[oai(status = 202)]
+    Requested(Json<DeletionRequested>),
+    /// Deleted, with every row of the tenant.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[derive(ApiResponse)]
+enum DomainsListed {
+    /// The domains.
+    #[oai(status = 200)]
+    Ok(Json<CustomDomainList>),
+}
+
+#[derive(ApiResponse)]
+enum DomainAdded {
+    /// Registered, pending verification.
+    #[oai(status = 201)]
+    Created(Json<CustomDomain>),
+}
+
+#[derive(ApiResponse)]
+enum DomainFound {
+    /// The domain.
+    #[oai(status = 200)]
+    Ok(Json<CustomDomain>),
+}
+
+#[derive(ApiResponse)]
+enum DomainRemoved {
+    /// Removed: it serves nothing any more.
+    #[oai(status = 204)]
+    NoContent,
+}
+
 fn org_not_found() -> ApiError {
     ApiError::not_found("organization_not_found", "no such organization")
 }
+
+fn domain_not_found() -> ApiError {
+    ApiError::not_found(
+        "domain_not_found",
+        "the organization has no such custom domain",
+    )
+}
+
+/// How long the confirmation of a deletion stays valid.
+const DELETION_CONFIRMATION_SECONDS: i64 = 300;
 
 /// Provisioning and running tenants.
 pub struct OrganizationsApi;
@@ -163,7 +318,7 @@ impl OrganizationsApi {
         body: Json<CreateOrganization>,
     ) -> ApiResult<OrgCreated> {
         let b = body.0;
-        let slug = Slug::parse("slug", &b.slug)?;
+        let slug = free_slug(&ctx, &b.slug)?;
         let name = Title::parse("name", &b.name)?;
         let email = Email::parse("admin.email", &b.admin.email)?;
         let first = PersonName::parse("admin.first_name", &b.admin.first_name)?;
@@ -177,7 +332,7 @@ impl OrganizationsApi {
         // transaction stays open while the password is hashed.
         {
             let mut tx = ctx.db.platform().await?;
-            require_active(&mut tx, auth.0).await?;
+            authorize(&mut tx, auth.0, "createOrganization").await?;
             tx.commit().await?;
         }
         let hash = hash_password_async(b.admin.password)
@@ -194,9 +349,16 @@ impl OrganizationsApi {
         };
 
         let mut unit = ctx.platform_unit().await?;
-        require_active(unit.tx(), auth.0).await?;
+        authorize(unit.tx(), auth.0, "createOrganization").await?;
         let org = OrgId::new();
         let row = provision::register(unit.tx(), org, &new).await?;
+        unit.audit(
+            auth.0.admin,
+            "organization.created",
+            Some(org),
+            json!({ "slug": row.slug, "name": row.name, "domains": row.domains }),
+        )
+        .await?;
         // Hosts of the new tenant may be cached as unknown.
         unit.tenant_changed(org);
         unit.emit(
@@ -245,7 +407,7 @@ impl OrganizationsApi {
         let before = paging::cursor::<OrgId>(cursor.0.as_deref())?;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut tx = ctx.db.platform().await?;
-        require_active(&mut tx, auth.0).await?;
+        authorize(&mut tx, auth.0, "listOrganizations").await?;
         let rows = orgs::list(&mut tx, before, limit + 1).await?;
         tx.commit().await?;
         let (rows, next_cursor) = paging::page(rows, limit, |r| r.id.to_string());
@@ -271,7 +433,7 @@ impl OrganizationsApi {
         organization_id: Path<Uuid>,
     ) -> ApiResult<OrgFound> {
         let mut tx = ctx.db.platform().await?;
-        require_active(&mut tx, auth.0).await?;
+        authorize(&mut tx, auth.0, "getOrganizationById").await?;
         let row = orgs::get(&mut tx, OrgId::from_uuid(organization_id.0))
             .await?
             .ok_or_else(org_not_found)?;
@@ -280,6 +442,323 @@ impl OrganizationsApi {
             row,
             &ctx.config.base_domain,
         ))))
+    }
+
+    /// Change an organization's name, slug or settings. A new slug must be
+    /// free (409 `slug_taken`) and not reserved (422).
+    #[oai(
+        path = "/organizations/:organization_id",
+        method = "patch",
+        operation_id = "updateOrganization"
+    )]
+    async fn update(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+        body: Json<UpdateOrganization>,
+    ) -> ApiResult<OrgFound> {
+        let b = body.0;
+        let org = OrgId::from_uuid(organization_id.0);
+        let name = b
+            .name
+            .as_deref()
+            .map(|n| Title::parse("name", n))
+            .transpose()?;
+        let slug = b.slug.as_deref().map(|s| free_slug(&ctx, s)).transpose()?;
+        if let Some(settings) = &b.settings {
+            settings.check()?;
+        }
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "updateOrganization").await?;
+        let before = orgs::get(unit.tx(), org).await?.ok_or_else(org_not_found)?;
+        let (stored, applied) = match &b.settings {
+            Some(patch) => {
+                let (stored, applied) = patch.apply(&before.settings);
+                (Some(stored), Some(applied))
+            }
+            None => (None, None),
+        };
+        let row = orgs::update(
+            unit.tx(),
+            org,
+            name.as_ref().map(Title::as_str),
+            slug.as_ref().map(Slug::as_str),
+            stored.as_ref(),
+        )
+        .await?
+        .ok_or_else(org_not_found)?;
+        unit.audit(
+            auth.0.admin,
+            "organization.updated",
+            Some(org),
+            json!({
+                "name": name.as_ref().map(|_| &row.name),
+                "slug": slug.as_ref().map(|_| json!({ "from": before.slug, "to": row.slug })),
+                "settings": applied.as_ref().map(|s| s.event_payload()),
+            }),
+        )
+        .await?;
+        unit.tenant_changed(org);
+        unit.emit(
+            org,
+            "organization.updated",
+            org,
+            json!({ "id": org, "slug": row.slug, "name": row.name }),
+        );
+        let language_changed = b
+            .settings
+            .as_ref()
+            .is_some_and(|p| p.search_language.is_some());
+        let mut unit = unit.into_tenant(org).await?;
+        if let (true, Some(applied)) = (language_changed, &applied) {
+            // Re-index the catalog in the new language.
+            lms_db::queries::courses::set_search_language(unit.tx(), &applied.search_language)
+                .await?;
+            unit.changed_courses([]);
+        }
+        unit.commit().await?;
+        Ok(OrgFound::Ok(Json(organization(
+            row,
+            &ctx.config.base_domain,
+        ))))
+    }
+
+    /// Delete an organization with every row of its tenant, in two steps:
+    /// without `confirmation_token`, answers 202 with a token valid for five
+    /// minutes; called again with it, deletes (204). A wrong or expired
+    /// token: 409 `deletion_not_confirmed`. The platform audit trail keeps
+    /// the record.
+    #[oai(
+        path = "/organizations/:organization_id",
+        method = "delete",
+        operation_id = "deleteOrganization"
+    )]
+    async fn delete(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+        /// The token of the first step.
+        #[oai(validator(max_length = 100))]
+        confirmation_token: Query<Option<String>>,
+    ) -> ApiResult<OrgDeleted> {
+        let org = OrgId::from_uuid(organization_id.0);
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "deleteOrganization").await?;
+        let Some(token) = confirmation_token.0 else {
+            let (token, digest) = new_secret_token();
+            let expires_at = orgs::request_deletion(
+                unit.tx(),
+                org,
+                &digest,
+                auth.0.admin.as_uuid(),
+                DELETION_CONFIRMATION_SECONDS,
+            )
+            .await?
+            .ok_or_else(org_not_found)?;
+            unit.audit(
+                auth.0.admin,
+                "organization.deletion_requested",
+                Some(org),
+                json!({ "expires_at": expires_at }),
+            )
+            .await?;
+            unit.commit().await?;
+            return Ok(OrgDeleted::Requested(Json(DeletionRequested {
+                confirmation_token: token,
+                expires_at,
+            })));
+        };
+        let row = orgs::get(unit.tx(), org).await?.ok_or_else(org_not_found)?;
+        match orgs::confirm_deletion(unit.tx(), org, &secret_token_digest(&token)).await? {
+            Deletion::NotFound => return Err(org_not_found()),
+            Deletion::NotConfirmed => {
+                return Err(ApiError::conflict(
+                    "deletion_not_confirmed",
+                    "no pending deletion with this token: request one again",
+                ));
+            }
+            Deletion::Deleted => {}
+        }
+        unit.audit(
+            auth.0.admin,
+            "organization.deleted",
+            Some(org),
+            json!({ "slug": row.slug, "name": row.name }),
+        )
+        .await?;
+        unit.tenant_changed(org);
+        unit.commit().await?;
+        tracing::info!(org_id = %org, slug = %row.slug, "organization deleted");
+        Ok(OrgDeleted::Deleted)
+    }
+
+    /// The custom domains of an organization, with their verification
+    /// records.
+    #[oai(
+        path = "/organizations/:organization_id/domains",
+        method = "get",
+        operation_id = "listOrganizationDomains"
+    )]
+    async fn domains(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+    ) -> ApiResult<DomainsListed> {
+        let org = OrgId::from_uuid(organization_id.0);
+        let mut tx = ctx.db.platform().await?;
+        authorize(&mut tx, auth.0, "listOrganizationDomains").await?;
+        orgs::get(&mut tx, org).await?.ok_or_else(org_not_found)?;
+        let rows = orgs::domains(&mut tx, org).await?;
+        tx.commit().await?;
+        Ok(DomainsListed::Ok(Json(CustomDomainList {
+            items: rows.into_iter().map(custom_domain_view).collect(),
+        })))
+    }
+
+    /// Register a custom domain. It serves nothing until verified: the
+    /// tenant publishes the TXT record the answer names. A domain belongs
+    /// to one organization (409 `domain_taken`); IP addresses, the base
+    /// domain and its subdomains are refused (422).
+    #[oai(
+        path = "/organizations/:organization_id/domains",
+        method = "post",
+        operation_id = "addOrganizationDomain"
+    )]
+    async fn add_domain(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+        body: Json<AddDomain>,
+    ) -> ApiResult<DomainAdded> {
+        let org = OrgId::from_uuid(organization_id.0);
+        let domain = custom_domain(&ctx, "domain", &body.0.domain)?;
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "addOrganizationDomain").await?;
+        orgs::get(unit.tx(), org).await?.ok_or_else(org_not_found)?;
+        let row = orgs::add_domain(
+            unit.tx(),
+            org,
+            &domain,
+            &provision::new_verification_token(),
+        )
+        .await?;
+        unit.audit(
+            auth.0.admin,
+            "domain.added",
+            Some(org),
+            json!({ "domain": domain }),
+        )
+        .await?;
+        unit.commit().await?;
+        Ok(DomainAdded::Created(Json(custom_domain_view(row))))
+    }
+
+    /// Verify a custom domain: by its DNS TXT record (409
+    /// `domain_not_proven` while the record is missing; 503
+    /// `dns_unavailable` when DNS cannot be asked), or by the operator's
+    /// word. From then on it serves the organization, on every replica.
+    #[oai(
+        path = "/organizations/:organization_id/domains/:domain/verify",
+        method = "post",
+        operation_id = "verifyOrganizationDomain"
+    )]
+    async fn verify_domain(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+        domain: Path<String>,
+        body: Json<VerifyDomain>,
+    ) -> ApiResult<DomainFound> {
+        let org = OrgId::from_uuid(organization_id.0);
+        let name = normalize_host(&domain.0).map_err(|_| domain_not_found())?;
+        let method = body.0.method.unwrap_or(VerificationMethod::Dns);
+        let found = {
+            let mut tx = ctx.db.platform().await?;
+            authorize(&mut tx, auth.0, "verifyOrganizationDomain").await?;
+            let found = orgs::domain(&mut tx, org, &name).await?;
+            tx.commit().await?;
+            found.ok_or_else(domain_not_found)?
+        };
+        // The lookup runs outside any transaction.
+        if method == VerificationMethod::Dns
+            && found.verified_at.is_none()
+            && !ctx
+                .domain_records
+                .proves(&name, &found.verification_token)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "domain verification lookup failed");
+                    ApiError::unavailable_because(
+                        "dns_unavailable",
+                        "DNS could not be asked; try again",
+                    )
+                })?
+        {
+            return Err(ApiError::conflict(
+                "domain_not_proven",
+                format!(
+                    "publish the TXT record {} at {}, then try again",
+                    domains::record_text(&found.verification_token),
+                    domains::record_name(&name)
+                ),
+            ));
+        }
+        let by = match method {
+            VerificationMethod::Dns => "DNS",
+            VerificationMethod::Operator => "OPERATOR",
+        };
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "verifyOrganizationDomain").await?;
+        let row = orgs::verify_domain(unit.tx(), org, &name, by)
+            .await?
+            .ok_or_else(domain_not_found)?;
+        unit.audit(
+            auth.0.admin,
+            "domain.verified",
+            Some(org),
+            json!({ "domain": name, "by": by }),
+        )
+        .await?;
+        unit.tenant_changed(org);
+        unit.commit().await?;
+        Ok(DomainFound::Ok(Json(custom_domain_view(row))))
+    }
+
+    /// Remove a custom domain: it stops serving at once, on every replica.
+    #[oai(
+        path = "/organizations/:organization_id/domains/:domain",
+        method = "delete",
+        operation_id = "removeOrganizationDomain"
+    )]
+    async fn remove_domain(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+        domain: Path<String>,
+    ) -> ApiResult<DomainRemoved> {
+        let org = OrgId::from_uuid(organization_id.0);
+        let name = normalize_host(&domain.0).map_err(|_| domain_not_found())?;
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "removeOrganizationDomain").await?;
+        if !orgs::remove_domain(unit.tx(), org, &name).await? {
+            return Err(domain_not_found());
+        }
+        unit.audit(
+            auth.0.admin,
+            "domain.removed",
+            Some(org),
+            json!({ "domain": name }),
+        )
+        .await?;
+        unit.tenant_changed(org);
+        unit.commit().await?;
+        Ok(DomainRemoved::NoContent)
     }
 
     /// Suspend an organization: every request to it is refused with 403
@@ -321,16 +800,23 @@ async fn set_status(
     status: OrgStatus,
 ) -> ApiResult<OrgFound> {
     let org = OrgId::from_uuid(id);
+    let (op, event) = match status {
+        OrgStatus::Suspended => ("suspendOrganization", "organization.suspended"),
+        _ => ("reactivateOrganization", "organization.reactivated"),
+    };
     let mut unit = ctx.platform_unit().await?;
-    require_active(unit.tx(), auth.0).await?;
+    authorize(unit.tx(), auth.0, op).await?;
     let row = orgs::set_status(unit.tx(), org, status)
         .await?
         .ok_or_else(org_not_found)?;
+    unit.audit(
+        auth.0.admin,
+        event,
+        Some(org),
+        json!({ "status": row.status }),
+    )
+    .await?;
     unit.tenant_changed(org);
-    let event = match status {
-        OrgStatus::Suspended => "organization.suspended",
-        _ => "organization.reactivated",
-    };
     unit.emit(org, event, org, json!({ "id": org, "status": row.status }));
     unit.commit().await?;
     Ok(OrgFound::Ok(Json(organization(
@@ -339,31 +825,52 @@ async fn set_status(
     ))))
 }
 
-/// Normalises custom domains and refuses those that would shadow the
-/// platform's own names.
+/// Normalises a custom domain and refuses what cannot be one: IP
+/// literals, the platform's base domain and its subdomains, the platform
+/// host, single labels.
+fn custom_domain(ctx: &Ctx, field: &'static str, raw: &str) -> Result<String, InputError> {
+    let host = normalize_host(raw).map_err(|_| InputError::new(field, "must be DNS names"))?;
+    let cfg = &ctx.config;
+    if !matches!(
+        HostTarget::classify(&host, &cfg.base_domain, &cfg.platform_host),
+        HostTarget::CustomDomain(_)
+    ) || host == cfg.base_domain
+        || host.ends_with(&format!(".{}", cfg.base_domain))
+    {
+        return Err(InputError::new(
+            field,
+            "must not be under the platform's base domain",
+        ));
+    }
+    if !host.contains('.') {
+        return Err(InputError::new(field, "must be fully qualified"));
+    }
+    Ok(host)
+}
+
+/// Normalises custom domains (each once).
 fn custom_domains(ctx: &Ctx, raw: Vec<String>) -> Result<Vec<String>, InputError> {
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for d in raw {
-        let host =
-            normalize_host(&d).map_err(|_| InputError::new("domains", "must be DNS names"))?;
-        let cfg = &ctx.config;
-        if !matches!(
-            HostTarget::classify(&host, &cfg.base_domain, &cfg.platform_host),
-            HostTarget::CustomDomain(_)
-        ) || host == cfg.base_domain
-            || host.ends_with(&format!(".{}", cfg.base_domain))
-        {
-            return Err(InputError::new(
-                "domains",
-                "must not be under the platform's base domain",
-            ));
-        }
-        if !host.contains('.') {
-            return Err(InputError::new("domains", "must be fully qualified"));
-        }
+        let host = custom_domain(ctx, "domains", &d)?;
         if !out.contains(&host) {
             out.push(host);
         }
     }
     Ok(out)
+}
+
+/// A slug a new or renamed organization may take: well formed, not
+/// reserved, and not the platform host's own label.
+fn free_slug(ctx: &Ctx, raw: &str) -> Result<Slug, InputError> {
+    let slug = Slug::parse("slug", raw)?;
+    let platform_label = ctx
+        .config
+        .platform_host
+        .strip_suffix(&format!(".{}", ctx.config.base_domain))
+        .unwrap_or("");
+    if slug.as_str() == platform_label {
+        return Err(InputError::new("slug", "is reserved"));
+    }
+    Ok(slug)
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{TenantBearer, TenantTags};
 use crate::auth::{
     MAX_PASSWORD_CHARS, TENANT_AUDIENCE, check_new_password, hash_password_async,
-    refresh_token_digest, verify_password_async,
+    secret_token_digest, verify_password_async,
 };
 use crate::context::{ApiContext, Ctx};
 use crate::error::{ApiError, ApiResult};
@@ -166,7 +166,7 @@ impl AuthApi {
         tenant: Data<&Tenant>,
         body: Json<RefreshRequest>,
     ) -> ApiResult<TokenIssued> {
-        let digest = refresh_token_digest(&body.0.refresh_token);
+        let digest = secret_token_digest(&body.0.refresh_token);
         let mut unit = ctx.public_unit(&tenant, "refreshToken").await?;
         match sessions::redeem(unit.tx(), &digest).await? {
             Redemption::Redeemed { session, subject } => {

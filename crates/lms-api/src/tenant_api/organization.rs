@@ -4,13 +4,12 @@ use lms_db::queries::orgs;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::settings::{OrgSettings, SEARCH_LANGUAGES};
+use crate::settings::{OrgSettings, UpdateSettings};
 use crate::tenancy::Tenant;
 
 /// Settings an organization manages itself.
@@ -40,22 +39,6 @@ pub struct OrganizationView {
     pub domains: Vec<String>,
     /// Settings.
     pub settings: Settings,
-}
-
-/// Changes to the settings; absent fields stay.
-#[derive(Object, Debug)]
-#[oai(deny_unknown_fields)]
-pub struct UpdateSettings {
-    /// Allow self sign-up.
-    pub self_signup: Option<bool>,
-    /// Catalog search language.
-    #[oai(validator(max_length = 32))]
-    pub search_language: Option<String>,
-    /// Show the final grade on certificates.
-    pub certificate_shows_grade: Option<bool>,
-    /// Days a deleted course stays in the trash, 1–3650.
-    #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
-    pub trash_retention_days: Option<u32>,
 }
 
 #[derive(ApiResponse)]
@@ -121,15 +104,7 @@ impl OrganizationApi {
         body: Json<UpdateSettings>,
     ) -> ApiResult<OrganizationFound> {
         let b = body.0;
-        if let Some(lang) = &b.search_language
-            && !SEARCH_LANGUAGES.contains(&lang.as_str())
-        {
-            return Err(lms_domain::InputError::new(
-                "search_language",
-                "is not a supported language",
-            )
-            .into());
-        }
+        b.check()?;
         let (mut unit, _) = ctx
             .unit(&tenant, auth.0, "updateOrganizationSettings")
             .await?;
@@ -137,27 +112,8 @@ impl OrganizationApi {
         let row = orgs::current(tx)
             .await?
             .ok_or_else(|| ApiError::internal("tenant row not visible"))?;
-        let mut settings = OrgSettings::from_json(&row.settings);
-        if let Some(v) = b.self_signup {
-            settings.self_signup = v;
-        }
-        if let Some(v) = b.certificate_shows_grade {
-            settings.certificate_shows_grade = v;
-        }
-        if let Some(v) = b.trash_retention_days {
-            settings.trash_retention_days = v;
-        }
+        let (stored, settings) = b.apply(&row.settings);
         let language_changed = b.search_language.is_some();
-        if let Some(v) = b.search_language {
-            settings.search_language = v;
-        }
-        // Keep keys this version does not know about.
-        let mut stored = row.settings.clone();
-        if let (Some(obj), serde_json::Value::Object(new)) =
-            (stored.as_object_mut(), settings.to_json())
-        {
-            obj.extend(new);
-        }
         orgs::save_settings(tx, &stored).await?;
         if language_changed {
             // Re-index the catalog in the new language (generated column).
@@ -169,12 +125,7 @@ impl OrganizationApi {
         unit.emit(
             "organization.settings_updated",
             tenant.id,
-            json!({
-                "self_signup": settings.self_signup,
-                "search_language": settings.search_language,
-                "certificate_shows_grade": settings.certificate_shows_grade,
-                "trash_retention_days": settings.trash_retention_days,
-            }),
+            settings.event_payload(),
         );
         unit.commit().await?;
         Ok(OrganizationFound::Ok(Json(view(row))))

@@ -405,16 +405,18 @@ macro_rules! latest_version {
     };
 }
 
-/// The caller's enrollment in a course: `Some(version)` it is pinned to
-/// (`None` inside when it has none), `None` when not enrolled.
+/// The caller's enrollment in a course: the version it is pinned to
+/// (`None` when it has none) and whether it still gives access (ACTIVE,
+/// PAUSED or COMPLETED, access not ended); `None` when not enrolled.
 pub async fn pinned_version(
     tx: &mut TenantTx,
     user: UserId,
     course: CourseId,
-) -> Result<Option<Option<i32>>, DbError> {
+) -> Result<Option<(Option<i32>, bool)>, DbError> {
     let org = tx.org();
-    Ok(sqlx::query_scalar(
-        "SELECT course_version FROM enrollments \
+    Ok(sqlx::query_as(
+        "SELECT course_version, status IN ('ACTIVE', 'PAUSED', 'COMPLETED') \
+                AND (access_ends_at IS NULL OR access_ends_at > now()) FROM enrollments \
           WHERE organization_id = $1 AND user_id = $2 AND course_id = $3",
     )
     .bind(org.as_uuid())

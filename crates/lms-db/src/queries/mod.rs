@@ -15,6 +15,7 @@ pub mod ordering;
 pub mod orgs;
 pub mod outbox;
 pub mod platform_admins;
+pub mod platform_audit;
 pub mod reviews;
 pub mod roles;
 pub mod sections;

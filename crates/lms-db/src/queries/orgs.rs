@@ -64,14 +64,188 @@ pub async fn create(
     Ok(get(tx, id).await?.expect("row just inserted"))
 }
 
-/// Registers a custom domain for an organization.
-pub async fn add_domain(tx: &mut PlatformTx, org: OrgId, domain: &str) -> Result<(), DbError> {
-    sqlx::query("INSERT INTO organization_domains (organization_id, domain) VALUES ($1, $2)")
-        .bind(org.as_uuid())
-        .bind(domain)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+/// A custom domain of an organization.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DomainRow {
+    /// The normalised DNS name.
+    pub domain: String,
+    /// What the tenant publishes as a TXT record to prove the domain.
+    pub verification_token: String,
+    /// When it was verified; `None` while pending (it serves nothing).
+    pub verified_at: Option<DateTime<Utc>>,
+    /// How: `DNS`, `OPERATOR` or `MIGRATION`.
+    pub verified_by: Option<String>,
+    /// Registered at.
+    pub created_at: DateTime<Utc>,
+}
+
+const DOMAIN_COLUMNS: &str = "domain, verification_token, verified_at, verified_by, created_at";
+
+/// Registers a custom domain for an organization, pending verification.
+pub async fn add_domain(
+    tx: &mut PlatformTx,
+    org: OrgId,
+    domain: &str,
+    token: &str,
+) -> Result<DomainRow, DbError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO organization_domains (organization_id, domain, verification_token) \
+         VALUES ($1, $2, $3) RETURNING {DOMAIN_COLUMNS}"
+    )))
+    .bind(org.as_uuid())
+    .bind(domain)
+    .bind(token)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The custom domains of an organization, by name.
+pub async fn domains(tx: &mut PlatformTx, org: OrgId) -> Result<Vec<DomainRow>, DbError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOMAIN_COLUMNS} FROM organization_domains WHERE organization_id = $1 ORDER BY domain"
+    )))
+    .bind(org.as_uuid())
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// One custom domain of an organization.
+pub async fn domain(
+    tx: &mut PlatformTx,
+    org: OrgId,
+    domain: &str,
+) -> Result<Option<DomainRow>, DbError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOMAIN_COLUMNS} FROM organization_domains WHERE organization_id = $1 AND domain = $2"
+    )))
+    .bind(org.as_uuid())
+    .bind(domain)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Marks a domain verified (`DNS` or `OPERATOR`); `None` when the
+/// organization has no such domain. A verified domain stays as it was.
+pub async fn verify_domain(
+    tx: &mut PlatformTx,
+    org: OrgId,
+    domain: &str,
+    by: &str,
+) -> Result<Option<DomainRow>, DbError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE organization_domains SET verified_at = COALESCE(verified_at, now()), \
+                verified_by = COALESCE(verified_by, $3) \
+          WHERE organization_id = $1 AND domain = $2 RETURNING {DOMAIN_COLUMNS}"
+    )))
+    .bind(org.as_uuid())
+    .bind(domain)
+    .bind(by)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Removes a custom domain; `false` when the organization had no such one.
+pub async fn remove_domain(tx: &mut PlatformTx, org: OrgId, domain: &str) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM organization_domains WHERE organization_id = $1 AND domain = $2")
+            .bind(org.as_uuid())
+            .bind(domain)
+            .execute(tx.conn())
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Changes an organization's name, slug or settings (`None` leaves each as
+/// it is). `None` when it does not exist.
+pub async fn update(
+    tx: &mut PlatformTx,
+    id: OrgId,
+    name: Option<&str>,
+    slug: Option<&str>,
+    settings: Option<&Value>,
+) -> Result<Option<OrgRow>, DbError> {
+    let updated = sqlx::query(
+        "UPDATE organizations SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
+                settings = COALESCE($4, settings), updated_at = now() WHERE id = $1",
+    )
+    .bind(id.as_uuid())
+    .bind(name)
+    .bind(slug)
+    .bind(settings)
+    .execute(tx.conn())
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get(tx, id).await
+}
+
+/// Records the first step of an organization's deletion: the digest of
+/// its confirmation token and when it expires (replacing an earlier
+/// request). `None` when the organization does not exist.
+pub async fn request_deletion(
+    tx: &mut PlatformTx,
+    id: OrgId,
+    token_digest: &[u8],
+    by: Uuid,
+    valid_for_seconds: i64,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO organization_deletions (target_org_id, token_digest, requested_by, expires_at) \
+         SELECT o.id, $2, $3, now() + make_interval(secs => $4) FROM organizations o WHERE o.id = $1 \
+         ON CONFLICT (target_org_id) DO UPDATE SET token_digest = EXCLUDED.token_digest, \
+                requested_by = EXCLUDED.requested_by, expires_at = EXCLUDED.expires_at \
+         RETURNING expires_at",
+    )
+    .bind(id.as_uuid())
+    .bind(token_digest)
+    .bind(by)
+    .bind(valid_for_seconds as f64)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// How the second step of a deletion went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// The organization and every row of it are gone.
+    Deleted,
+    /// No such organization.
+    NotFound,
+    /// No pending request, another token, or an expired one.
+    NotConfirmed,
+}
+
+/// Deletes an organization with every row of its tenant (foreign keys
+/// cascade from the registry row) when `token_digest` confirms a pending,
+/// unexpired request.
+pub async fn confirm_deletion(
+    tx: &mut PlatformTx,
+    id: OrgId,
+    token_digest: &[u8],
+) -> Result<Deletion, DbError> {
+    let confirmed: Option<bool> = sqlx::query_scalar(
+        "SELECT COALESCE(d.token_digest = $2 AND d.expires_at > now(), false) FROM organizations o \
+           LEFT JOIN organization_deletions d ON d.target_org_id = o.id \
+          WHERE o.id = $1 FOR UPDATE OF o",
+    )
+    .bind(id.as_uuid())
+    .bind(token_digest)
+    .fetch_optional(tx.conn())
+    .await?;
+    match confirmed {
+        None => Ok(Deletion::NotFound),
+        Some(false) => Ok(Deletion::NotConfirmed),
+        Some(true) => {
+            sqlx::query("DELETE FROM organizations WHERE id = $1")
+                .bind(id.as_uuid())
+                .execute(tx.conn())
+                .await?;
+            Ok(Deletion::Deleted)
+        }
+    }
 }
 
 /// One organization by id.
@@ -139,7 +313,8 @@ pub async fn resolve_slug(tx: &mut PlatformTx, slug: &str) -> Result<Option<Reso
     )
 }
 
-/// Finds the organization that registered the custom domain `domain`.
+/// Finds the organization that registered and verified the custom domain
+/// `domain` (a pending domain serves nothing).
 pub async fn resolve_domain(
     tx: &mut PlatformTx,
     domain: &str,
@@ -147,7 +322,7 @@ pub async fn resolve_domain(
     Ok(sqlx::query_as(
         "SELECT o.id, o.slug, o.status::text AS status \
          FROM organization_domains d JOIN organizations o ON o.id = d.organization_id \
-         WHERE d.domain = $1",
+         WHERE d.domain = $1 AND d.verified_at IS NOT NULL",
     )
     .bind(domain)
     .fetch_optional(tx.conn())

@@ -20,6 +20,8 @@ pub struct PlatformAdminRow {
     pub password_hash: String,
     /// Whether the admin may log in.
     pub is_active: bool,
+    /// `OPERATOR` or `SUPPORT`.
+    pub role: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -31,14 +33,17 @@ pub async fn create(
     email: &str,
     display_name: &str,
     password_hash: &str,
+    role: &str,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO platform_admins (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO platform_admins (id, email, display_name, password_hash, role) \
+         VALUES ($1, $2, $3, $4, $5::text::platform_role)",
     )
     .bind(id.as_uuid())
     .bind(email)
     .bind(display_name)
     .bind(password_hash)
+    .bind(role)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -50,7 +55,7 @@ pub async fn by_email(
     email: &str,
 ) -> Result<Option<PlatformAdminRow>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT id, email, display_name, password_hash, is_active, created_at \
+        "SELECT id, email, display_name, password_hash, is_active, role::text AS role, created_at \
          FROM platform_admins WHERE email = $1",
     )
     .bind(email)
@@ -58,29 +63,29 @@ pub async fn by_email(
     .await?)
 }
 
-/// Whether the admin is active and the token's session live (checked on
-/// every platform request).
-pub async fn is_active(
+/// The admin's role (`OPERATOR` or `SUPPORT`) when they are active and the
+/// token's session live (checked on every platform request); `None`
+/// otherwise.
+pub async fn active_role(
     tx: &mut PlatformTx,
     id: PlatformAdminId,
     session: Uuid,
-) -> Result<bool, DbError> {
+) -> Result<Option<String>, DbError> {
     Ok(sqlx::query_scalar(
-        "SELECT a.is_active FROM platform_admins a \
+        "SELECT a.role::text FROM platform_admins a \
            JOIN platform_sessions s ON s.admin_id = a.id AND s.id = $2 AND s.revoked_at IS NULL \
-          WHERE a.id = $1",
+          WHERE a.id = $1 AND a.is_active",
     )
     .bind(id.as_uuid())
     .bind(session)
     .fetch_optional(tx.conn())
-    .await?
-    .unwrap_or(false))
+    .await?)
 }
 
 /// Every platform admin, oldest first (a short list).
 pub async fn list(tx: &mut PlatformTx) -> Result<Vec<PlatformAdminRow>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT id, email, display_name, password_hash, is_active, created_at \
+        "SELECT id, email, display_name, password_hash, is_active, role::text AS role, created_at \
          FROM platform_admins ORDER BY id",
     )
     .fetch_all(tx.conn())
@@ -93,7 +98,7 @@ pub async fn get(
     id: PlatformAdminId,
 ) -> Result<Option<PlatformAdminRow>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT id, email, display_name, password_hash, is_active, created_at \
+        "SELECT id, email, display_name, password_hash, is_active, role::text AS role, created_at \
          FROM platform_admins WHERE id = $1",
     )
     .bind(id.as_uuid())

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{Lesson, Section, category_not_found, check_description, sees_drafts, tag_not_found};
 use crate::catalog_cache::{Cached, Entry};
-use crate::concurrency::{etag, none_match};
+use crate::concurrency::{none_match, representation_etag};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{self, DEFAULT_LIMIT, maybe};
@@ -686,8 +686,9 @@ impl CoursesApi {
 
     /// One course with its lessons, sections, categories and tags, read in
     /// a single database round trip. Drafts only for `course:read` holders.
-    /// The course's version is the entity tag (for `If-Match` on its
-    /// writes); with `If-None-Match` naming it, 304 and no body.
+    /// The entity tag is the course's version and a digest of the body
+    /// (`"7-…"`, which `If-Match` on its writes takes); with
+    /// `If-None-Match` naming it, 304 and no body.
     #[oai(
         path = "/courses/:course_id",
         method = "get",
@@ -719,15 +720,17 @@ impl CoursesApi {
                         .await?
                         .ok_or_else(course_not_found)?;
                 read.finish().await?;
+                let version = tree.course.version;
+                let body = JsonBody::<CourseDetail>::new(&CourseDetail::from(tree)).bytes();
                 let read = Cached {
-                    version: Some(tree.course.version),
-                    body: JsonBody::<CourseDetail>::new(&CourseDetail::from(tree)).bytes(),
+                    etag: Some(representation_etag(version, &body)),
+                    body,
                 };
                 ctx.catalog.put(ticket, read.clone());
                 read
             }
         };
-        let tag = etag(found.version.unwrap_or_default());
+        let tag = found.etag.unwrap_or_default();
         if if_none_match
             .0
             .as_deref()

@@ -333,7 +333,8 @@ impl VersionsApi {
     /// to, while its authors edit the draft and publish newer ones (move
     /// with `moveEnrollmentToLatest`). An enrollment from before versions
     /// were kept gets the published course. 404 `enrollment_not_found` when
-    /// you are not enrolled.
+    /// you are not enrolled, 403 `enrollment_not_active` once your
+    /// enrollment was dropped or expired.
     #[oai(
         path = "/courses/:course_id/my-version",
         method = "get",
@@ -348,12 +349,12 @@ impl VersionsApi {
     ) -> ApiResult<VersionFound> {
         let course = CourseId::from_uuid(course_id.0);
         let mut read = ctx.reader(&tenant, auth.0, "getMyCourseVersion").await?;
-        let user = read.actor().user;
+        let (user, drafts) = (read.actor().user, super::sees_drafts(read.actor()));
         let tx = read.tx().await?;
-        if !courses::exists(tx, course).await? {
+        if courses::get(tx, course, drafts).await?.is_none() {
             return Err(course_not_found());
         }
-        let pinned = learning::pinned_version(tx, user, course)
+        let (pinned, open) = learning::pinned_version(tx, user, course)
             .await?
             .ok_or_else(|| {
                 ApiError::not_found(
@@ -361,6 +362,12 @@ impl VersionsApi {
                     "you are not enrolled in this course",
                 )
             })?;
+        if !open {
+            return Err(ApiError::forbidden(
+                "enrollment_not_active",
+                "your enrollment in this course has ended",
+            ));
+        }
         let snap = match pinned {
             Some(v) => courses::snapshot(tx, course, v).await?,
             None => None,

@@ -1,0 +1,535 @@
+//! Platform operations: the tenant lifecycle, custom domains, platform
+//! roles and the platform's own audit trail.
+
+use lms_tests::{Answer, Body, PLATFORM_HOST, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn platform(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Answer {
+    app.send(
+        method,
+        PLATFORM_HOST,
+        &format!("/platform/v1{path}"),
+        Some(token),
+        body.map(Body::Json),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_custom_domain_serves_once_proven_and_stops_when_removed() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let domains = format!("/organizations/{}/domains", acme.org_id);
+    let on = |host: &'static str| {
+        let (app, token) = (&app, acme.token.clone());
+        async move {
+            app.send(Method::GET, host, "/api/v1/courses", Some(&token), None)
+                .await
+        }
+    };
+
+    // Not a domain a tenant can have: IP literals, the platform's names.
+    for bad in [
+        "127.0.0.1",
+        "10.1.2.3",
+        "lms.test",
+        "x.lms.test",
+        "admin.lms.test",
+        "localhost",
+        "[::1]",
+    ] {
+        let a = platform(
+            &app,
+            &op,
+            Method::POST,
+            &domains,
+            Some(json!({ "domain": bad })),
+        )
+        .await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            a.text
+        );
+    }
+    // Registered, pending: serves nothing yet.
+    let a = platform(
+        &app,
+        &op,
+        Method::POST,
+        &domains,
+        Some(json!({ "domain": "Learn.Acme.COM" })),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.json["status"], "PENDING");
+    assert_eq!(
+        a.json["record_name"],
+        "_tenantry-verification.learn.acme.com"
+    );
+    let text = a.json["record_text"].as_str().unwrap().to_owned();
+    assert_eq!(on("learn.acme.com").await.code(), "tenant_not_found");
+    // One organization per domain.
+    let a = platform(
+        &app,
+        &op,
+        Method::POST,
+        &format!("/organizations/{}/domains", globex.org_id),
+        Some(json!({ "domain": "learn.acme.com" })),
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "domain_taken"));
+
+    // DNS proves it once the record is published.
+    let verify = format!("{domains}/learn.acme.com/verify");
+    app.ctx().domain_records.use_fixed();
+    let a = platform(&app, &op, Method::POST, &verify, Some(json!({}))).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "domain_not_proven"),
+        "{}",
+        a.text
+    );
+    app.ctx().domain_records.publish(
+        "_tenantry-verification.learn.acme.com",
+        "tenantry-verification=not-it",
+    );
+    let a = platform(
+        &app,
+        &op,
+        Method::POST,
+        &verify,
+        Some(json!({ "method": "DNS" })),
+    )
+    .await;
+    assert_eq!(a.code(), "domain_not_proven");
+    app.ctx()
+        .domain_records
+        .publish("_tenantry-verification.learn.acme.com", &text);
+    let a = platform(
+        &app,
+        &op,
+        Method::POST,
+        &verify,
+        Some(json!({ "method": "DNS" })),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["status"], "VERIFIED");
+    assert_eq!(on("learn.acme.com").await.status, StatusCode::OK);
+    // The tenant's own token is good on its domain only.
+    let a = app
+        .send(
+            Method::GET,
+            "learn.acme.com",
+            "/api/v1/courses",
+            Some(&globex.token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text);
+
+    // An operator may vouch for a domain by hand.
+    platform(
+        &app,
+        &op,
+        Method::POST,
+        &domains,
+        Some(json!({ "domain": "www.acme.org" })),
+    )
+    .await;
+    let a = platform(
+        &app,
+        &op,
+        Method::POST,
+        &format!("{domains}/www.acme.org/verify"),
+        Some(json!({ "method": "OPERATOR" })),
+    )
+    .await;
+    assert_eq!(a.json["status"], "VERIFIED", "{}", a.text);
+    let listed = platform(&app, &op, Method::GET, &domains, None).await;
+    let names: Vec<&str> = listed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["learn.acme.com", "www.acme.org"]);
+
+    // Removed: it stops serving at once.
+    let a = platform(
+        &app,
+        &op,
+        Method::DELETE,
+        &format!("{domains}/learn.acme.com"),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    assert_eq!(on("learn.acme.com").await.code(), "tenant_not_found");
+    let a = platform(
+        &app,
+        &op,
+        Method::DELETE,
+        &format!("{domains}/learn.acme.com"),
+        None,
+    )
+    .await;
+    assert_eq!(a.code(), "domain_not_found");
+
+    // Every step is in the platform audit trail.
+    let trail = platform(
+        &app,
+        &op,
+        Method::GET,
+        &format!("/audit-logs?organization_id={}", acme.org_id),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = trail.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for want in [
+        "domain.added",
+        "domain.verified",
+        "domain.removed",
+        "organization.created",
+    ] {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_organization_is_renamed_and_reconfigured_by_an_operator() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let acme = app.tenant("acme").await;
+    app.tenant("globex").await;
+    let path = format!("/organizations/{}", acme.org_id);
+    for (slug, code) in [
+        ("www", StatusCode::UNPROCESSABLE_ENTITY),
+        ("admin", StatusCode::UNPROCESSABLE_ENTITY),
+        ("globex", StatusCode::CONFLICT),
+        ("Bad Slug", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let a = platform(
+            &app,
+            &op,
+            Method::PATCH,
+            &path,
+            Some(json!({ "slug": slug })),
+        )
+        .await;
+        assert_eq!(a.status, code, "{slug}: {}", a.text);
+    }
+    let a = platform(
+        &app,
+        &op,
+        Method::PATCH,
+        &path,
+        Some(json!({ "name": "Acme Academy", "slug": "acme-academy",
+                     "settings": { "self_signup": true, "trash_retention_days": 7 } })),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["slug"], "acme-academy");
+    let a = platform(
+        &app,
+        &op,
+        Method::PATCH,
+        &path,
+        Some(json!({ "settings": { "search_language": "klingon" } })),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    // The old host stops resolving; the new one serves, and the tokens
+    // issued before stay good (they name the organization by id).
+    let a = app
+        .send(
+            Method::GET,
+            &acme.host,
+            "/api/v1/organization",
+            Some(&acme.token),
+            None,
+        )
+        .await;
+    assert_eq!(a.code(), "tenant_not_found");
+    let a = app
+        .send(
+            Method::GET,
+            "acme-academy.lms.test",
+            "/api/v1/organization",
+            Some(&acme.token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["name"], "Acme Academy");
+    assert_eq!(a.json["settings"]["self_signup"], true);
+    assert_eq!(a.json["settings"]["trash_retention_days"], 7);
+    // The old slug is free again.
+    let a = platform(
+        &app,
+        &op,
+        Method::GET,
+        "/audit-logs?action=organization.updated",
+        None,
+    )
+    .await;
+    assert_eq!(
+        a.json["items"][0]["details"]["slug"]["from"], "acme",
+        "{}",
+        a.text
+    );
+}
+
+/// Rows per table of the three tenants, and of nobody.
+async fn counts(app: &TestApp, orgs: &[uuid::Uuid]) -> Vec<(String, Vec<i64>)> {
+    let mut su = app.connect_as_superuser().await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind = 'r' \
+           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid \
+                       AND a.attname = 'organization_id' AND NOT a.attisdropped) ORDER BY 1",
+    )
+    .fetch_all(&mut su)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for t in tables {
+        let mut per = Vec::new();
+        for org in orgs {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {t} WHERE organization_id = $1"
+            )))
+            .bind(org)
+            .fetch_one(&mut su)
+            .await
+            .unwrap();
+            per.push(n);
+        }
+        out.push((t, per));
+    }
+    out
+}
+
+#[tokio::test]
+async fn deleting_an_organization_takes_every_row_of_it_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let tenants = [
+        app.tenant("acme").await,
+        app.tenant("globex").await,
+        app.tenant("initech").await,
+    ];
+    // Some of everything in each: content, learners, progress, reviews.
+    for t in &tenants {
+        let course = t.create_course("Everything").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let lesson = t
+            .post(
+                &format!("/api/v1/courses/{course}/lessons"),
+                json!({ "title": "L" }),
+            )
+            .await
+            .json["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let section = t
+            .post(
+                &format!("/api/v1/courses/{course}/lessons/{lesson}/sections"),
+                json!({ "title": "S" }),
+            )
+            .await
+            .json["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        t.post(&format!("/api/v1/courses/{course}/publish"), json!({}))
+            .await;
+        let (_, lea) = t
+            .user_with_role(&format!("lea@{}.test", t.slug), "learner")
+            .await;
+        let a = t
+            .send_as(
+                &lea,
+                Method::POST,
+                &format!("/api/v1/courses/{course}/enrollment"),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+        let a = t
+            .send_as(
+                &lea,
+                Method::PUT,
+                &format!("/api/v1/courses/{course}/sections/{section}/progress"),
+                Some(json!({ "time_spent_seconds": 5 })),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        t.send_as(
+            &lea,
+            Method::POST,
+            &format!("/api/v1/courses/{course}/reviews"),
+            Some(json!({ "rating": 5 })),
+        )
+        .await;
+        t.delete(&format!(
+            "/api/v1/courses/{course}/lessons/{lesson}/sections/{section}"
+        ))
+        .await;
+    }
+    let orgs: Vec<uuid::Uuid> = tenants.iter().map(|t| t.org_id).collect();
+    let before = counts(&app, &orgs).await;
+    assert!(
+        before.iter().any(|(t, n)| t == "progress" && n[1] == 1),
+        "{before:?}"
+    );
+
+    let path = format!("/organizations/{}", tenants[1].org_id);
+    // A support admin may not; a wrong token does nothing.
+    let support = app.support_token().await;
+    let a = platform(&app, &support, Method::DELETE, &path, None).await;
+    assert_eq!(a.code(), "platform_role_required");
+    let a = platform(
+        &app,
+        &op,
+        Method::DELETE,
+        &format!("{path}?confirmation_token=guess"),
+        None,
+    )
+    .await;
+    assert_eq!(a.code(), "deletion_not_confirmed");
+    let a = platform(&app, &op, Method::DELETE, &path, None).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
+    let token = a.json["confirmation_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        counts(&app, &orgs).await,
+        before,
+        "the first step deletes nothing"
+    );
+    let a = platform(
+        &app,
+        &op,
+        Method::DELETE,
+        &format!("{path}?confirmation_token={token}"),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+
+    // Every row of the deleted tenant is gone; the others keep every row.
+    let after = counts(&app, &orgs).await;
+    for ((table, b), (_, a)) in before.iter().zip(&after) {
+        assert_eq!(a[1], 0, "{table}: rows of the deleted tenant left");
+        assert_eq!(
+            (a[0], a[2]),
+            (b[0], b[2]),
+            "{table}: another tenant's rows changed"
+        );
+    }
+    let a = app
+        .send(
+            Method::GET,
+            &tenants[1].host,
+            "/api/v1/organization",
+            Some(&tenants[1].token),
+            None,
+        )
+        .await;
+    assert_eq!(a.code(), "tenant_not_found");
+    assert_eq!(
+        platform(&app, &op, Method::GET, &path, None).await.code(),
+        "organization_not_found"
+    );
+    // The platform's record outlives it.
+    let trail = platform(
+        &app,
+        &op,
+        Method::GET,
+        &format!("/audit-logs?organization_id={}", tenants[1].org_id),
+        None,
+    )
+    .await;
+    assert_eq!(
+        trail.json["items"][0]["action"], "organization.deleted",
+        "{}",
+        trail.text
+    );
+    assert_eq!(
+        trail.json["items"][1]["action"],
+        "organization.deletion_requested"
+    );
+}
+
+#[tokio::test]
+async fn support_admins_read_and_operators_change() {
+    let app = TestApp::spawn().await;
+    let support = app.support_token().await;
+    let acme = app.tenant("acme").await;
+    let spec: Value = serde_json::from_str(&lms_api::platform_spec()).unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            let Some(access) = lms_api::access::platform_access(id) else {
+                panic!("{id}: no rule");
+            };
+            if access == lms_api::access::Access::Public || id == "platformLogout" {
+                continue;
+            }
+            let path = path
+                .replace("{organization_id}", &acme.org_id.to_string())
+                .replace("{admin_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{domain}", "nowhere.example.com");
+            let method: Method = method.to_uppercase().parse().unwrap();
+            // Valid bodies: the body is read before the caller's role.
+            let body = match id {
+                "createPlatformAdmin" => Some(json!({
+                    "email": "new@platform.test", "display_name": "New",
+                    "password": lms_tests::PASSWORD })),
+                "createOrganization" => Some(json!({
+                    "slug": "newco", "name": "New Co",
+                    "admin": { "email": "a@newco.test", "first_name": "A", "last_name": "B",
+                               "password": lms_tests::PASSWORD } })),
+                "addOrganizationDomain" => Some(json!({ "domain": "learn.newco.com" })),
+                _ if method == Method::POST || method == Method::PATCH => Some(json!({})),
+                _ => None,
+            };
+            let a = platform(&app, &support, method, &path, body).await;
+            let refused = a.code() == "platform_role_required";
+            assert_eq!(
+                refused,
+                access == lms_api::access::Access::Operator,
+                "{id}: {} {}",
+                a.status,
+                a.text
+            );
+            if refused {
+                assert_eq!(a.status, StatusCode::FORBIDDEN);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+    // Tenant admins' tokens are no platform tokens.
+    let a = platform(&app, &acme.token, Method::GET, "/organizations", None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
