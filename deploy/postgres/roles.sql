@@ -14,7 +14,11 @@
 --   lms_platform  the runtime role of the platform API. Like lms_app, plus
 --                 the registry tables (organizations, their domains, the
 --                 platform admins); tenant rows still only inside a tenant
---                 context.
+--                 context. Reads the server's statistics (pg_read_all_stats)
+--                 for the operators' monitoring.
+--   lms_usage     NOLOGIN, owns one function only (usage.tenant_usage): it
+--                 counts the rows of every tenant and returns numbers, never
+--                 rows. Nobody logs in as it or inherits it.
 --
 -- Passwords are not set here: that is the operator's business (or trust /
 -- certificate authentication), and a password in a versioned file would be
@@ -27,7 +31,8 @@ BEGIN
     FOR r IN SELECT * FROM (VALUES
         ('lms_owner',    'NOLOGIN'),
         ('lms_app',      'LOGIN'),
-        ('lms_platform', 'LOGIN')) AS t(name, login)
+        ('lms_platform', 'LOGIN'),
+        ('lms_usage',    'NOLOGIN')) AS t(name, login)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
             BEGIN
@@ -52,7 +57,7 @@ DECLARE
     r record;
 BEGIN
     FOR r IN SELECT rolname FROM pg_roles
-              WHERE rolname IN ('lms_owner', 'lms_app', 'lms_platform')
+              WHERE rolname IN ('lms_owner', 'lms_app', 'lms_platform', 'lms_usage')
                 AND (rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole OR rolreplication)
     LOOP
         EXECUTE format('ALTER ROLE %I NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION',
@@ -102,3 +107,37 @@ $$;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO lms_owner;
 GRANT USAGE ON SCHEMA public TO lms_app, lms_platform;
+
+-- The owner hands usage.tenant_usage to lms_usage (ALTER FUNCTION … OWNER
+-- needs membership); NOINHERIT keeps the owner from using its reads.
+DO $$
+BEGIN
+    IF NOT pg_has_role('lms_owner', 'lms_usage', 'MEMBER') THEN
+        BEGIN
+            GRANT lms_usage TO lms_owner;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
+    END IF;
+END
+$$;
+
+-- Monitoring: the platform role reads every statistics view, and the
+-- statement statistics where the server loads them (the embedded cluster
+-- does; elsewhere the operators' endpoint answers 503
+-- `extension_unavailable`). Creating the extension needs a superuser: a
+-- mere CREATEROLE administrator skips it.
+DO $$
+BEGIN
+    IF NOT pg_has_role('lms_platform', 'pg_read_all_stats', 'MEMBER') THEN
+        GRANT pg_read_all_stats TO lms_platform;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements')
+       AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')
+       AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+    END IF;
+EXCEPTION WHEN insufficient_privilege OR unique_violation OR duplicate_object THEN
+    NULL;
+END
+$$;

@@ -533,3 +533,102 @@ async fn support_admins_read_and_operators_change() {
     let a = platform(&app, &acme.token, Method::GET, "/organizations", None).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn usage_counts_each_tenant_on_its_own() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    // acme: two courses, a learner with progress; globex: one course.
+    let course = acme.create_course("One").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    acme.create_course("Two").await;
+    globex.create_course("Theirs").await;
+    let lesson = acme
+        .post(
+            &format!("/api/v1/courses/{course}/lessons"),
+            json!({ "title": "L" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let section = acme
+        .post(
+            &format!("/api/v1/courses/{course}/lessons/{lesson}/sections"),
+            json!({ "title": "S" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    acme.post(&format!("/api/v1/courses/{course}/publish"), json!({}))
+        .await;
+    let (_, lea) = acme.user_with_role("lea@acme.test", "learner").await;
+    acme.send_as(
+        &lea,
+        Method::POST,
+        &format!("/api/v1/courses/{course}/enrollment"),
+        None,
+    )
+    .await;
+    let a = acme
+        .send_as(
+            &lea,
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/sections/{section}/progress"),
+            Some(json!({ "time_spent_seconds": 5 })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+
+    let a = platform(
+        &app,
+        &op,
+        Method::GET,
+        &format!("/organizations/{}/usage", acme.org_id),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let got = |v: &Value| {
+        (
+            v["users"].as_i64().unwrap(),
+            v["courses"].as_i64().unwrap(),
+            v["enrollments"].as_i64().unwrap(),
+            v["progress_rows"].as_i64().unwrap(),
+            v["active_learners_30d"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(got(&a.json), (2, 2, 1, 1, 1), "{}", a.text);
+    assert!(a.json["storage_bytes"].as_i64().unwrap() > 0);
+    let list = platform(&app, &op, Method::GET, "/usage?limit=100", None).await;
+    let items = list.json["items"].as_array().unwrap();
+    let of = |org: uuid::Uuid| {
+        items
+            .iter()
+            .find(|i| i["organization_id"] == json!(org))
+            .unwrap_or_else(|| panic!("{org} missing: {}", list.text))
+    };
+    assert_eq!(got(of(acme.org_id)), (2, 2, 1, 1, 1));
+    assert_eq!(got(of(globex.org_id)), (1, 1, 0, 0, 0));
+    // Only the platform asks: not a tenant's token, not the runtime role.
+    let a = platform(&app, &acme.token, Method::GET, "/usage", None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let mut conn = app.connect_as_app().await;
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, acme.admin_id).await;
+    let err = sqlx::query("SELECT * FROM usage.tenant_usage(ARRAY[$1::uuid])")
+        .bind(globex.org_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("42501")
+    );
+}

@@ -168,6 +168,8 @@ pub const PLATFORM_OPERATIONS: &[(&str, Access)] = &[
     ("removeOrganizationDomain", Operator),
     ("verifyOrganizationDomain", Operator),
     ("listPlatformAuditLogs", Authenticated),
+    ("getOrganizationUsage", Authenticated),
+    ("listOrganizationUsage", Authenticated),
 ];
 
 /// What the platform operation `operation_id` requires.

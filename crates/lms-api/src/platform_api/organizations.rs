@@ -217,6 +217,101 @@ pub struct VerifyDomain {
     pub method: Option<VerificationMethod>,
 }
 
+/// One table's share of a tenant.
+#[derive(Object, Debug)]
+pub struct TableUsage {
+    /// The table.
+    pub table: String,
+    /// The tenant's rows in it.
+    pub rows: i64,
+    /// Bytes they take, estimated: rows times the table's average row size
+    /// (indexes and TOAST included).
+    pub bytes: i64,
+}
+
+/// What a tenant uses.
+#[derive(Object, Debug)]
+pub struct OrganizationUsage {
+    /// The organization.
+    pub organization_id: Uuid,
+    /// Its slug.
+    pub slug: String,
+    /// Users.
+    pub users: i64,
+    /// Learners who recorded progress or started a session in the last 30
+    /// days.
+    pub active_learners_30d: i64,
+    /// Courses (the trash included).
+    pub courses: i64,
+    /// Enrollments.
+    pub enrollments: i64,
+    /// Progress records.
+    pub progress_rows: i64,
+    /// Estimated bytes, all tables.
+    pub storage_bytes: i64,
+    /// Per table, largest first.
+    pub tables: Vec<TableUsage>,
+}
+
+/// A page of usage, one entry per organization.
+#[derive(Object, Debug)]
+pub struct UsagePage {
+    /// Newest organization first.
+    pub items: Vec<OrganizationUsage>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn usage_view(row: &OrgRow, usage: Option<&orgs::UsageRow>) -> OrganizationUsage {
+    let u = usage.map(|u| &u.usage);
+    let mut tables: Vec<TableUsage> = u
+        .and_then(|u| u["tables"].as_object())
+        .map(|t| {
+            t.iter()
+                .map(|(name, v)| TableUsage {
+                    table: name.clone(),
+                    rows: v["rows"].as_i64().unwrap_or(0),
+                    bytes: v["bytes"].as_i64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.table.cmp(&b.table)));
+    let rows = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t.table == name)
+            .map_or(0, |t| t.rows)
+    };
+    OrganizationUsage {
+        organization_id: row.id,
+        slug: row.slug.clone(),
+        users: rows("users"),
+        active_learners_30d: u
+            .and_then(|u| u["active_learners_30d"].as_i64())
+            .unwrap_or(0),
+        courses: rows("courses"),
+        enrollments: rows("enrollments"),
+        progress_rows: rows("progress"),
+        storage_bytes: tables.iter().map(|t| t.bytes).sum(),
+        tables,
+    }
+}
+
+#[derive(ApiResponse)]
+enum UsageFound {
+    /// The usage.
+    #[oai(status = 200)]
+    Ok(Json<OrganizationUsage>),
+}
+
+#[derive(ApiResponse)]
+enum UsageListed {
+    /// A page of usage.
+    #[oai(status = 200)]
+    Ok(Json<UsagePage>),
+}
+
 /// A page of organizations.
 #[derive(Object, Debug)]
 pub struct OrganizationPage {
@@ -442,6 +537,64 @@ impl OrganizationsApi {
             row,
             &ctx.config.base_domain,
         ))))
+    }
+
+    /// What one organization uses: users, active learners, courses,
+    /// enrollments, progress, and rows and estimated bytes per table.
+    #[oai(
+        path = "/organizations/:organization_id/usage",
+        method = "get",
+        operation_id = "getOrganizationUsage"
+    )]
+    async fn usage(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+    ) -> ApiResult<UsageFound> {
+        let mut tx = ctx.db.platform().await?;
+        authorize(&mut tx, auth.0, "getOrganizationUsage").await?;
+        let row = orgs::get(&mut tx, OrgId::from_uuid(organization_id.0))
+            .await?
+            .ok_or_else(org_not_found)?;
+        let usage = orgs::usage(&mut tx, &[row.id]).await?;
+        tx.commit().await?;
+        Ok(UsageFound::Ok(Json(usage_view(&row, usage.first()))))
+    }
+
+    /// What every organization uses, a page at a time (newest first): one
+    /// grouped count per table for the whole page.
+    #[oai(
+        path = "/usage",
+        method = "get",
+        operation_id = "listOrganizationUsage"
+    )]
+    async fn usage_list(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<UsageListed> {
+        let before = paging::cursor::<OrgId>(cursor.0.as_deref())?;
+        let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
+        let mut tx = ctx.db.platform().await?;
+        authorize(&mut tx, auth.0, "listOrganizationUsage").await?;
+        let rows = orgs::list(&mut tx, before, limit + 1).await?;
+        let (rows, next_cursor) = paging::page(rows, limit, |r| r.id.to_string());
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let usage = orgs::usage(&mut tx, &ids).await?;
+        tx.commit().await?;
+        Ok(UsageListed::Ok(Json(UsagePage {
+            items: rows
+                .iter()
+                .map(|r| usage_view(r, usage.iter().find(|u| u.organization_id == r.id)))
+                .collect(),
+            next_cursor,
+        })))
     }
 
     /// Change an organization's name, slug or settings. A new slug must be

@@ -349,3 +349,23 @@ pub async fn save_settings(tx: &mut TenantTx, settings: &Value) -> Result<(), Db
         .await?;
     Ok(())
 }
+
+/// What one tenant uses: rows and estimated bytes per tenant table, and
+/// learners active in the last 30 days (`usage.tenant_usage`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UsageRow {
+    /// The organization.
+    pub organization_id: Uuid,
+    /// `{"active_learners_30d": n, "tables": {"<table>": {"rows": n, "bytes": n}}}`.
+    pub usage: Value,
+}
+
+/// The usage of `orgs`, counted in one call for all of them.
+pub async fn usage(tx: &mut PlatformTx, orgs: &[Uuid]) -> Result<Vec<UsageRow>, DbError> {
+    Ok(
+        sqlx::query_as("SELECT organization_id, usage FROM usage.tenant_usage($1)")
+            .bind(orgs)
+            .fetch_all(tx.conn())
+            .await?,
+    )
+}
