@@ -14,8 +14,7 @@
 --   lms_platform  the runtime role of the platform API. Like lms_app, plus
 --                 the registry tables (organizations, their domains, the
 --                 platform admins); tenant rows still only inside a tenant
---                 context. Reads the server's statistics (pg_read_all_stats)
---                 for the operators' monitoring.
+--                 context.
 --   lms_usage     NOLOGIN, owns one function only (usage.tenant_usage): it
 --                 counts the rows of every tenant and returns numbers, never
 --                 rows. Nobody logs in as it or inherits it.
@@ -122,16 +121,38 @@ BEGIN
 END
 $$;
 
--- Monitoring: the platform role reads every statistics view, and the
--- statement statistics where the server loads them (the embedded cluster
--- does; elsewhere the operators' endpoint answers 503
+-- Monitoring: lms_monitor (NOLOGIN, INHERIT: it has the privileges of
+-- pg_read_all_stats and pg_read_all_settings) owns the functions that read
+-- the statement statistics for the operators' endpoints; the runtime roles
+-- stay NOINHERIT and read through those functions only. The statement
+-- statistics exist where the server loads pg_stat_statements (the embedded
+-- cluster does; elsewhere the endpoint answers 503
 -- `extension_unavailable`). Creating the extension needs a superuser: a
 -- mere CREATEROLE administrator skips it.
 DO $$
 BEGIN
-    IF NOT pg_has_role('lms_platform', 'pg_read_all_stats', 'MEMBER') THEN
-        GRANT pg_read_all_stats TO lms_platform;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lms_monitor') THEN
+        BEGIN
+            CREATE ROLE lms_monitor NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE INHERIT;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
     END IF;
+    IF NOT pg_has_role('lms_monitor', 'pg_read_all_stats', 'MEMBER') THEN
+        GRANT pg_read_all_stats TO lms_monitor;
+    END IF;
+    IF NOT pg_has_role('lms_monitor', 'pg_read_all_settings', 'MEMBER') THEN
+        GRANT pg_read_all_settings TO lms_monitor;
+    END IF;
+    IF NOT pg_has_role('lms_owner', 'lms_monitor', 'MEMBER') THEN
+        GRANT lms_monitor TO lms_owner;
+    END IF;
+EXCEPTION WHEN unique_violation OR duplicate_object THEN
+    NULL;
+END
+$$;
+DO $$
+BEGIN
     IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements')
        AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')
        AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN

@@ -335,66 +335,8 @@ async fn deleting_an_organization_takes_every_row_of_it_and_nothing_else() {
         app.tenant("globex").await,
         app.tenant("initech").await,
     ];
-    // Some of everything in each: content, learners, progress, reviews.
     for t in &tenants {
-        let course = t.create_course("Everything").await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let lesson = t
-            .post(
-                &format!("/api/v1/courses/{course}/lessons"),
-                json!({ "title": "L" }),
-            )
-            .await
-            .json["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let section = t
-            .post(
-                &format!("/api/v1/courses/{course}/lessons/{lesson}/sections"),
-                json!({ "title": "S" }),
-            )
-            .await
-            .json["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        t.post(&format!("/api/v1/courses/{course}/publish"), json!({}))
-            .await;
-        let (_, lea) = t
-            .user_with_role(&format!("lea@{}.test", t.slug), "learner")
-            .await;
-        let a = t
-            .send_as(
-                &lea,
-                Method::POST,
-                &format!("/api/v1/courses/{course}/enrollment"),
-                None,
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-        let a = t
-            .send_as(
-                &lea,
-                Method::PUT,
-                &format!("/api/v1/courses/{course}/sections/{section}/progress"),
-                Some(json!({ "time_spent_seconds": 5 })),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-        t.send_as(
-            &lea,
-            Method::POST,
-            &format!("/api/v1/courses/{course}/reviews"),
-            Some(json!({ "rating": 5 })),
-        )
-        .await;
-        t.delete(&format!(
-            "/api/v1/courses/{course}/lessons/{lesson}/sections/{section}"
-        ))
-        .await;
+        populate(t).await;
     }
     let orgs: Vec<uuid::Uuid> = tenants.iter().map(|t| t.org_id).collect();
     let before = counts(&app, &orgs).await;
@@ -631,4 +573,216 @@ async fn usage_counts_each_tenant_on_its_own() {
         err.as_database_error().and_then(|d| d.code()).as_deref(),
         Some("42501")
     );
+}
+
+#[tokio::test]
+async fn operators_see_the_database_servers_statistics() {
+    let app = TestApp::spawn().await;
+    let support = app.support_token().await;
+    let acme = app.tenant("acme").await;
+    acme.create_course("Counted").await;
+    let tables = platform(&app, &support, Method::GET, "/monitoring/tables", None).await;
+    assert_eq!(tables.status, StatusCode::OK, "{}", tables.text);
+    let courses = tables.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "courses")
+        .unwrap_or_else(|| panic!("{}", tables.text));
+    assert!(courses["total_bytes"].as_i64().unwrap() > 0);
+    for path in ["/monitoring/unused-indexes", "/monitoring/cache"] {
+        let a = platform(&app, &support, Method::GET, path, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text);
+    }
+    // Statement statistics where the server loads them; a clear 503 where
+    // it does not.
+    let mut su = app.connect_as_superuser().await;
+    let preload: String = sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')")
+        .fetch_one(&mut su)
+        .await
+        .unwrap();
+    let a = platform(
+        &app,
+        &support,
+        Method::GET,
+        "/monitoring/statements?limit=100",
+        None,
+    )
+    .await;
+    if preload.contains("pg_stat_statements") {
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        assert!(
+            a.json["items"].as_array().is_some_and(|i| !i.is_empty()),
+            "{}",
+            a.text
+        );
+    } else {
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "extension_unavailable")
+        );
+    }
+    // Not for tenants.
+    let a = platform(&app, &acme.token, Method::GET, "/monitoring/tables", None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Some of everything in a tenant: a published course with content (one
+/// section in the trash), a learner with an enrollment, progress and a
+/// review.
+async fn populate(t: &lms_tests::Tenant<'_>) {
+    let id = |a: Answer| {
+        assert!(a.status.is_success(), "{}", a.text);
+        a.json["id"].as_str().unwrap().to_owned()
+    };
+    let course = t.create_course("Everything").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lesson = id(t
+        .post(
+            &format!("/api/v1/courses/{course}/lessons"),
+            json!({ "title": "L" }),
+        )
+        .await);
+    let mut sections = Vec::new();
+    for title in ["S", "Gone"] {
+        sections.push(id(t
+            .post(
+                &format!("/api/v1/courses/{course}/lessons/{lesson}/sections"),
+                json!({ "title": title }),
+            )
+            .await));
+    }
+    t.post(&format!("/api/v1/courses/{course}/publish"), json!({}))
+        .await;
+    let (_, lea) = t
+        .user_with_role(&format!("lea@{}.test", t.slug), "learner")
+        .await;
+    let a = t
+        .send_as(
+            &lea,
+            Method::POST,
+            &format!("/api/v1/courses/{course}/enrollment"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let a = t
+        .send_as(
+            &lea,
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/sections/{}/progress", sections[0]),
+            Some(json!({ "time_spent_seconds": 5 })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    t.send_as(
+        &lea,
+        Method::POST,
+        &format!("/api/v1/courses/{course}/reviews"),
+        Some(json!({ "rating": 5 })),
+    )
+    .await;
+    t.delete(&format!(
+        "/api/v1/courses/{course}/lessons/{lesson}/sections/{}",
+        sections[1]
+    ))
+    .await;
+}
+
+/// An organization's export archive, read and checked.
+async fn export(app: &TestApp, op: &str, org: uuid::Uuid) -> lms_api::portable::Archive {
+    let a = platform(
+        app,
+        op,
+        Method::GET,
+        &format!("/organizations/{org}/export"),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    lms_api::portable::read(a.text.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn an_exported_organization_arrives_elsewhere_whole() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    populate(&acme).await;
+    populate(&globex).await;
+    let archive = export(&app, &op, acme.org_id).await;
+    assert_eq!(archive.manifest.slug, "acme");
+    // Nothing of another organization, and the tables that hold acme's data
+    // are all there.
+    for t in &archive.tables {
+        for line in t.ndjson.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let row: Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(row["organization_id"], json!(acme.org_id), "{}", t.table);
+        }
+    }
+    for table in [
+        "users",
+        "courses",
+        "sections",
+        "progress",
+        "reviews",
+        "audit_logs",
+    ] {
+        let t = archive.tables.iter().find(|t| t.table == table).unwrap();
+        assert!(t.rows > 0, "{table} is empty");
+    }
+    assert!(archive.tables.iter().all(|t| t.table != "refresh_tokens"));
+    let support = app.support_token().await;
+    let a = platform(
+        &app,
+        &support,
+        Method::GET,
+        &format!("/organizations/{}/export", acme.org_id),
+        None,
+    )
+    .await;
+    assert_eq!(a.code(), "platform_role_required");
+
+    // Into another installation, ids kept; exported again there, every
+    // table is the same, byte for byte.
+    let other = TestApp::spawn().await;
+    let mut su = other.connect_as_superuser().await;
+    let org =
+        lms_db::queries::portable::import(&mut su, &archive.organization, None, &archive.tables)
+            .await
+            .unwrap();
+    assert_eq!(org, acme.org_id);
+    let again = export(&other, &other.platform_token().await, acme.org_id).await;
+    assert_eq!(again.organization, archive.organization);
+    assert_eq!(again.tables, archive.tables);
+    // And it serves: its admin logs in there with the same password.
+    let a = other
+        .send(
+            Method::POST,
+            &acme.host,
+            "/api/v1/auth/token",
+            None,
+            Some(Body::Json(
+                json!({ "email": "admin@acme.test", "password": lms_tests::PASSWORD }),
+            )),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    // A damaged archive is refused before anything is written.
+    let raw = platform(
+        &app,
+        &op,
+        Method::GET,
+        &format!("/organizations/{}/export", acme.org_id),
+        None,
+    )
+    .await
+    .text;
+    let damaged = raw.replacen("\"Everything\"", "\"Everythinx\"", 1);
+    assert_ne!(raw, damaged);
+    let err = lms_api::portable::read(damaged.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
 }

@@ -170,6 +170,11 @@ pub const PLATFORM_OPERATIONS: &[(&str, Access)] = &[
     ("listPlatformAuditLogs", Authenticated),
     ("getOrganizationUsage", Authenticated),
     ("listOrganizationUsage", Authenticated),
+    ("listSlowStatements", Authenticated),
+    ("listTableStats", Authenticated),
+    ("listUnusedIndexes", Authenticated),
+    ("getCacheStats", Authenticated),
+    ("exportOrganization", Operator),
 ];
 
 /// What the platform operation `operation_id` requires.

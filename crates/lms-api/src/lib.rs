@@ -16,6 +16,7 @@ pub mod maintenance;
 pub mod paging;
 pub mod payload;
 pub mod platform_api;
+pub mod portable;
 pub mod provision;
 pub mod reader;
 pub mod request_id;

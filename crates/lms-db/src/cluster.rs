@@ -81,6 +81,7 @@ impl LocalCluster {
             .arg("-k")
             .arg(&data_dir)
             .args(["-c", "max_connections=200", "-c", "shared_buffers=64MB"])
+            .args(statement_statistics(&bin_dir))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file(&data_dir)?)
@@ -301,4 +302,15 @@ fn spawn_watchdog(
     let mut stdin = child.stdin.take().context("watchdog stdin")?;
     stdin.flush()?;
     Ok((child, stdin))
+}
+
+/// Loads `pg_stat_statements` (the operators' slowest statements) when the
+/// installation has it, as the Debian and most other packages do.
+fn statement_statistics(bin_dir: &Path) -> Vec<&'static str> {
+    let lib = bin_dir.join("../lib/pg_stat_statements.so");
+    if lib.is_file() {
+        vec!["-c", "shared_preload_libraries=pg_stat_statements"]
+    } else {
+        Vec::new()
+    }
 }

@@ -35,6 +35,14 @@ pub enum Command {
         #[arg(long, default_value = "openapi")]
         out: PathBuf,
     },
+    /// Load an organization exported by another installation (ids kept).
+    Import {
+        /// The archive from `GET /platform/v1/organizations/{id}/export`.
+        file: PathBuf,
+        /// Serve it under this slug instead of the one it had.
+        #[arg(long)]
+        slug: Option<String>,
+    },
     /// Create a platform admin (the first one is made this way).
     CreatePlatformAdmin {
         /// Login e-mail.

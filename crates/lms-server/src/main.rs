@@ -29,6 +29,29 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(folder = %out.display(), "OpenAPI documents written");
             Ok(())
         }
+        Some(Command::Import { file, slug }) => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let archive = lms_api::portable::read(&bytes)
+                .with_context(|| format!("reading the archive {}", file.display()))?;
+            if let Some(s) = &slug {
+                lms_domain::Slug::parse("slug", s)?;
+            }
+            let (_cluster, admin) = admin_url(&cli.db).await?;
+            lms_db::migrate::run(&admin).await?;
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
+            let org = lms_db::queries::portable::import(
+                &mut conn,
+                &archive.organization,
+                slug.as_deref(),
+                &archive.tables,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("importing: {e}"))?;
+            let rows: u64 = archive.tables.iter().map(|t| t.rows).sum();
+            tracing::info!(%org, rows, "organization imported");
+            Ok(())
+        }
         Some(Command::CreatePlatformAdmin {
             email,
             name,

@@ -3,6 +3,7 @@
 mod admins;
 mod audit;
 mod auth;
+mod monitoring;
 mod organizations;
 
 use lms_db::queries::platform_admins;
@@ -27,6 +28,8 @@ pub enum PlatformTags {
     Organizations,
     /// What platform admins did.
     Audit,
+    /// The database server, for operators.
+    Monitoring,
 }
 
 /// A platform access token from `POST /platform/v1/auth/token`.
@@ -90,6 +93,7 @@ pub fn service() -> OpenApiService<
         admins::AdminsApi,
         organizations::OrganizationsApi,
         audit::PlatformAuditApi,
+        monitoring::MonitoringApi,
     ),
     (),
 > {
@@ -99,6 +103,7 @@ pub fn service() -> OpenApiService<
             admins::AdminsApi,
             organizations::OrganizationsApi,
             audit::PlatformAuditApi,
+            monitoring::MonitoringApi,
         ),
         "Tenantry LMS platform API",
         env!("CARGO_PKG_VERSION"),

@@ -7,7 +7,7 @@ use lms_domain::{
 };
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::json;
 use uuid::Uuid;
@@ -380,6 +380,17 @@ enum DomainRemoved {
     NoContent,
 }
 
+#[derive(ApiResponse)]
+enum Exported {
+    /// The archive (tar): `manifest.json` (format, schema version, rows and
+    /// SHA-256 per table), `organization.json`, `tables/<table>.ndjson`.
+    #[oai(status = 200, content_type = "application/x-tar")]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+}
+
 fn org_not_found() -> ApiError {
     ApiError::not_found("organization_not_found", "no such organization")
 }
@@ -537,6 +548,45 @@ impl OrganizationsApi {
             row,
             &ctx.config.base_domain,
         ))))
+    }
+
+    /// Export every row of an organization as an archive another
+    /// installation loads with `lms import` (ids kept). Login sessions and
+    /// refresh tokens are not carried: users log in again.
+    #[oai(
+        path = "/organizations/:organization_id/export",
+        method = "get",
+        operation_id = "exportOrganization"
+    )]
+    async fn export(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        organization_id: Path<Uuid>,
+    ) -> ApiResult<Exported> {
+        let org = OrgId::from_uuid(organization_id.0);
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "exportOrganization").await?;
+        let (registry, tables) = lms_db::queries::portable::export(unit.tx(), org.as_uuid())
+            .await?
+            .ok_or_else(org_not_found)?;
+        let archive = crate::portable::write(&registry, &tables).map_err(ApiError::internal)?;
+        unit.audit(
+            auth.0.admin,
+            "organization.exported",
+            Some(org),
+            json!({
+                "bytes": archive.len(),
+                "rows": tables.iter().map(|t| t.rows).sum::<u64>(),
+            }),
+        )
+        .await?;
+        unit.commit().await?;
+        let slug = registry["slug"].as_str().unwrap_or("organization");
+        Ok(Exported::Ok(
+            Binary(archive),
+            format!("attachment; filename=\"{slug}.tar\""),
+        ))
     }
 
     /// What one organization uses: users, active learners, courses,
