@@ -20,7 +20,8 @@ CREATE POLICY tenant_isolation ON users AS PERMISSIVE FOR ALL TO lms_app, lms_pl
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON users FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON users TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users TO lms_app;
+GRANT SELECT ON users TO lms_platform;
 
 -- roles: the current tenant's roles (system and custom).
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -44,7 +45,8 @@ DROP POLICY IF EXISTS roles_removed ON roles;
 CREATE POLICY roles_removed ON roles AS RESTRICTIVE FOR DELETE TO lms_app
     USING ((SELECT app.actor_has('role:manage')));
 REVOKE ALL ON roles FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON roles TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON roles TO lms_app;
+GRANT SELECT ON roles TO lms_platform;
 
 -- user_roles: role assignments inside the current tenant; the composite
 -- keys stop an assignment from naming another tenant's user or role.
@@ -76,7 +78,8 @@ DROP POLICY IF EXISTS assignments_taken ON user_roles;
 CREATE POLICY assignments_taken ON user_roles AS RESTRICTIVE FOR DELETE TO lms_app
     USING ((SELECT app.actor_has('role:manage')));
 REVOKE ALL ON user_roles FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON user_roles TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON user_roles TO lms_app;
+GRANT SELECT ON user_roles TO lms_platform;
 
 -- user_profiles: profiles of the current tenant's users.
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -88,33 +91,36 @@ CREATE POLICY tenant_isolation ON user_profiles AS PERMISSIVE FOR ALL TO lms_app
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON user_profiles FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON user_profiles TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON user_profiles TO lms_app;
+GRANT SELECT ON user_profiles TO lms_platform;
 
 -- auth_sessions: logins of the current tenant's users. No DELETE: the
 -- runtime only revokes (revoked_at); rows go with their user.
--- tenant_isolation (lms_app, lms_platform): organization_id is the
--- transaction's tenant, for reading (USING) and writing (WITH CHECK).
+-- tenant_isolation (lms_app): organization_id is the transaction's
+-- tenant, for reading (USING) and writing (WITH CHECK). The platform role
+-- has no use for them (they are not exported) and no grant.
 ALTER TABLE auth_sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE auth_sessions FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON auth_sessions;
-CREATE POLICY tenant_isolation ON auth_sessions AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+CREATE POLICY tenant_isolation ON auth_sessions AS PERMISSIVE FOR ALL TO lms_app
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
-REVOKE ALL ON auth_sessions FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE ON auth_sessions TO lms_app, lms_platform;
+REVOKE ALL ON auth_sessions FROM PUBLIC, lms_platform;
+GRANT SELECT, INSERT, UPDATE ON auth_sessions TO lms_app;
 
 -- refresh_tokens: digests of the current tenant's refresh tokens. No
 -- DELETE: spent tokens are marked (used_at), so a replay is recognised.
--- tenant_isolation (lms_app, lms_platform): organization_id is the
--- transaction's tenant, for reading (USING) and writing (WITH CHECK).
+-- tenant_isolation (lms_app): organization_id is the transaction's
+-- tenant, for reading (USING) and writing (WITH CHECK). The platform role
+-- has no use for them (they are not exported) and no grant.
 ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE refresh_tokens FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON refresh_tokens;
-CREATE POLICY tenant_isolation ON refresh_tokens AS PERMISSIVE FOR ALL TO lms_app, lms_platform
+CREATE POLICY tenant_isolation ON refresh_tokens AS PERMISSIVE FOR ALL TO lms_app
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
-REVOKE ALL ON refresh_tokens FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE ON refresh_tokens TO lms_app, lms_platform;
+REVOKE ALL ON refresh_tokens FROM PUBLIC, lms_platform;
+GRANT SELECT, INSERT, UPDATE ON refresh_tokens TO lms_app;
 
 -- Platform sessions and refresh tokens: the platform role only; lms_app has
 -- no grant.

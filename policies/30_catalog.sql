@@ -20,7 +20,8 @@ CREATE POLICY tenant_isolation ON courses AS PERMISSIVE FOR ALL TO lms_app, lms_
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON courses FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON courses TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON courses TO lms_app;
+GRANT SELECT ON courses TO lms_platform;
 
 -- lessons: lessons of the current tenant's courses.
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -32,7 +33,8 @@ CREATE POLICY tenant_isolation ON lessons AS PERMISSIVE FOR ALL TO lms_app, lms_
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON lessons FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON lessons TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON lessons TO lms_app;
+GRANT SELECT ON lessons TO lms_platform;
 
 -- sections: sections of the current tenant's lessons.
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -44,7 +46,8 @@ CREATE POLICY tenant_isolation ON sections AS PERMISSIVE FOR ALL TO lms_app, lms
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON sections FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON sections TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON sections TO lms_app;
+GRANT SELECT ON sections TO lms_platform;
 
 -- categories: the current tenant's category tree.
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -56,7 +59,8 @@ CREATE POLICY tenant_isolation ON categories AS PERMISSIVE FOR ALL TO lms_app, l
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON categories FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON categories TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON categories TO lms_app;
+GRANT SELECT ON categories TO lms_platform;
 
 -- tags: the current tenant's tags.
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -68,7 +72,8 @@ CREATE POLICY tenant_isolation ON tags AS PERMISSIVE FOR ALL TO lms_app, lms_pla
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON tags FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON tags TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tags TO lms_app;
+GRANT SELECT ON tags TO lms_platform;
 
 -- course_categories: links between the current tenant's courses and
 -- categories.
@@ -81,7 +86,8 @@ CREATE POLICY tenant_isolation ON course_categories AS PERMISSIVE FOR ALL TO lms
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON course_categories FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON course_categories TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON course_categories TO lms_app;
+GRANT SELECT ON course_categories TO lms_platform;
 
 -- course_tags: links between the current tenant's courses and tags.
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -93,7 +99,8 @@ CREATE POLICY tenant_isolation ON course_tags AS PERMISSIVE FOR ALL TO lms_app, 
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON course_tags FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON course_tags TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON course_tags TO lms_app;
+GRANT SELECT ON course_tags TO lms_platform;
 
 -- course_versions: published snapshots of the current tenant's courses.
 -- tenant_isolation (lms_app, lms_platform): organization_id is the
@@ -108,7 +115,7 @@ REVOKE ALL ON course_versions FROM PUBLIC;
 -- Snapshots are immutable for the tenant role: written once, on publish.
 REVOKE ALL ON course_versions FROM lms_app;
 GRANT SELECT, INSERT ON course_versions TO lms_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON course_versions TO lms_platform;
+GRANT SELECT ON course_versions TO lms_platform;
 
 -- course_staff: who teaches which course; every user of the tenant reads
 -- it, its owners (and holders of 'course:write:any') change it.
@@ -129,7 +136,8 @@ DROP POLICY IF EXISTS unstaffed_by_owners ON course_staff;
 CREATE POLICY unstaffed_by_owners ON course_staff AS RESTRICTIVE FOR DELETE TO lms_app
     USING (app.may_staff_course(course_id, user_id, role));
 REVOKE ALL ON course_staff FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON course_staff TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON course_staff TO lms_app;
+GRANT SELECT ON course_staff TO lms_platform;
 
 -- Course writes (lms_app, RESTRICTIVE, on top of tenant_isolation): a
 -- course and everything under it (lessons, sections, category and tag

@@ -20,7 +20,8 @@ CREATE POLICY tenant_isolation ON enrollments AS PERMISSIVE FOR ALL TO lms_app, 
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON enrollments FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON enrollments TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON enrollments TO lms_app;
+GRANT SELECT ON enrollments TO lms_platform;
 
 -- progress: the current tenant's progress rows (narrowed by own_rows
 -- below).
@@ -33,7 +34,8 @@ CREATE POLICY tenant_isolation ON progress AS PERMISSIVE FOR ALL TO lms_app, lms
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON progress FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON progress TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON progress TO lms_app;
+GRANT SELECT ON progress TO lms_platform;
 
 -- learning_sessions: the current tenant's learning sessions (narrowed by
 -- own_rows below).
@@ -46,7 +48,8 @@ CREATE POLICY tenant_isolation ON learning_sessions AS PERMISSIVE FOR ALL TO lms
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON learning_sessions FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON learning_sessions TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON learning_sessions TO lms_app;
+GRANT SELECT ON learning_sessions TO lms_platform;
 
 -- reviews: the current tenant's reviews; every learner of the tenant may
 -- read all of them.
@@ -59,7 +62,8 @@ CREATE POLICY tenant_isolation ON reviews AS PERMISSIVE FOR ALL TO lms_app, lms_
     USING (organization_id = (SELECT app.current_org_id()))
     WITH CHECK (organization_id = (SELECT app.current_org_id()));
 REVOKE ALL ON reviews FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON reviews TO lms_app, lms_platform;
+GRANT SELECT, INSERT, UPDATE, DELETE ON reviews TO lms_app;
+GRANT SELECT ON reviews TO lms_platform;
 
 -- Own rows. On top of the tenant boundary, a RESTRICTIVE policy (ANDed
 -- with tenant_isolation) for lms_app: a user sees and writes only their own
@@ -140,7 +144,8 @@ DROP POLICY IF EXISTS certificates_issued ON certificates;
 CREATE POLICY certificates_issued ON certificates AS RESTRICTIVE FOR INSERT TO lms_app
     WITH CHECK (user_id = (SELECT app.current_user_id()) OR (SELECT app.actor_has('enrollment:manage')));
 REVOKE ALL ON certificates FROM PUBLIC;
-GRANT SELECT, INSERT ON certificates TO lms_app, lms_platform;
+GRANT SELECT, INSERT ON certificates TO lms_app;
+GRANT SELECT ON certificates TO lms_platform;
 
 -- own_rows_written on progress and learning_sessions: reading everyone's
 -- ('progress:read:any') is not changing or removing anyone's.

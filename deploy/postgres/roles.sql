@@ -11,13 +11,18 @@
 --                 without a tenant context.
 --   lms_app       the runtime role of tenant requests. LOGIN, owns nothing,
 --                 DML only, every row filtered by row-level security.
---   lms_platform  the runtime role of the platform API. Like lms_app, plus
---                 the registry tables (organizations, their domains, the
---                 platform admins); tenant rows still only inside a tenant
---                 context.
+--   lms_platform  the runtime role of the platform API. Writes the registry
+--                 tables (organizations, their domains, the platform admins
+--                 and their audit trail); reads tenant rows, only inside a
+--                 tenant context, and writes none (see lms_steward).
 --   lms_usage     NOLOGIN, owns one function only (usage.tenant_usage): it
 --                 counts the rows of every tenant and returns numbers, never
 --                 rows. Nobody logs in as it or inherits it.
+--   lms_steward   NOLOGIN, owns the few functions of schema `steward` through
+--                 which the platform role writes inside a tenant (seeding a
+--                 new organization, the periodic housekeeping, re-indexing
+--                 the catalog in a new language); lms_platform itself only
+--                 reads tenant rows.
 --
 -- Passwords are not set here: that is the operator's business (or trust /
 -- certificate authentication), and a password in a versioned file would be
@@ -31,7 +36,8 @@ BEGIN
         ('lms_owner',    'NOLOGIN'),
         ('lms_app',      'LOGIN'),
         ('lms_platform', 'LOGIN'),
-        ('lms_usage',    'NOLOGIN')) AS t(name, login)
+        ('lms_usage',    'NOLOGIN'),
+        ('lms_steward',  'NOLOGIN')) AS t(name, login)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
             BEGIN
@@ -56,7 +62,7 @@ DECLARE
     r record;
 BEGIN
     FOR r IN SELECT rolname FROM pg_roles
-              WHERE rolname IN ('lms_owner', 'lms_app', 'lms_platform', 'lms_usage')
+              WHERE rolname IN ('lms_owner', 'lms_app', 'lms_platform', 'lms_usage', 'lms_steward')
                 AND (rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole OR rolreplication)
     LOOP
         EXECUTE format('ALTER ROLE %I NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION',
@@ -107,17 +113,22 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO lms_owner;
 GRANT USAGE ON SCHEMA public TO lms_app, lms_platform;
 
--- The owner hands usage.tenant_usage to lms_usage (ALTER FUNCTION … OWNER
--- needs membership); NOINHERIT keeps the owner from using its reads.
+-- The owner hands usage.tenant_usage to lms_usage and the steward functions
+-- to lms_steward (ALTER FUNCTION … OWNER needs membership); NOINHERIT keeps
+-- the owner from using their rights.
 DO $$
+DECLARE
+    r text;
 BEGIN
-    IF NOT pg_has_role('lms_owner', 'lms_usage', 'MEMBER') THEN
-        BEGIN
-            GRANT lms_usage TO lms_owner;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL;
-        END;
-    END IF;
+    FOREACH r IN ARRAY ARRAY['lms_usage', 'lms_steward'] LOOP
+        IF NOT pg_has_role('lms_owner', r, 'MEMBER') THEN
+            BEGIN
+                EXECUTE format('GRANT %I TO lms_owner', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
 END
 $$;
 

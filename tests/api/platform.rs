@@ -786,3 +786,181 @@ async fn an_exported_organization_arrives_elsewhere_whole() {
     let err = lms_api::portable::read(damaged.as_bytes()).unwrap_err();
     assert!(err.to_string().contains("checksum"), "{err}");
 }
+
+/// The platform role reads every tenant table inside a tenant context but
+/// writes none of them: seeding a new organization, the housekeeping and
+/// re-indexing go through the steward functions, each doing one thing for
+/// one organization.
+#[tokio::test]
+async fn the_platform_role_reads_tenants_and_writes_them_only_through_the_steward() {
+    use lms_tests::sql_outcome;
+    use sqlx::Connection;
+
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    populate(&acme).await;
+    let globex = app.tenant("globex").await;
+    let mut conn = app.connect_as_platform().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(acme.org_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+
+    // Reads, inside the tenant only.
+    for table in [
+        "users",
+        "courses",
+        "sections",
+        "enrollments",
+        "progress",
+        "reviews",
+    ] {
+        let (mine, foreign): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FILTER (WHERE organization_id = $1), \
+                    count(*) FILTER (WHERE organization_id <> $1) FROM {table}"
+        )))
+        .bind(acme.org_id)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert!(
+            mine > 0,
+            "{table}: the platform role reads the tenant's rows"
+        );
+        assert_eq!(foreign, 0, "{table}: and no other tenant's");
+    }
+
+    // No write on a tenant table, and no reading of login secrets.
+    let a = acme.org_id;
+    for (what, sql) in [
+        (
+            "update a course",
+            format!("UPDATE courses SET title = 'x' WHERE organization_id = '{a}'"),
+        ),
+        (
+            "delete a course",
+            format!("DELETE FROM courses WHERE organization_id = '{a}'"),
+        ),
+        (
+            "add a user",
+            format!(
+                "INSERT INTO users (organization_id, id, email, first_name, last_name) \
+             VALUES ('{a}', gen_random_uuid(), 'x@y.test', 'X', 'Y')"
+            ),
+        ),
+        (
+            "widen a role",
+            format!("UPDATE roles SET permissions = '[]' WHERE organization_id = '{a}'"),
+        ),
+        (
+            "grant a role",
+            format!(
+                "INSERT INTO user_roles (organization_id, user_id, role_id) \
+             SELECT organization_id, user_id, role_id FROM user_roles WHERE organization_id = '{a}'"
+            ),
+        ),
+        (
+            "set a grade",
+            format!("UPDATE enrollments SET final_grade = 100 WHERE organization_id = '{a}'"),
+        ),
+        (
+            "drop progress",
+            format!("DELETE FROM progress WHERE organization_id = '{a}'"),
+        ),
+        (
+            "edit a review",
+            format!("UPDATE reviews SET rating = 1 WHERE organization_id = '{a}'"),
+        ),
+        (
+            "write the audit trail",
+            format!(
+                "INSERT INTO audit_logs (organization_id, id, table_name, record_id, action) \
+             VALUES ('{a}', gen_random_uuid(), 'users', gen_random_uuid(), 'CREATE')"
+            ),
+        ),
+        ("read sessions", "SELECT 1 FROM auth_sessions".to_owned()),
+        (
+            "read refresh tokens",
+            "SELECT 1 FROM refresh_tokens".to_owned(),
+        ),
+        ("empty a table", "TRUNCATE sections".to_owned()),
+    ] {
+        sqlx::query("SAVEPOINT s").execute(&mut *tx).await.unwrap();
+        let outcome = sql_outcome(
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut *tx)
+                .await,
+        );
+        assert_eq!(outcome, "42501", "{what}: {sql}");
+        sqlx::query("ROLLBACK TO SAVEPOINT s")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+
+    // The seeding function refuses a living organization, so it cannot add
+    // an admin to one.
+    sqlx::query("SAVEPOINT s").execute(&mut *tx).await.unwrap();
+    let outcome = sql_outcome(
+        sqlx::query("SELECT steward.seed_organization($1, '[]', $2, 'admin')")
+            .bind(globex.org_id)
+            .bind(
+                json!({ "id": uuid::Uuid::new_v4(), "email": "mole@globex.test",
+                          "first_name": "M", "last_name": "M", "password_hash": null }),
+            )
+            .execute(&mut *tx)
+            .await,
+    );
+    assert_eq!(outcome, "55000");
+    sqlx::query("ROLLBACK TO SAVEPOINT s")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+
+    // The housekeeping of another tenant leaves the caller's context as it was.
+    sqlx::query("SELECT * FROM steward.sweep_tenant($1, now())")
+        .bind(globex.org_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let current: String = sqlx::query_scalar("SELECT current_setting('app.org_id')")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(current, acme.org_id.to_string());
+    tx.rollback().await.unwrap();
+
+    // The tenant role cannot call the steward at all.
+    let mut tenant = app.connect_as_app().await;
+    let outcome = sql_outcome(
+        sqlx::query("SELECT * FROM steward.sweep_tenant($1, now())")
+            .bind(acme.org_id)
+            .execute(&mut tenant)
+            .await,
+    );
+    assert_eq!(outcome, "42501");
+
+    // The steward is an unprivileged role that nobody logs in as, and its
+    // functions pin their search_path.
+    let mut su = app.connect_as_superuser().await;
+    let (login, privileged): (bool, bool) = sqlx::query_as(
+        "SELECT rolcanlogin, rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb \
+           FROM pg_roles WHERE rolname = 'lms_steward'",
+    )
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert!(!login && !privileged);
+    let loose: Vec<String> = sqlx::query_scalar(
+        "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+          WHERE n.nspname = 'steward' \
+            AND (p.proowner <> 'lms_steward'::regrole OR NOT p.prosecdef \
+                 OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'))",
+    )
+    .fetch_all(&mut su)
+    .await
+    .unwrap();
+    assert!(loose.is_empty(), "{loose:?}");
+}

@@ -341,6 +341,14 @@ impl TestApp {
             .expect("connect as lms_app")
     }
 
+    /// A connection as the platform role, with no tenant set.
+    pub async fn connect_as_platform(&self) -> PgConnection {
+        let url = startup::role_url(&self.superuser_url(), "lms_platform").unwrap();
+        PgConnection::connect(&url)
+            .await
+            .expect("connect as lms_platform")
+    }
+
     /// A superuser connection (setup and catalog inspection only).
     pub async fn connect_as_superuser(&self) -> PgConnection {
         PgConnection::connect(&self.superuser_url())

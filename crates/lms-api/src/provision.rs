@@ -64,9 +64,8 @@ pub fn new_verification_token() -> String {
 /// The tenant half of a new organization, inside it: the default roles and
 /// the first admin, who holds the `admin` role.
 pub async fn seed(tx: &mut TenantTx, new: &NewOrganization) -> Result<UserId, DbError> {
-    let roles = users::create_default_roles(tx).await?;
     let admin = UserId::new();
-    users::create(
+    users::seed_organization(
         tx,
         &NewUser {
             id: admin,
@@ -75,13 +74,9 @@ pub async fn seed(tx: &mut TenantTx, new: &NewOrganization) -> Result<UserId, Db
             last_name: new.admin_last_name.as_str(),
             password_hash: Some(&new.admin_password_hash),
         },
+        ADMIN_ROLE_NAME,
     )
     .await?;
-    for (name, role) in roles {
-        if name == ADMIN_ROLE_NAME {
-            users::assign_role(tx, admin, role).await?;
-        }
-    }
     Ok(admin)
 }
 

@@ -713,11 +713,12 @@ impl OrganizationsApi {
             .settings
             .as_ref()
             .is_some_and(|p| p.search_language.is_some());
-        let mut unit = unit.into_tenant(org).await?;
-        if let (true, Some(applied)) = (language_changed, &applied) {
+        if language_changed {
             // Re-index the catalog in the new language.
-            lms_db::queries::courses::set_search_language(unit.tx(), &applied.search_language)
-                .await?;
+            orgs::apply_search_language(unit.tx(), org).await?;
+        }
+        let mut unit = unit.into_tenant(org).await?;
+        if language_changed {
             unit.changed_courses([]);
         }
         unit.commit().await?;

@@ -944,127 +944,26 @@ pub struct Swept {
     pub trash_purged: u64,
 }
 
-/// The service's periodic housekeeping of tenant `org`, from an operator's
-/// transaction: idle sessions end at their last heartbeat, enrollments past
-/// their access end become EXPIRED.
+/// The service's periodic housekeeping of tenant `org`, from a platform
+/// transaction, through `steward.sweep_tenant`: idle sessions end at their
+/// last heartbeat, enrollments past their access end become EXPIRED, the
+/// trash empties after the organization's retention period.
 pub async fn sweep_tenant(
     tx: &mut crate::PlatformTx,
     org: lms_domain::OrgId,
     idle_before: DateTime<Utc>,
 ) -> Result<Swept, DbError> {
-    let conn = tx.conn();
-    sqlx::query("SELECT set_config('app.org_id', $1::text, true)")
-        .bind(org.to_string())
-        .execute(&mut *conn)
-        .await?;
-    let closed = sqlx::query(
-        "UPDATE learning_sessions SET ended_at = last_seen_at, \
-                duration_seconds = extract(epoch FROM last_seen_at - started_at)::int \
-          WHERE organization_id = $1 AND ended_at IS NULL AND last_seen_at < $2",
-    )
-    .bind(org.as_uuid())
-    .bind(idle_before)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    // Each expiry is an event of the tenant's feed, like a status change
-    // through the API (no acting user: the service did it).
-    let expired = sqlx::query(
-        "WITH expired AS ( \
-             UPDATE enrollments SET status = 'EXPIRED' \
-              WHERE organization_id = $1 AND status IN ('ACTIVE', 'PAUSED') AND access_ends_at <= now() \
-             RETURNING id, user_id, course_id) \
-         INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
-         SELECT $1, app.uuid_v7(), 'enrollment.status_changed', id, \
-                jsonb_build_object('id', id, 'user_id', user_id, 'course_id', course_id, \
-                                   'to', 'EXPIRED', 'reason', 'access_ended') \
-           FROM expired",
-    )
-    .bind(org.as_uuid())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    // The trash empties itself after the organization's retention period
-    // (`trash_retention_days`, 30 by default).
-    let purged = sqlx::query(
-        "WITH purged AS ( \
-             DELETE FROM courses c \
-              WHERE c.organization_id = $1 AND c.deleted_at IS NOT NULL \
-                AND c.deleted_at < now() - app.trash_retention($1) \
-             RETURNING id) \
-         INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
-         SELECT $1, app.uuid_v7(), 'course.purged', id, \
-                jsonb_build_object('course_id', id, 'reason', 'retention') \
-           FROM purged",
-    )
-    .bind(org.as_uuid())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let purged = purged
-        + sqlx::query(
-            "WITH purged AS ( \
-                 DELETE FROM categories k \
-                  WHERE k.organization_id = $1 AND k.deleted_at IS NOT NULL \
-                    AND k.deleted_at < now() - app.trash_retention($1) \
-                 RETURNING id) \
-             INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
-             SELECT $1, app.uuid_v7(), 'category.purged', id, \
-                    jsonb_build_object('id', id, 'reason', 'retention') \
-               FROM purged",
-        )
-        .bind(org.as_uuid())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    // Lessons and sections in the trash go too, except what learners still
-    // need (progress on it, or in the version they are pinned to): that
-    // stays in the trash until its course goes.
-    let purged = purged
-        + sqlx::query(
-            "WITH purged AS ( \
-                 DELETE FROM sections s USING lessons l \
-                  WHERE s.organization_id = $1 AND s.deleted_at IS NOT NULL \
-                    AND s.deleted_at < now() - app.trash_retention($1) \
-                    AND l.organization_id = s.organization_id AND l.id = s.lesson_id \
-                    AND NOT app.content_kept($1, l.course_id, s.id, false) \
-                 RETURNING s.id, s.lesson_id, l.course_id) \
-             INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
-             SELECT $1, app.uuid_v7(), 'section.purged', id, \
-                    jsonb_build_object('course_id', course_id, 'lesson_id', lesson_id, 'section_id', id, \
-                                       'reason', 'retention') \
-               FROM purged",
-        )
-        .bind(org.as_uuid())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-        + sqlx::query(
-            "WITH purged AS ( \
-                 DELETE FROM lessons l \
-                  WHERE l.organization_id = $1 AND l.deleted_at IS NOT NULL \
-                    AND l.deleted_at < now() - app.trash_retention($1) \
-                    AND NOT app.content_kept($1, l.course_id, l.id, true) \
-                    AND NOT EXISTS (SELECT 1 FROM sections s \
-                                     WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id \
-                                       AND app.content_kept($1, l.course_id, s.id, false)) \
-                 RETURNING l.id, l.course_id) \
-             INSERT INTO outbox_events (organization_id, id, event_type, subject_id, payload) \
-             SELECT $1, app.uuid_v7(), 'lesson.purged', id, \
-                    jsonb_build_object('course_id', course_id, 'lesson_id', id, 'reason', 'retention') \
-               FROM purged",
-        )
-        .bind(org.as_uuid())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    sqlx::query("SELECT set_config('app.org_id', '', true)")
-        .execute(conn)
-        .await?;
+    let (closed, expired, purged): (i64, i64, i64) =
+        sqlx::query_as("SELECT * FROM steward.sweep_tenant($1, $2)")
+            .bind(org.as_uuid())
+            .bind(idle_before)
+            .fetch_one(tx.conn())
+            .await?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Swept {
-        sessions_closed: closed,
-        enrollments_expired: expired,
-        trash_purged: purged,
+        sessions_closed: count(closed),
+        enrollments_expired: count(expired),
+        trash_purged: count(purged),
     })
 }
 

@@ -369,3 +369,14 @@ pub async fn usage(tx: &mut PlatformTx, orgs: &[Uuid]) -> Result<Vec<UsageRow>, 
             .await?,
     )
 }
+
+/// Re-indexes `org`'s catalog in the search language its settings name
+/// (through `steward.apply_search_language`: the platform role does not
+/// write courses itself).
+pub async fn apply_search_language(tx: &mut PlatformTx, org: OrgId) -> Result<(), DbError> {
+    sqlx::query("SELECT steward.apply_search_language($1)")
+        .bind(org.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -64,29 +64,42 @@ pub struct NewUser<'a> {
     pub password_hash: Option<&'a str>,
 }
 
-/// Creates the default roles of a new organization; returns their ids by name.
-pub async fn create_default_roles(
+/// Seeds a new organization (through `steward.seed_organization`, the only
+/// way the platform role writes users and roles): the default roles and the
+/// first admin, holding `admin_role`. Refused by the database once the
+/// organization has any role or user.
+pub async fn seed_organization(
     tx: &mut TenantTx,
-) -> Result<Vec<(&'static str, RoleId)>, DbError> {
+    admin: &NewUser<'_>,
+    admin_role: &str,
+) -> Result<(), DbError> {
     let org = tx.org();
-    let mut out = Vec::with_capacity(DEFAULT_ROLES.len());
-    for role in DEFAULT_ROLES {
-        let id = RoleId::new();
-        let permissions: Vec<&str> = role.permissions.iter().map(|p| p.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO roles (organization_id, id, name, description, permissions, is_system) \
-             VALUES ($1, $2, $3, $4, $5, true)",
-        )
+    let roles: Vec<serde_json::Value> = DEFAULT_ROLES
+        .iter()
+        .map(|role| {
+            serde_json::json!({
+                "id": RoleId::new(),
+                "name": role.name,
+                "description": role.description,
+                "permissions": role.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let admin = serde_json::json!({
+        "id": admin.id,
+        "email": admin.email,
+        "first_name": admin.first_name,
+        "last_name": admin.last_name,
+        "password_hash": admin.password_hash,
+    });
+    sqlx::query("SELECT steward.seed_organization($1, $2, $3, $4)")
         .bind(org.as_uuid())
-        .bind(id.as_uuid())
-        .bind(role.name)
-        .bind(role.description)
-        .bind(sqlx::types::Json(permissions))
+        .bind(serde_json::Value::Array(roles))
+        .bind(admin)
+        .bind(admin_role)
         .execute(tx.conn())
         .await?;
-        out.push((role.name, id));
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Creates a user.
