@@ -7,6 +7,7 @@ mod coherence;
 mod cohorts;
 mod concurrency;
 mod courses;
+mod embedded;
 mod events;
 mod hosts;
 mod identity;

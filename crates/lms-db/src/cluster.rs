@@ -55,8 +55,13 @@ impl LocalCluster {
         };
         fs::create_dir_all(&opts.data_dir)
             .with_context(|| format!("creating {}", opts.data_dir.display()))?;
-        let data_dir = opts.data_dir.canonicalize()?;
+        let mut data_dir = opts.data_dir.canonicalize()?;
         let run_as = unprivileged_user()?;
+        if let Some((uid, gid)) = run_as
+            && !reachable(&data_dir, uid, gid)
+        {
+            data_dir = relocate(&data_dir, opts.ephemeral, uid, gid)?;
+        }
 
         if let Some(port) = running_server_port(&data_dir) {
             tracing::info!(port, data_dir = %data_dir.display(), "reusing running local PostgreSQL");
@@ -251,6 +256,77 @@ fn init_data_dir(
         bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(())
+}
+
+/// Whether user `uid` (group `gid`) may traverse every folder down to
+/// `dir`, as the server needs to open its data folder by path.
+fn reachable(dir: &Path, uid: u32, gid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dir.ancestors().all(|d| match fs::metadata(d) {
+        Ok(m) => {
+            let mode = m.mode();
+            if m.uid() == uid {
+                mode & 0o100 != 0
+            } else if m.gid() == gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            }
+        }
+        Err(_) => false,
+    })
+}
+
+/// Where the cluster of `data_dir` lives when the server's user cannot
+/// reach `data_dir` (run as root from a private folder, such as root's home
+/// or a `mktemp -d`): a folder of the same name under `/var/lib/tenantry-lms`
+/// (or, for a throwaway cluster, the system's temporary folder), with a note
+/// in `data_dir` saying where. Fails with what to do when neither is
+/// reachable either.
+fn relocate(data_dir: &Path, ephemeral: bool, uid: u32, gid: u32) -> anyhow::Result<PathBuf> {
+    let root = if ephemeral {
+        std::env::temp_dir().join("tenantry-lms")
+    } else {
+        PathBuf::from("/var/lib/tenantry-lms")
+    };
+    let name: String = data_dir
+        .to_string_lossy()
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| if c == '/' { '-' } else { c })
+        .collect();
+    let target = root.join(name);
+    let made = fs::create_dir_all(&target).and_then(|()| {
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o700))
+    });
+    if made.is_err() || !reachable(&root, uid, gid) {
+        bail!(
+            "the `postgres` user cannot reach {} (a folder on the way is private to root), \
+             nor {}: let it through (`chmod o+x` on each folder of the path) or choose a \
+             data folder it can reach with --data-dir",
+            data_dir.display(),
+            root.display()
+        );
+    }
+    if ephemeral {
+        let _ = fs::remove_dir(data_dir);
+    } else {
+        fs::write(
+            data_dir.join("CLUSTER_LOCATION"),
+            format!(
+                "The PostgreSQL cluster of this folder lives in {}: the `postgres` user \
+                 cannot reach this folder.\n",
+                target.display()
+            ),
+        )?;
+    }
+    tracing::info!(
+        asked = %data_dir.display(),
+        data_dir = %target.display(),
+        "the data folder is private to root; the cluster lives where the postgres user can reach it"
+    );
+    Ok(target)
 }
 
 /// The port of a server already running on `data_dir`, read from its
