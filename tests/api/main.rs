@@ -10,6 +10,7 @@ mod courses;
 mod embedded;
 mod events;
 mod hosts;
+mod http;
 mod identity;
 mod input;
 mod isolation;

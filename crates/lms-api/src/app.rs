@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use lms_domain::HostTarget;
 use poem::endpoint::BoxEndpoint;
-use poem::http::{HeaderValue, StatusCode};
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 use tracing::Instrument;
@@ -20,6 +20,10 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// and docs on that tenant's hosts.
 pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
     let tenant = crate::tenant_api::service();
+    let routes = std::sync::Arc::new(crate::routes::Routes::from_documents([
+        ("/api/v1", tenant.spec()),
+        ("/platform/v1", crate::platform_spec()),
+    ]));
     let tenant_ep = Route::new()
         .nest("/docs", tenant.swagger_ui())
         .at("/openapi.json", tenant.spec_endpoint())
@@ -49,6 +53,8 @@ pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
             inner: app,
             max: ctx.config.max_body_bytes,
         },
+        routes,
+        timeout: ctx.config.request_timeout,
     }
 }
 
@@ -149,10 +155,14 @@ impl Endpoint for HostRouter {
     }
 }
 
-/// Gives every request an id and a tracing span, and turns every error into
-/// the API's JSON error shape.
+/// Gives every request an id, a tracing span and a time limit, turns every
+/// error into the API's JSON error shape, and sets the headers HTTP asks
+/// for: `WWW-Authenticate` on a 401, `Allow` on a 405, `Cache-Control` on
+/// the APIs' answers (`no-store`: they are per caller, tokens included).
 struct RequestScope<E> {
     inner: E,
+    routes: std::sync::Arc<crate::routes::Routes>,
+    timeout: std::time::Duration,
 }
 
 impl<E: Endpoint> Endpoint for RequestScope<E> {
@@ -160,25 +170,72 @@ impl<E: Endpoint> Endpoint for RequestScope<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let id = crate::request_id::generate();
+        let path = req.uri().path().to_owned();
         let span = tracing::info_span!(
             "request",
             request_id = %id,
             method = %req.method(),
-            path = %req.uri().path(),
+            path = %path,
             org_id = tracing::field::Empty,
             user_id = tracing::field::Empty,
         );
+        let with_credentials = req
+            .headers()
+            .contains_key(poem::http::header::AUTHORIZATION);
         let started = Instant::now();
         let mut resp = crate::request_id::scope(id.clone(), async {
-            match self.inner.call(req).await {
-                Ok(r) => r.into_response(),
-                Err(e) => normalize(e),
+            match tokio::time::timeout(self.timeout, self.inner.call(req)).await {
+                Ok(Ok(r)) => r.into_response(),
+                Ok(Err(e)) => self.error_response(e, &path),
+                Err(_) => {
+                    tracing::warn!(
+                        timeout_ms = self.timeout.as_millis() as u64,
+                        "request timed out"
+                    );
+                    ApiError::unavailable_because(
+                        "request_timeout",
+                        "the request took too long and was abandoned; nothing of it was kept",
+                    )
+                    .into_response()
+                }
             }
         })
         .instrument(span.clone())
         .await;
+        let status = resp.status();
+        let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&id) {
-            resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+            headers.insert(REQUEST_ID_HEADER, v);
+        }
+        match status {
+            StatusCode::UNAUTHORIZED if !headers.contains_key(header::WWW_AUTHENTICATE) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(if with_credentials {
+                        "Bearer error=\"invalid_token\""
+                    } else {
+                        "Bearer"
+                    }),
+                );
+            }
+            StatusCode::METHOD_NOT_ALLOWED => {
+                if let Ok(v) = HeaderValue::from_str(&self.routes.allowed(&path)) {
+                    headers.insert(header::ALLOW, v);
+                }
+            }
+            _ => {}
+        }
+        if (path.starts_with("/api/") || path.starts_with("/platform/"))
+            && !headers.contains_key(header::CACHE_CONTROL)
+        {
+            // A representation with an ETag may be kept by the caller's
+            // own cache, and revalidated on every use.
+            let policy = if headers.contains_key(header::ETAG) {
+                "private, no-cache"
+            } else {
+                "no-store"
+            };
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
         }
         span.in_scope(|| {
             tracing::info!(
@@ -188,6 +245,27 @@ impl<E: Endpoint> Endpoint for RequestScope<E> {
             );
         });
         Ok(resp)
+    }
+}
+
+impl<E> RequestScope<E> {
+    /// The JSON error answer of `err`; a malformed path parameter is named
+    /// as the documents name it.
+    fn error_response(&self, err: poem::Error, path: &str) -> Response {
+        if let Some(e) = err.downcast_ref::<poem_openapi::error::ParsePathError>() {
+            let name = e
+                .name
+                .strip_prefix("param")
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| self.routes.parameter_name(path, n))
+                .unwrap_or("path");
+            return ApiError::bad_request(
+                "invalid_parameter",
+                format!("path parameter `{name}`: {}", e.reason),
+            )
+            .into_response();
+        }
+        normalize(err)
     }
 }
 

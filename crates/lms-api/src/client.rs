@@ -51,6 +51,14 @@ pub fn client_ip(req: &Request, config: &ApiConfig) -> String {
 /// The host the client asked for, normalised. `X-Forwarded-Host` counts
 /// only when the peer is a trusted proxy.
 pub fn requested_host(req: &Request, config: &ApiConfig) -> Result<String, ApiError> {
+    // Two Host headers leave the target ambiguous (RFC 9112 §3.2 asks for a
+    // 400): a proxy and this service could each take a different one.
+    if req.headers().get_all("host").iter().count() > 1 {
+        return Err(ApiError::bad_request(
+            "invalid_host",
+            "the request has more than one Host header",
+        ));
+    }
     let forwarded = from_trusted_proxy(req, config)
         .then(|| req.header("x-forwarded-host"))
         .flatten()

@@ -36,6 +36,8 @@ pub struct ApiConfig {
     pub listener_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Longest time a request may take (503 `request_timeout` after it).
+    pub request_timeout: Duration,
     /// Largest total size of the catalog cache, in bytes (approximate).
     pub catalog_cache_bytes: u64,
     /// Longest life of a catalog cache entry.

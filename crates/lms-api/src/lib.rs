@@ -20,6 +20,7 @@ pub mod portable;
 pub mod provision;
 pub mod reader;
 pub mod request_id;
+pub mod routes;
 pub mod session_tokens;
 pub mod settings;
 pub mod tenancy;

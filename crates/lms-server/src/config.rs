@@ -201,6 +201,10 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "LMS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Longest time a request may take before it is answered 503
+    /// `request_timeout` (its transaction rolled back), in milliseconds.
+    #[arg(long, env = "LMS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
     /// In embedded mode, do not create the demo tenant and admins.
     #[arg(long, env = "LMS_NO_DEMO")]
     pub no_demo: bool,

@@ -64,6 +64,7 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
         actor_cache_ttl: Duration::from_secs(args.actor_cache_ttl_secs),
         listener_grace: Duration::from_secs(args.listener_grace_secs),
         max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
         catalog_cache_bytes: args.catalog_cache_bytes,
         catalog_cache_ttl: Duration::from_secs(args.catalog_cache_ttl_secs),

@@ -1,0 +1,175 @@
+//! What HTTP itself asks of every answer: challenges on 401, `Allow` on
+//! 405, no caching of per-caller answers, one unambiguous Host, named path
+//! parameters, and a time limit.
+
+use lms_tests::{Body, PLATFORM_HOST, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn a_401_challenges_for_a_bearer_token() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let a = app
+        .send(Method::GET, &acme.host, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.headers["www-authenticate"], "Bearer");
+    let a = app
+        .send(
+            Method::GET,
+            &acme.host,
+            "/api/v1/me",
+            Some("not-a-token"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        a.headers["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
+    let a = app
+        .send(
+            Method::GET,
+            PLATFORM_HOST,
+            "/platform/v1/organizations",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.headers["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn per_caller_answers_and_tokens_are_never_stored_by_caches() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let a = acme.login("admin@acme.test", lms_tests::PASSWORD).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers["cache-control"], "no-store", "token answer");
+    let a = acme.get("/api/v1/me").await;
+    assert_eq!(a.headers["cache-control"], "no-store");
+    let a = app
+        .send(
+            Method::GET,
+            PLATFORM_HOST,
+            "/platform/v1/organizations",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(a.headers["cache-control"], "no-store", "an error too");
+    // A course carries an ETag: the caller's own cache may keep it, and
+    // asks again every time.
+    let course = acme.create_course("Kept").await;
+    let a = acme
+        .get(&format!(
+            "/api/v1/courses/{}",
+            course["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(a.headers.contains_key("etag"));
+    assert_eq!(a.headers["cache-control"], "private, no-cache");
+    // Not the health check, which no cache keeps anyway.
+    let a = app
+        .send(Method::GET, &acme.host, "/healthz", None, None)
+        .await;
+    assert!(!a.headers.contains_key("cache-control"));
+}
+
+#[tokio::test]
+async fn a_405_says_which_methods_the_path_allows() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let a = acme
+        .send_as(&acme.token, Method::PUT, "/api/v1/courses", None)
+        .await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.code(), "method_not_allowed");
+    assert_eq!(a.headers["allow"], "GET, HEAD, POST");
+    // A literal segment is told apart from a parameter in its place.
+    let course = acme.create_course("Ordered").await;
+    let a = acme
+        .send_as(
+            &acme.token,
+            Method::GET,
+            &format!(
+                "/api/v1/courses/{}/lessons/order",
+                course["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.headers["allow"], "PUT");
+}
+
+#[tokio::test]
+async fn a_malformed_path_parameter_is_named() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let course = acme.create_course("Named").await;
+    let id = course["id"].as_str().unwrap();
+    let a = acme
+        .get(&format!("/api/v1/courses/{id}/lessons/not-a-uuid"))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+    assert_eq!(a.code(), "invalid_parameter");
+    let message = a.json["message"].as_str().unwrap();
+    assert!(message.contains("`lesson_id`"), "{message}");
+    assert!(!message.contains("param0") && !message.contains("param1"), "{message}");
+}
+
+/// Raw HTTP/1.1, for what a client library will not send.
+async fn raw(app: &TestApp, request: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn two_host_headers_are_refused() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let _globex = app.tenant("globex").await;
+    let out = raw(
+        &app,
+        &format!(
+            "GET /api/v1/courses HTTP/1.1\r\nHost: {}\r\nHost: globex.lms.test\r\n\
+             Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            acme.host, acme.token
+        ),
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(out.contains("\"code\":\"invalid_host\""), "{out}");
+}
+
+#[tokio::test]
+async fn a_request_past_its_time_limit_is_abandoned_whole() {
+    let app = TestApp::spawn_with(|a| a.request_timeout_ms = 0).await;
+    // Nothing waits in the health check: it answers.
+    let a = app
+        .send(Method::GET, PLATFORM_HOST, "/healthz", None, None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    // Anything that waits on the database is cut off with a clear code.
+    let a = app
+        .send(
+            Method::POST,
+            PLATFORM_HOST,
+            "/platform/v1/auth/token",
+            None,
+            Some(Body::Json(
+                json!({ "email": "x@platform.test", "password": "whatever-long" }),
+            )),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text);
+    assert_eq!(a.code(), "request_timeout");
+}
