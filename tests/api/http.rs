@@ -120,7 +120,10 @@ async fn a_malformed_path_parameter_is_named() {
     assert_eq!(a.code(), "invalid_parameter");
     let message = a.json["message"].as_str().unwrap();
     assert!(message.contains("`lesson_id`"), "{message}");
-    assert!(!message.contains("param0") && !message.contains("param1"), "{message}");
+    assert!(
+        !message.contains("param0") && !message.contains("param1"),
+        "{message}"
+    );
 }
 
 /// Raw HTTP/1.1, for what a client library will not send.
@@ -172,4 +175,26 @@ async fn a_request_past_its_time_limit_is_abandoned_whole() {
         .await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text);
     assert_eq!(a.code(), "request_timeout");
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_request_is_disconnected() {
+    let app = TestApp::spawn_with(|a| a.header_read_timeout_ms = 300).await;
+    // A whole head in time is served.
+    let out = raw(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    // A head that never ends: the server hangs up rather than wait.
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(20), s.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the connection is still open");
+    assert!(!String::from_utf8_lossy(&out).contains("200 OK"));
 }

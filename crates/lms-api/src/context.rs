@@ -38,6 +38,10 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Longest time a request may take (503 `request_timeout` after it).
     pub request_timeout: Duration,
+    /// Longest time a new connection may take to send its first head.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection idle this long is closed.
+    pub idle_timeout: Duration,
     /// Largest total size of the catalog cache, in bytes (approximate).
     pub catalog_cache_bytes: u64,
     /// Longest life of a catalog cache entry.

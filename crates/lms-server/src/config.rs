@@ -205,6 +205,15 @@ pub struct ServeArgs {
     /// `request_timeout` (its transaction rolled back), in milliseconds.
     #[arg(long, env = "LMS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
+    /// Longest time a new connection may take to send the head of its
+    /// first request (request line and headers), in milliseconds; a slower
+    /// client is disconnected.
+    #[arg(long, env = "LMS_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection with no traffic for this long is closed, in
+    /// seconds.
+    #[arg(long, env = "LMS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
     /// In embedded mode, do not create the demo tenant and admins.
     #[arg(long, env = "LMS_NO_DEMO")]
     pub no_demo: bool,

@@ -2,5 +2,6 @@
 
 pub mod config;
 pub mod embedded;
+pub mod slow_clients;
 pub mod startup;
 pub mod telemetry;

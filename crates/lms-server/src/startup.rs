@@ -65,6 +65,8 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
         listener_grace: Duration::from_secs(args.listener_grace_secs),
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
+        header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
         catalog_cache_bytes: args.catalog_cache_bytes,
         catalog_cache_ttl: Duration::from_secs(args.catalog_cache_ttl_secs),
@@ -180,6 +182,8 @@ pub async fn start(
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("no local address")?;
+    let acceptor = crate::slow_clients::HeadDeadline::new(acceptor, ctx.config.header_read_timeout);
+    let idle = ctx.config.idle_timeout;
     let listener = AbortOnDrop(lms_api::coherence::spawn_listener(ctx.clone(), listener));
     let sweeper = AbortOnDrop(lms_api::maintenance::spawn_sweeper(ctx.clone()));
     let app = lms_api::build(ctx.clone());
@@ -194,6 +198,7 @@ pub async fn start(
             }
         };
         poem::Server::new_with_acceptor(acceptor)
+            .idle_timeout(idle)
             .run_with_graceful_shutdown(app, signal, Some(Duration::from_secs(10)))
             .await
     });

@@ -1,0 +1,157 @@
+//! A bound on slow clients: a connection that has not sent the whole head of
+//! its first request (request line and headers) within the limit is closed,
+//! so a client dribbling bytes cannot hold connections open. Idle
+//! keep-alive connections are closed by the server's idle timeout.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use poem::http::uri::Scheme;
+use poem::listener::Acceptor;
+use poem::web::{LocalAddr, RemoteAddr};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+/// Wraps an acceptor: each connection gets `limit` to send its first head.
+pub struct HeadDeadline<A> {
+    inner: A,
+    limit: Duration,
+}
+
+impl<A> HeadDeadline<A> {
+    /// Bounds the connections of `inner`.
+    pub fn new(inner: A, limit: Duration) -> Self {
+        Self { inner, limit }
+    }
+}
+
+impl<A: Acceptor> Acceptor for HeadDeadline<A> {
+    type Io = Bounded<A::Io>;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.inner.local_addr()
+    }
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
+        let (io, local, remote, scheme) = self.inner.accept().await?;
+        let io = Bounded {
+            inner: io,
+            deadline: Some(Box::pin(tokio::time::sleep(self.limit))),
+            matched: 0,
+        };
+        Ok((io, local, remote, scheme))
+    }
+}
+
+/// A connection whose first head must arrive before its deadline.
+pub struct Bounded<T> {
+    inner: T,
+    /// Until the end of the first head (`\r\n\r\n`) has been read.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// How much of `\r\n\r\n` the bytes read so far end with.
+    matched: usize,
+}
+
+const HEAD_END: &[u8; 4] = b"\r\n\r\n";
+
+impl<T> Bounded<T> {
+    fn scan(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.matched = if b == HEAD_END[self.matched] {
+                self.matched + 1
+            } else if b == b'\r' {
+                1
+            } else {
+                0
+            };
+            if self.matched == HEAD_END.len() {
+                self.deadline = None;
+                return;
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Bounded<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(deadline) = self.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request head took too long to arrive",
+            )));
+        }
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if self.deadline.is_some() && matches!(polled, Poll::Ready(Ok(()))) {
+            let fresh = buf.filled()[before..].to_vec();
+            self.scan(&fresh);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Bounded<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounded() -> Bounded<()> {
+        Bounded {
+            inner: (),
+            deadline: None,
+            matched: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_end_of_the_head_is_found_across_reads() {
+        let mut b = bounded();
+        b.deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(60))));
+        b.scan(b"GET / HTTP/1.1\r\nHost: x\r\n\r");
+        assert!(b.deadline.is_some());
+        b.scan(b"\n");
+        assert!(b.deadline.is_none());
+        let mut b = bounded();
+        b.deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(60))));
+        b.scan(b"\r\r\n\r\n");
+        assert!(b.deadline.is_none());
+    }
+}
