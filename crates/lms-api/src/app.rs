@@ -20,19 +20,32 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// and docs on that tenant's hosts.
 pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
     let tenant = crate::tenant_api::service();
+    let platform = crate::platform_api::service();
+    let (tenant_raw, platform_raw) = (tenant.spec(), platform.spec());
+    let tenant_doc = crate::spec::polish(&tenant_raw, crate::spec::Api::Tenant);
+    let platform_doc = crate::spec::polish(&platform_raw, crate::spec::Api::Platform);
     let routes = std::sync::Arc::new(crate::routes::Routes::from_documents([
-        ("/api/v1", tenant.spec()),
-        ("/platform/v1", crate::platform_spec()),
+        ("/api/v1", tenant_doc.clone()),
+        ("/platform/v1", platform_doc.clone()),
     ]));
     let tenant_ep = Route::new()
-        .nest("/docs", tenant.swagger_ui())
-        .at("/openapi.json", tenant.spec_endpoint())
+        .nest(
+            "/docs",
+            docs(tenant.swagger_ui_html().replace(&tenant_raw, &tenant_doc)),
+        )
+        .at("/openapi.json", document(tenant_doc))
         .nest("/api/v1", tenant)
         .boxed();
-    let platform = crate::platform_api::service();
     let platform_ep = Route::new()
-        .nest("/docs", platform.swagger_ui())
-        .at("/openapi.json", platform.spec_endpoint())
+        .nest(
+            "/docs",
+            docs(
+                platform
+                    .swagger_ui_html()
+                    .replace(&platform_raw, &platform_doc),
+            ),
+        )
+        .at("/openapi.json", document(platform_doc))
         // Process-wide numbers are not for tenants: only the platform host
         // serves them.
         .at("/metrics", get(metrics))
@@ -56,6 +69,26 @@ pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
         routes,
         timeout: ctx.config.request_timeout,
     }
+}
+
+/// Serves a document, as it is checked in.
+fn document(doc: String) -> impl Endpoint<Output = Response> {
+    let doc = bytes::Bytes::from(doc);
+    poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json")
+            .body(doc.clone())
+    })
+}
+
+/// Serves the interactive documentation of a document.
+fn docs(html: String) -> impl Endpoint<Output = Response> {
+    let html = bytes::Bytes::from(html);
+    poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .body(html.clone())
+    })
 }
 
 #[handler]

@@ -14,6 +14,7 @@ use crate::request_id;
 
 /// The body of every error response.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Stable, machine-readable error code, e.g. `course_not_found`.
     pub code: String,

@@ -23,6 +23,7 @@ pub mod request_id;
 pub mod routes;
 pub mod session_tokens;
 pub mod settings;
+pub mod spec;
 pub mod tenancy;
 pub mod tenant_api;
 pub mod unit;
@@ -32,10 +33,10 @@ pub use context::{ApiConfig, ApiContext, Ctx};
 
 /// The OpenAPI document of the tenant API, as served and as checked in.
 pub fn tenant_spec() -> String {
-    tenant_api::service().spec()
+    spec::polish(&tenant_api::service().spec(), spec::Api::Tenant)
 }
 
 /// The OpenAPI document of the platform API, as served and as checked in.
 pub fn platform_spec() -> String {
-    platform_api::service().spec()
+    spec::polish(&platform_api::service().spec(), spec::Api::Platform)
 }

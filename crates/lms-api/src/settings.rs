@@ -72,6 +72,7 @@ impl OrgSettings {
 
 /// Changes to the settings; absent fields stay.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateSettings {
     /// Allow self sign-up.

@@ -71,6 +71,7 @@ impl From<PlatformAdminRow> for PlatformAdmin {
 
 /// A new platform admin.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreatePlatformAdmin {
     /// Login e-mail.

@@ -15,6 +15,7 @@ use crate::paging;
 
 /// What a platform admin did.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PlatformAuditEntry {
     /// Id.
     pub id: Uuid,
@@ -34,6 +35,7 @@ pub struct PlatformAuditEntry {
 
 /// A page of the platform audit trail.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PlatformAuditPage {
     /// Newest first.
     pub items: Vec<PlatformAuditEntry>,

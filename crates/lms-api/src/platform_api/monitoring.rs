@@ -35,6 +35,7 @@ pub struct StatementList {
 
 /// A table's size and activity.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TableStats {
     /// The table.
     pub table: String,
@@ -87,6 +88,7 @@ pub struct UnusedIndexList {
 
 /// Cache hit ratios, 0–1 (absent before any read).
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CacheStats {
     /// Table blocks.
     pub table_hit_ratio: Option<f64>,

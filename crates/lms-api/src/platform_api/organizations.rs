@@ -91,6 +91,7 @@ pub struct NewOrganizationAdmin {
 
 /// A new organization.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateOrganization {
     /// Subdomain label: lower-case letters, digits and inner hyphens.
@@ -117,6 +118,7 @@ pub struct CreatedOrganization {
 
 /// Changes to an organization; absent fields stay.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateOrganization {
     /// Display name.
@@ -152,6 +154,7 @@ pub enum DomainStatus {
 
 /// A custom domain of an organization.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CustomDomain {
     /// The DNS name.
     pub domain: String,
@@ -211,6 +214,7 @@ pub enum VerificationMethod {
 
 /// A verification to run.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct VerifyDomain {
     /// How (default `DNS`).
@@ -255,6 +259,7 @@ pub struct OrganizationUsage {
 
 /// A page of usage, one entry per organization.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UsagePage {
     /// Newest organization first.
     pub items: Vec<OrganizationUsage>,
@@ -314,6 +319,7 @@ enum UsageListed {
 
 /// A page of organizations.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OrganizationPage {
     /// Newest first.
     pub items: Vec<Organization>,

@@ -95,6 +95,7 @@ impl AuditAction {
 
 /// One change.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEntry {
     /// Id (UUIDv7): entries ascend by id in the order they were written.
     pub id: Uuid,
@@ -134,6 +135,7 @@ impl From<AuditRow> for AuditEntry {
 
 /// A page of the trail.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditPage {
     /// Newest first.
     pub items: Vec<AuditEntry>,

@@ -31,6 +31,7 @@ const MAX_DESCRIPTION_CHARS: usize = 2000;
 
 /// A cohort.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Cohort {
     /// Id.
     pub id: Uuid,
@@ -64,6 +65,7 @@ impl From<CohortRow> for Cohort {
 
 /// A new cohort.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateCohort {
     /// Name, 1–200 characters, unique in the organization.
@@ -76,6 +78,7 @@ pub struct CreateCohort {
 
 /// Changes to a cohort.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateCohort {
     /// New name.
@@ -88,6 +91,7 @@ pub struct UpdateCohort {
 
 /// A page of cohorts.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CohortPage {
     /// Oldest first.
     pub items: Vec<Cohort>,
@@ -124,6 +128,7 @@ impl From<MemberRow> for CohortMember {
 
 /// A page of members.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CohortMemberPage {
     /// By user id.
     pub items: Vec<CohortMember>,
@@ -158,6 +163,7 @@ pub enum MemberOutcome {
 
 /// One entry's outcome.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MemberResult {
     /// The entry as given.
     pub input: String,

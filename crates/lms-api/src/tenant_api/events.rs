@@ -19,6 +19,7 @@ use crate::tenancy::Tenant;
 /// transaction as the change itself: an event exists exactly when its change
 /// committed.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Event {
     /// Id (UUIDv7): events ascend by id in the order they happened.
     pub id: Uuid,
@@ -55,6 +56,7 @@ impl From<EventRow> for Event {
 
 /// A page of events.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventPage {
     /// Newest first.
     pub items: Vec<Event>,

@@ -75,6 +75,7 @@ impl From<Status> for EnrollmentStatus {
 
 /// A user's enrollment in a course.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Enrollment {
     /// Id.
     pub id: Uuid,
@@ -132,6 +133,7 @@ impl From<EnrollmentRow> for Enrollment {
 
 /// A page of enrollments.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EnrollmentPage {
     /// Newest first.
     pub items: Vec<Enrollment>,
@@ -141,6 +143,7 @@ pub struct EnrollmentPage {
 
 /// Enrolling someone else.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct EnrollUser {
     /// The learner: an active user of the organization.
@@ -159,6 +162,7 @@ pub struct UpdateEnrollment {
 
 /// An attempt at a section.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RecordProgress {
     /// Seconds spent in this attempt, 0–86400 (422 `invalid_time_spent`
@@ -171,6 +175,7 @@ pub struct RecordProgress {
 
 /// A learner's record on one section.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Progress {
     /// The section.
     pub section_id: Uuid,
@@ -201,6 +206,7 @@ impl From<ProgressRow> for Progress {
 
 /// A certificate of completion.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Certificate {
     /// Verification code: `GET /api/v1/certificates/{code}` on the
     /// organization's host shows the certificate to anyone who has it.
@@ -238,6 +244,7 @@ impl From<CertificateRow> for Certificate {
 
 /// What a printed certificate shows.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VerifiedCertificate {
     /// The organization that issued it.
     pub issued_by: String,
@@ -307,6 +314,7 @@ async fn certificate_by_code(
 
 /// The outcome of recording progress.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProgressRecorded {
     /// The section's record.
     pub progress: Progress,
@@ -325,6 +333,7 @@ pub struct CertificateList {
 
 /// A section with your record on it.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SectionWithProgress {
     /// Id.
     pub id: Uuid,
@@ -347,6 +356,7 @@ pub struct SectionWithProgress {
 
 /// A lesson with your progress in it.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LessonWithProgress {
     /// Id.
     pub id: Uuid,
@@ -376,6 +386,7 @@ pub struct LessonWithProgress {
 
 /// Your enrollment, in the progress view.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EnrollmentSummary {
     /// Id.
     pub id: Uuid,
@@ -393,6 +404,7 @@ pub struct EnrollmentSummary {
 
 /// A course with your progress on every section.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CourseWithProgress {
     /// The course.
     pub course_id: Uuid,
@@ -417,6 +429,7 @@ pub struct CourseWithProgress {
 
 /// A learner of a course.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Learner {
     /// The enrollment.
     pub enrollment_id: Uuid,
@@ -462,6 +475,7 @@ impl From<learning::LearnerRow> for Learner {
 
 /// A page of a course's learners.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LearnerPage {
     /// By enrollment.
     pub items: Vec<Learner>,
@@ -512,6 +526,7 @@ enum LearnersExported {
 
 /// A learning session: time the server measures.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LearningSession {
     /// Id.
     pub id: Uuid,
@@ -546,6 +561,7 @@ impl From<learning::SessionRow> for LearningSession {
 
 /// A heartbeat, with what happened since the last one.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct Heartbeat {
     /// Activity events (JSON objects), at most 100 per heartbeat; a
@@ -569,6 +585,7 @@ enum SessionStarted {
 
 /// A course in progress, on the dashboard.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DashboardCourse {
     /// The enrollment.
     pub enrollment_id: Uuid,
@@ -594,6 +611,7 @@ pub struct DashboardCourse {
 
 /// A recent learning session.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RecentSession {
     /// Id.
     pub id: Uuid,
@@ -668,6 +686,7 @@ pub enum BulkOutcome {
 
 /// One entry's outcome.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BulkRow {
     /// The entry as given.
     pub input: String,

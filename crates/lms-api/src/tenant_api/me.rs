@@ -26,6 +26,7 @@ const MAX_SOCIAL_LINKS: usize = 10;
 
 /// A user's profile.
 #[derive(Object, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Profile {
     /// About the user.
     pub bio: Option<String>,
@@ -97,6 +98,7 @@ pub struct ProfileUpdate {
 
 /// Changes to the caller's own account.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateMe {
     /// New given name.

@@ -23,6 +23,7 @@ const MAX_BODY_CHARS: usize = 10_000;
 
 /// A review of a course.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Review {
     /// Id.
     pub id: Uuid,
@@ -59,6 +60,7 @@ impl From<ReviewRow> for Review {
 
 /// A new review.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateReview {
     /// Rating, 1–5 (422 `invalid_rating` otherwise).
@@ -69,6 +71,7 @@ pub struct CreateReview {
 
 /// Changes to your review.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateReview {
     /// New rating, 1–5.
@@ -79,6 +82,7 @@ pub struct UpdateReview {
 
 /// A page of reviews.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReviewPage {
     /// Newest first.
     pub items: Vec<Review>,

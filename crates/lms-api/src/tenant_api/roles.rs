@@ -20,6 +20,7 @@ use crate::tenancy::Tenant;
 
 /// A role.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Role {
     /// Id.
     pub id: Uuid,
@@ -67,6 +68,7 @@ impl From<RoleRow> for Role {
 
 /// A new custom role.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateRole {
     /// Name, 1–64 characters, unique in the organization.
@@ -82,6 +84,7 @@ pub struct CreateRole {
 
 /// Changes to a role.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateRole {
     /// New name.

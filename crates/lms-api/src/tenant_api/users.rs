@@ -22,6 +22,7 @@ use crate::tenancy::Tenant;
 
 /// A user of the organization.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct User {
     /// Id.
     pub id: Uuid,
@@ -71,6 +72,7 @@ impl From<UserRow> for User {
 
 /// A user to invite.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateUser {
     /// Login e-mail, unique in the organization (case-insensitive).
@@ -96,6 +98,7 @@ pub struct CreateUser {
 
 /// Changes to a user; absent fields stay, `null` clears nullable ones.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateUser {
     /// New login e-mail.
@@ -119,6 +122,7 @@ pub struct UpdateUser {
 
 /// A page of users.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserPage {
     /// Newest first.
     pub items: Vec<User>,

@@ -31,6 +31,7 @@ const MAX_ORDER_ITEMS: usize = 1000;
 
 /// A new lesson.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateLesson {
     /// Title, 1–200 characters.
@@ -55,6 +56,7 @@ pub struct CreateLesson {
 
 /// Changes to a lesson.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateLesson {
     /// New title.
@@ -76,6 +78,7 @@ pub struct UpdateLesson {
 
 /// A new section.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateSection {
     /// Title, 1–200 characters.
@@ -99,6 +102,7 @@ pub struct CreateSection {
 
 /// Changes to a section.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateSection {
     /// New title.

@@ -145,6 +145,7 @@ pub enum CourseSort {
 
 /// A course.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Course {
     /// Id.
     pub id: Uuid,
@@ -207,6 +208,7 @@ impl From<CourseRow> for Course {
 
 /// A category or tag attached to a course.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CourseLabel {
     /// Id.
     pub id: Uuid,
@@ -266,6 +268,7 @@ impl From<CourseTree> for CourseDetail {
 
 /// A new course. It starts as a draft.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateCourse {
     /// Title, 1–200 characters.
@@ -293,6 +296,7 @@ pub struct CreateCourse {
 /// Changes to a course; absent fields stay as they are, `null` clears the
 /// nullable ones. Publishing has its own operations.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateCourse {
     /// New title.
@@ -322,6 +326,7 @@ pub struct UpdateCourse {
 
 /// A page of the catalog.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CoursePage {
     /// The courses, in the requested order.
     pub items: Vec<Course>,
@@ -403,6 +408,7 @@ impl TrashKind {
 
 /// Something deleted that can be restored.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TrashItem {
     /// What it is.
     #[oai(rename = "type")]
@@ -425,6 +431,7 @@ pub struct TrashItem {
 
 /// A page of the trash.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TrashPage {
     /// Most recently deleted first.
     pub items: Vec<TrashItem>,

@@ -80,6 +80,7 @@ impl From<lms_domain::SectionType> for SectionType {
 
 /// A lesson.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Lesson {
     /// Id.
     pub id: Uuid,

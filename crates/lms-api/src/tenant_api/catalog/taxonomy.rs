@@ -24,6 +24,7 @@ use crate::tenant_api::{TenantBearer, TenantTags};
 
 /// A category.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Category {
     /// Id.
     pub id: Uuid,
@@ -83,6 +84,7 @@ pub struct CategoryTree {
 
 /// A new category.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateCategory {
     /// Name, 1–100 characters.
@@ -106,6 +108,7 @@ pub struct CreateCategory {
 
 /// Changes to a category; `parent_id: null` moves it to the top level.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateCategory {
     /// New name.
@@ -132,6 +135,7 @@ pub struct UpdateCategory {
 
 /// A tag.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Tag {
     /// Id.
     pub id: Uuid,
@@ -156,6 +160,7 @@ impl From<TagRow> for Tag {
 
 /// A new tag.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateTag {
     /// Name, 1–64 characters.

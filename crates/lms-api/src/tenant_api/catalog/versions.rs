@@ -22,6 +22,7 @@ use crate::unit::course_not_found;
 
 /// A published version, as listed.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CourseVersion {
     /// Its number (the course's version when it was published).
     pub version: i32,
@@ -44,6 +45,7 @@ pub struct CourseVersionList {
 
 /// One published version, whole.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CourseSnapshot {
     /// Its number.
     pub version: i32,
@@ -57,6 +59,7 @@ pub struct CourseSnapshot {
 
 /// Something that differs between two versions.
 #[derive(Object, Debug, PartialEq)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DiffItem {
     /// The lesson or section.
     pub id: Uuid,
