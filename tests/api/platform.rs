@@ -964,3 +964,33 @@ async fn the_platform_role_reads_tenants_and_writes_them_only_through_the_stewar
     .unwrap();
     assert!(loose.is_empty(), "{loose:?}");
 }
+
+/// An organization's `api_url` is where clients really reach it: the
+/// scheme and port of the configured public base URL, or plain http on the
+/// listening port.
+#[tokio::test]
+async fn an_organizations_api_url_is_where_clients_reach_it() {
+    let app = TestApp::spawn_with(|a| {
+        a.public_base_url = Some("https://lms.test:8443".parse().unwrap());
+    })
+    .await;
+    let acme = app.tenant("acme").await;
+    let op = app.platform_token().await;
+    let a = platform(
+        &app,
+        &op,
+        Method::GET,
+        &format!("/organizations/{}", acme.org_id),
+        None,
+    )
+    .await;
+    assert_eq!(a.json["api_url"], "https://acme.lms.test:8443/api/v1");
+
+    let mut args = lms_server::config::ServeArgs::from_env();
+    args.listen = "127.0.0.1:8080".parse().unwrap();
+    args.public_base_url = None;
+    assert_eq!(
+        args.public_scheme_and_port(),
+        ("http".to_owned(), Some(8080))
+    );
+}

@@ -36,6 +36,10 @@ pub struct ApiConfig {
     pub listener_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The scheme clients reach the service with (`http` or `https`).
+    pub public_scheme: String,
+    /// The port clients reach the service on, when not the scheme's default.
+    pub public_port: Option<u16>,
     /// Longest time a request may take (503 `request_timeout` after it).
     pub request_timeout: Duration,
     /// Longest time a new connection may take to send its first head.
@@ -52,6 +56,20 @@ pub struct ApiConfig {
     pub login_failures_per_account: Limit,
     /// Login attempts allowed per client address per window.
     pub login_attempts_per_client: Limit,
+}
+
+impl ApiConfig {
+    /// The base URL of organization `slug`'s API, as clients reach it.
+    pub fn tenant_api_url(&self, slug: &str) -> String {
+        let port = self
+            .public_port
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        format!(
+            "{}://{slug}.{}{port}/api/v1",
+            self.public_scheme, self.base_domain
+        )
+    }
 }
 
 /// Shared state of the API.

@@ -127,6 +127,11 @@ pub struct ServeArgs {
     /// Tenants are served at `<slug>.<base domain>`.
     #[arg(long, env = "LMS_BASE_DOMAIN", default_value = "localhost")]
     pub base_domain: String,
+    /// How clients reach the service, scheme and port (e.g.
+    /// `https://lms.example.com`, behind a TLS proxy): organizations'
+    /// `api_url` is built from it. Default: plain http on the listening port.
+    #[arg(long, env = "LMS_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<url::Url>,
     /// Host of the platform API. Default: `admin.<base domain>`.
     #[arg(long, env = "LMS_PLATFORM_HOST")]
     pub platform_host: Option<String>,
@@ -230,6 +235,17 @@ impl ServeArgs {
     /// what plain `lms` (no subcommand) runs with.
     pub fn from_env() -> Self {
         ServeOnly::parse_from(["lms"]).args
+    }
+
+    /// The scheme and port (when not the scheme's default) clients use.
+    pub fn public_scheme_and_port(&self) -> (String, Option<u16>) {
+        match &self.public_base_url {
+            Some(u) => (u.scheme().to_owned(), u.port()),
+            None => {
+                let port = self.listen.port();
+                ("http".to_owned(), (port != 80 && port != 0).then_some(port))
+            }
+        }
     }
 
     /// The platform host, defaulted.

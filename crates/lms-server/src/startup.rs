@@ -52,7 +52,13 @@ pub async fn connect(
 /// The API state from `serve` settings.
 pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
     let tokens = token_keys(args)?;
+    let (public_scheme, public_port) = args.public_scheme_and_port();
+    if !matches!(public_scheme.as_str(), "http" | "https") {
+        anyhow::bail!("--public-base-url must be an http or https URL");
+    }
     let config = ApiConfig {
+        public_scheme,
+        public_port,
         base_domain: args.base_domain.trim_end_matches('.').to_ascii_lowercase(),
         platform_host: args
             .platform_host()

@@ -47,7 +47,8 @@ pub struct Organization {
     pub status: OrganizationStatus,
     /// Custom domains registered to it.
     pub domains: Vec<String>,
-    /// Where its API lives: `https://<slug>.<base domain>/api/v1`.
+    /// Where its API lives: `<scheme>://<slug>.<base domain>[:port]/api/v1`,
+    /// as clients reach the service (its public base URL).
     pub api_url: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -55,14 +56,14 @@ pub struct Organization {
     pub updated_at: DateTime<Utc>,
 }
 
-fn organization(row: OrgRow, base_domain: &str) -> Organization {
+fn organization(row: OrgRow, config: &crate::ApiConfig) -> Organization {
     Organization {
         id: row.id,
         status: match row.status() {
             OrgStatus::Active => OrganizationStatus::Active,
             OrgStatus::Suspended => OrganizationStatus::Suspended,
         },
-        api_url: format!("https://{}.{base_domain}/api/v1", row.slug),
+        api_url: config.tenant_api_url(&row.slug),
         slug: row.slug,
         name: row.name,
         domains: row.domains,
@@ -495,7 +496,7 @@ impl OrganizationsApi {
         let slug = row.slug.clone();
         tracing::info!(org_id = %org, slug = %slug, "organization created");
         Ok(OrgCreated::Created(Json(CreatedOrganization {
-            organization: organization(row, &ctx.config.base_domain),
+            organization: organization(row, &ctx.config),
             admin_user_id: admin.as_uuid(),
         })))
     }
@@ -526,7 +527,7 @@ impl OrganizationsApi {
         Ok(OrgsListed::Ok(Json(OrganizationPage {
             items: rows
                 .into_iter()
-                .map(|r| organization(r, &ctx.config.base_domain))
+                .map(|r| organization(r, &ctx.config))
                 .collect(),
             next_cursor,
         })))
@@ -550,10 +551,7 @@ impl OrganizationsApi {
             .await?
             .ok_or_else(org_not_found)?;
         tx.commit().await?;
-        Ok(OrgFound::Ok(Json(organization(
-            row,
-            &ctx.config.base_domain,
-        ))))
+        Ok(OrgFound::Ok(Json(organization(row, &ctx.config))))
     }
 
     /// Export every row of an organization as an archive another
@@ -728,10 +726,7 @@ impl OrganizationsApi {
             unit.changed_courses([]);
         }
         unit.commit().await?;
-        Ok(OrgFound::Ok(Json(organization(
-            row,
-            &ctx.config.base_domain,
-        ))))
+        Ok(OrgFound::Ok(Json(organization(row, &ctx.config))))
     }
 
     /// Delete an organization with every row of its tenant, in two steps:
@@ -1029,10 +1024,7 @@ async fn set_status(
     unit.tenant_changed(org);
     unit.emit(org, event, org, json!({ "id": org, "status": row.status }));
     unit.commit().await?;
-    Ok(OrgFound::Ok(Json(organization(
-        row,
-        &ctx.config.base_domain,
-    ))))
+    Ok(OrgFound::Ok(Json(organization(row, &ctx.config))))
 }
 
 /// Normalises a custom domain and refuses what cannot be one: IP
