@@ -636,7 +636,7 @@ async fn self_signup_is_off_until_the_organization_turns_it_on() {
 
 #[tokio::test]
 async fn repeated_login_failures_are_limited_with_retry_after() {
-    let app = TestApp::spawn_with(|a| a.login_failures_per_account = 3).await;
+    let app = TestApp::spawn_with(|a| a.login_failures_per_address = 3).await;
     let acme = app.tenant("acme").await;
     for _ in 0..3 {
         assert_eq!(
@@ -1068,7 +1068,7 @@ async fn a_role_manager_who_cannot_log_in_does_not_count() {
 
 #[tokio::test]
 async fn a_parallel_burst_of_logins_is_limited_too() {
-    let app = TestApp::spawn_with(|a| a.login_failures_per_account = 5).await;
+    let app = TestApp::spawn_with(|a| a.login_failures_per_address = 5).await;
     let acme = app.tenant("acme").await;
     let attempts = (0..20).map(|_| acme.login("admin@acme.test", "wrong wrong wrong"));
     let answers = futures::future::join_all(attempts).await;
@@ -1085,6 +1085,79 @@ async fn a_parallel_burst_of_logins_is_limited_too() {
         "{checked} passwords were checked in a burst of 20"
     );
     assert_eq!(checked + limited, 20);
+}
+
+/// A login to acme's admin from `address` (behind the trusted proxy).
+async fn login_from(app: &TestApp, host: &str, address: &str, password: &str) -> StatusCode {
+    app.http
+        .post(format!("http://{}/api/v1/auth/token", app.addr))
+        .header("host", host)
+        .header("x-forwarded-for", address)
+        .json(&json!({ "email": "admin@acme.test", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_a_user_out() {
+    let app = TestApp::spawn_with(|a| {
+        a.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        a.login_failures_per_address = 3;
+        a.login_failures_per_account = 6;
+    })
+    .await;
+    let acme = app.tenant("acme").await;
+    let host = acme.host.clone();
+    let home = "198.51.100.7";
+    assert_eq!(
+        login_from(&app, &host, home, PASSWORD).await,
+        StatusCode::OK
+    );
+
+    // The stranger's guesses lock the stranger's address...
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&app, &host, "203.0.113.1", "wrong wrong wrong").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, &host, "203.0.113.1", "wrong wrong wrong").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...not the user, who still gets in from home.
+    assert_eq!(
+        login_from(&app, &host, home, PASSWORD).await,
+        StatusCode::OK
+    );
+
+    // From many addresses, the stranger meets the account's ceiling (after
+    // growing delays): new addresses are refused for the window...
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&app, &host, "203.0.113.2", "wrong wrong wrong").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, &host, "203.0.113.3", "wrong wrong wrong").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...the user's own address is not.
+    assert_eq!(
+        login_from(&app, &host, home, PASSWORD).await,
+        StatusCode::OK
+    );
+    // A user's mistakes from home lock home like anyone's.
+    for _ in 0..3 {
+        login_from(&app, &host, home, "wrong wrong wrong").await;
+    }
+    assert_eq!(
+        login_from(&app, &host, home, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use crate::auth::TokenKeys;
 use crate::catalog_cache::CatalogCache;
 use crate::coherence::{Freshness, Guarded, Notice};
 use crate::error::{ApiError, ApiResult};
-use crate::limiter::{Limit, RateLimiter};
+use crate::limiter::{Limit, LoginGuard, LoginLimits};
 use crate::tenancy::{Tenant, TenantResolver};
 
 /// Settings of the HTTP API.
@@ -52,7 +52,12 @@ pub struct ApiConfig {
     pub catalog_cache_ttl: Duration,
     /// Lifetime of refresh tokens.
     pub refresh_token_ttl: Duration,
-    /// Failed logins allowed per (host, e-mail) per window.
+    /// Failed logins allowed per account (host and e-mail) and client
+    /// address per window: past it, that address is refused.
+    pub login_failures_per_address: Limit,
+    /// Failed logins allowed per account from addresses it has not logged
+    /// in from, per window: delays grow on the way, and past it such
+    /// addresses are refused.
     pub login_failures_per_account: Limit,
     /// Login attempts allowed per client address per window.
     pub login_attempts_per_client: Limit,
@@ -83,10 +88,8 @@ pub struct ApiContext {
     pub tokens: TokenKeys,
     /// Host → tenant resolution, cached.
     pub tenants: TenantResolver,
-    /// Failed logins per account.
-    pub login_failures: RateLimiter,
-    /// Login attempts per client address.
-    pub login_attempts: RateLimiter,
+    /// Login limits.
+    pub logins: LoginGuard,
     /// Catalog reads, per tenant and generation.
     pub catalog: CatalogCache,
     /// Authorized callers, per (tenant, user, session).
@@ -106,8 +109,11 @@ impl ApiContext {
     pub fn new(db: Database, config: ApiConfig, tokens: TokenKeys) -> Ctx {
         let freshness = Arc::new(Freshness::new(config.listener_grace));
         let tenants = TenantResolver::new(db.clone(), config.tenant_cache_ttl, freshness.clone());
-        let login_failures = RateLimiter::new(config.login_failures_per_account, 100_000);
-        let login_attempts = RateLimiter::new(config.login_attempts_per_client, 100_000);
+        let logins = LoginGuard::new(LoginLimits {
+            per_client: config.login_attempts_per_client,
+            per_account_address: config.login_failures_per_address,
+            per_account: config.login_failures_per_account,
+        });
         let catalog = CatalogCache::new(
             config.catalog_cache_bytes,
             config.catalog_cache_ttl,
@@ -123,8 +129,7 @@ impl ApiContext {
             config,
             tokens,
             tenants,
-            login_failures,
-            login_attempts,
+            logins,
             catalog,
             actors,
             freshness,

@@ -170,8 +170,15 @@ pub struct ServeArgs {
     /// Lifetime of refresh tokens, in seconds.
     #[arg(long, env = "LMS_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl_secs: u64,
-    /// Failed logins allowed per account (host and e-mail) per window.
-    #[arg(long, env = "LMS_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    /// Failed logins allowed per account (host and e-mail) and client
+    /// address per window; past it, that address is refused for the rest of
+    /// the window.
+    #[arg(long, env = "LMS_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 5)]
+    pub login_failures_per_address: u32,
+    /// Failed logins allowed per account per window from addresses it has
+    /// not logged in from (each one past the per-address limit waits longer);
+    /// past it, only addresses it logged in from get through.
+    #[arg(long, env = "LMS_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 50)]
     pub login_failures_per_account: u32,
     /// Login attempts allowed per client address per window.
     #[arg(long, env = "LMS_LOGIN_ATTEMPTS_PER_CLIENT", default_value_t = 50)]

@@ -76,6 +76,10 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
         refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
         catalog_cache_bytes: args.catalog_cache_bytes,
         catalog_cache_ttl: Duration::from_secs(args.catalog_cache_ttl_secs),
+        login_failures_per_address: Limit {
+            max: args.login_failures_per_address,
+            window: Duration::from_secs(args.login_window_secs),
+        },
         login_failures_per_account: Limit {
             max: args.login_failures_per_account,
             window: Duration::from_secs(args.login_window_secs),

@@ -74,16 +74,15 @@ impl AuthApi {
         body: Json<PlatformTokenRequest>,
     ) -> ApiResult<TokenIssued> {
         let PlatformTokenRequest { email, password } = body.0;
-        let client_key = format!("platform|{}", crate::client::client_ip(req, &ctx.config));
+        let address = format!("platform|{}", crate::client::client_ip(req, &ctx.config));
         let account_key = format!("platform|{}", email.trim().to_lowercase());
         // Counted before the password is checked, so a parallel burst is
-        // limited too; a success clears the account's count.
-        ctx.login_attempts
-            .hit(&client_key)
+        // limited too.
+        let delay = ctx
+            .logins
+            .admit(&account_key, &address)
             .map_err(ApiError::too_many_requests)?;
-        ctx.login_failures
-            .hit(&account_key)
-            .map_err(ApiError::too_many_requests)?;
+        tokio::time::sleep(delay).await;
 
         let email = Email::parse("email", &email).ok();
         let password = (password.chars().count() <= MAX_PASSWORD_CHARS).then_some(password);
@@ -102,7 +101,7 @@ impl AuthApi {
             Some(a) if ok && a.is_active => PlatformAdminId::from_uuid(a.id),
             _ => return Err(ApiError::invalid_credentials()),
         };
-        ctx.login_failures.clear(&account_key);
+        ctx.logins.succeeded(&account_key, &address);
         platform_admins::touch_login(tx, id).await?;
         let session = Uuid::now_v7();
         sessions::open_platform(tx, session, id).await?;

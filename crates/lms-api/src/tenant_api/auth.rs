@@ -119,20 +119,19 @@ impl AuthApi {
         body: Json<TokenRequest>,
     ) -> ApiResult<TokenIssued> {
         let TokenRequest { email, password } = body.0;
-        let client_key = format!(
+        let address = format!(
             "{}|{}",
             tenant.id,
             crate::client::client_ip(req, &ctx.config)
         );
         let account_key = format!("{}|{}", tenant.id, email.trim().to_lowercase());
         // Counted before the password is checked, so a parallel burst is
-        // limited too; a success clears the account's count.
-        ctx.login_attempts
-            .hit(&client_key)
+        // limited too.
+        let delay = ctx
+            .logins
+            .admit(&account_key, &address)
             .map_err(ApiError::too_many_requests)?;
-        ctx.login_failures
-            .hit(&account_key)
-            .map_err(ApiError::too_many_requests)?;
+        tokio::time::sleep(delay).await;
 
         // A malformed e-mail or an over-long password is just a wrong
         // login: same answer, same work.
@@ -150,7 +149,7 @@ impl AuthApi {
             Some(l) if password_ok && l.is_active => UserId::from_uuid(l.id),
             _ => return Err(ApiError::invalid_credentials()),
         };
-        ctx.login_failures.clear(&account_key);
+        ctx.logins.succeeded(&account_key, &address);
         users::touch_login(tx, user).await?;
         let pair = open_session(&ctx, tx, &tenant, user).await?;
         unit.commit().await?;
@@ -222,13 +221,12 @@ impl AuthApi {
         body: Json<SignUpRequest>,
     ) -> ApiResult<SignedUp> {
         let b = body.0;
-        let client_key = format!(
-            "{}|{}",
-            tenant.id,
-            crate::client::client_ip(req, &ctx.config)
-        );
-        ctx.login_attempts
-            .hit(&client_key)
+        ctx.logins
+            .attempt(&format!(
+                "{}|{}",
+                tenant.id,
+                crate::client::client_ip(req, &ctx.config)
+            ))
             .map_err(ApiError::too_many_requests)?;
         let email = Email::parse("email", &b.email)?;
         let first = PersonName::parse("first_name", &b.first_name)?;
