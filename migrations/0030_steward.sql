@@ -20,17 +20,19 @@ REVOKE ALL ON SCHEMA steward FROM PUBLIC;
 GRANT USAGE ON SCHEMA steward TO lms_platform;
 
 -- Runs `p_org`'s housekeeping in its tenant context and puts the caller's
--- tenant context back.
+-- tenant context back. Sessions count as abandoned after 30 minutes without
+-- a heartbeat at the least, whatever cutoff the caller names.
 CREATE FUNCTION steward.sweep_tenant(p_org uuid, p_idle_before timestamptz)
     RETURNS TABLE (sessions_closed bigint, enrollments_expired bigint, trash_purged bigint)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
     previous text := current_setting('app.org_id', true);
     n        bigint;
 BEGIN
     PERFORM set_config('app.org_id', p_org::text, true);
+    p_idle_before := LEAST(p_idle_before, now() - interval '30 minutes');
     sessions_closed := 0;
     enrollments_expired := 0;
     trash_purged := 0;
@@ -125,12 +127,15 @@ END $$;
 CREATE FUNCTION steward.seed_organization(p_org uuid, p_roles jsonb, p_admin jsonb, p_admin_role text)
     RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
     previous text := current_setting('app.org_id', true);
 BEGIN
     PERFORM set_config('app.org_id', p_org::text, true);
+    -- Two seeds of one organization at once: the second waits, then finds
+    -- it seeded.
+    PERFORM pg_advisory_xact_lock(hashtextextended('steward.seed:' || p_org::text, 0));
     IF NOT EXISTS (SELECT 1 FROM organizations WHERE id = p_org) THEN
         RAISE EXCEPTION 'no organization %', p_org USING ERRCODE = '55000';
     END IF;
@@ -158,7 +163,7 @@ END $$;
 CREATE FUNCTION steward.apply_search_language(p_org uuid)
     RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
     previous text := current_setting('app.org_id', true);
@@ -174,14 +179,15 @@ BEGIN
     PERFORM set_config('app.org_id', COALESCE(previous, ''), true);
 END $$;
 
+-- Who may call them is settled before the handover (the owner grants).
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA steward FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA steward TO lms_platform;
 -- A new owner needs CREATE on the schema for the moment of the handover.
 GRANT CREATE ON SCHEMA steward TO lms_steward;
 ALTER FUNCTION steward.sweep_tenant(uuid, timestamptz) OWNER TO lms_steward;
 ALTER FUNCTION steward.seed_organization(uuid, jsonb, jsonb, text) OWNER TO lms_steward;
 ALTER FUNCTION steward.apply_search_language(uuid) OWNER TO lms_steward;
 REVOKE CREATE ON SCHEMA steward FROM lms_steward;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA steward FROM PUBLIC;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA steward TO lms_platform;
 
 -- What the platform role held on tenant tables beyond reading goes (the
 -- policy files grant it SELECT, and INSERT on outbox_events for the events

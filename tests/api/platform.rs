@@ -932,6 +932,22 @@ async fn the_platform_role_reads_tenants_and_writes_them_only_through_the_stewar
     assert_eq!(current, acme.org_id.to_string());
     tx.rollback().await.unwrap();
 
+    // Only the platform role may call the steward.
+    let mut su = app.connect_as_superuser().await;
+    for role in ["lms_app", "public"] {
+        let callable: Vec<String> = sqlx::query_scalar(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p \
+               JOIN pg_namespace n ON n.oid = p.pronamespace \
+              WHERE n.nspname = 'steward' \
+                AND has_function_privilege($1, p.oid, 'EXECUTE')",
+        )
+        .bind(role)
+        .fetch_all(&mut su)
+        .await
+        .unwrap();
+        assert!(callable.is_empty(), "{role} may call {callable:?}");
+    }
+
     // The tenant role cannot call the steward at all.
     let mut tenant = app.connect_as_app().await;
     let outcome = sql_outcome(
@@ -943,8 +959,7 @@ async fn the_platform_role_reads_tenants_and_writes_them_only_through_the_stewar
     assert_eq!(outcome, "42501");
 
     // The steward is an unprivileged role that nobody logs in as, and its
-    // functions pin their search_path.
-    let mut su = app.connect_as_superuser().await;
+    // functions pin their search_path, temporary tables last.
     let (login, privileged): (bool, bool) = sqlx::query_as(
         "SELECT rolcanlogin, rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb \
            FROM pg_roles WHERE rolname = 'lms_steward'",
@@ -957,7 +972,8 @@ async fn the_platform_role_reads_tenants_and_writes_them_only_through_the_stewar
         "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
           WHERE n.nspname = 'steward' \
             AND (p.proowner <> 'lms_steward'::regrole OR NOT p.prosecdef \
-                 OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'))",
+                 OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c \
+                                 WHERE c LIKE 'search_path=%' AND c LIKE '%, pg_temp'))",
     )
     .fetch_all(&mut su)
     .await

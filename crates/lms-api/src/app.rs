@@ -62,10 +62,10 @@ pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
         .nest("/", hosts)
         .data(ctx.clone());
     RequestScope {
-        inner: BodyLimit {
+        inner: std::sync::Arc::new(BodyLimit {
             inner: app,
             max: ctx.config.max_body_bytes,
-        },
+        }),
         routes,
         timeout: ctx.config.request_timeout,
     }
@@ -193,12 +193,12 @@ impl Endpoint for HostRouter {
 /// for: `WWW-Authenticate` on a 401, `Allow` on a 405, `Cache-Control` on
 /// the APIs' answers (`no-store`: they are per caller, tokens included).
 struct RequestScope<E> {
-    inner: E,
+    inner: std::sync::Arc<E>,
     routes: std::sync::Arc<crate::routes::Routes>,
     timeout: std::time::Duration,
 }
 
-impl<E: Endpoint> Endpoint for RequestScope<E> {
+impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
@@ -216,10 +216,22 @@ impl<E: Endpoint> Endpoint for RequestScope<E> {
             .headers()
             .contains_key(poem::http::header::AUTHORIZATION);
         let started = Instant::now();
+        // The handler runs in a task of its own: past the time limit the
+        // caller is answered, and the handler is left to finish rather than
+        // cut off in the middle of a commit (a write is applied whole or not
+        // at all, and the caches hear of it either way).
+        let inner = self.inner.clone();
+        let handler = tokio::spawn(
+            crate::request_id::scope(id.clone(), async move {
+                inner.call(req).await.map(IntoResponse::into_response)
+            })
+            .instrument(span.clone()),
+        );
         let mut resp = crate::request_id::scope(id.clone(), async {
-            match tokio::time::timeout(self.timeout, self.inner.call(req)).await {
-                Ok(Ok(r)) => r.into_response(),
-                Ok(Err(e)) => self.error_response(e, &path),
+            match tokio::time::timeout(self.timeout, handler).await {
+                Ok(Ok(Ok(r))) => r,
+                Ok(Ok(Err(e))) => self.error_response(e, &path),
+                Ok(Err(panicked)) => ApiError::internal(panicked).into_response(),
                 Err(_) => {
                     tracing::warn!(
                         timeout_ms = self.timeout.as_millis() as u64,
@@ -227,7 +239,8 @@ impl<E: Endpoint> Endpoint for RequestScope<E> {
                     );
                     ApiError::unavailable_because(
                         "request_timeout",
-                        "the request took too long and was abandoned; nothing of it was kept",
+                        "the request took too long and the service stopped waiting for it; \
+                         a change is applied whole or not at all: read before retrying",
                     )
                     .into_response()
                 }
@@ -252,7 +265,10 @@ impl<E: Endpoint> Endpoint for RequestScope<E> {
                 );
             }
             StatusCode::METHOD_NOT_ALLOWED => {
-                if let Ok(v) = HeaderValue::from_str(&self.routes.allowed(&path)) {
+                let allowed = self.routes.allowed(&path);
+                if !allowed.is_empty()
+                    && let Ok(v) = HeaderValue::from_str(&allowed)
+                {
                     headers.insert(header::ALLOW, v);
                 }
             }

@@ -139,8 +139,16 @@ fn request_body_schemas(doc: &Value) -> Vec<String> {
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for item in paths.values().filter_map(Value::as_object) {
             for op in item.values() {
-                if let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") {
-                    collect_refs(schema, &mut todo);
+                let json_bodies = op
+                    .pointer("/requestBody/content")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(media, _)| media.starts_with("application/json"));
+                for (_, content) in json_bodies {
+                    if let Some(schema) = content.get("schema") {
+                        collect_refs(schema, &mut todo);
+                    }
                 }
             }
         }

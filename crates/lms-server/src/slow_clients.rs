@@ -40,7 +40,8 @@ impl<A: Acceptor> Acceptor for HeadDeadline<A> {
         let io = Bounded {
             inner: io,
             deadline: Some(Box::pin(tokio::time::sleep(self.limit))),
-            matched: 0,
+            begun: false,
+            newlines: 0,
         };
         Ok((io, local, remote, scheme))
     }
@@ -49,27 +50,32 @@ impl<A: Acceptor> Acceptor for HeadDeadline<A> {
 /// A connection whose first head must arrive before its deadline.
 pub struct Bounded<T> {
     inner: T,
-    /// Until the end of the first head (`\r\n\r\n`) has been read.
+    /// Until the end of the first head (an empty line) has been read.
     deadline: Option<Pin<Box<Sleep>>>,
-    /// How much of `\r\n\r\n` the bytes read so far end with.
-    matched: usize,
+    /// Whether the head has begun (blank lines before it do not count).
+    begun: bool,
+    /// Line feeds since the last byte that was neither CR nor LF.
+    newlines: u8,
 }
 
-const HEAD_END: &[u8; 4] = b"\r\n\r\n";
-
 impl<T> Bounded<T> {
+    /// Follows the bytes of the head; an empty line ends it (`\r\n\r\n`,
+    /// or bare `\n\n`, which servers accept too).
     fn scan(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.matched = if b == HEAD_END[self.matched] {
-                self.matched + 1
-            } else if b == b'\r' {
-                1
-            } else {
-                0
-            };
-            if self.matched == HEAD_END.len() {
-                self.deadline = None;
-                return;
+            match b {
+                b'\n' if self.begun => {
+                    self.newlines += 1;
+                    if self.newlines == 2 {
+                        self.deadline = None;
+                        return;
+                    }
+                }
+                b'\r' | b'\n' => {}
+                _ => {
+                    self.begun = true;
+                    self.newlines = 0;
+                }
             }
         }
     }
@@ -81,19 +87,25 @@ impl<T: AsyncRead + Unpin> AsyncRead for Bounded<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Some(deadline) = self.deadline.as_mut()
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the request head took too long to arrive",
-            )));
-        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if self.deadline.is_some() && matches!(polled, Poll::Ready(Ok(()))) {
-            let fresh = buf.filled()[before..].to_vec();
-            self.scan(&fresh);
+        match polled {
+            Poll::Ready(Ok(())) if self.deadline.is_some() => {
+                let fresh = buf.filled()[before..].to_vec();
+                self.scan(&fresh);
+            }
+            // Nothing more yet: past the deadline, the wait is over.
+            Poll::Pending => {
+                if let Some(deadline) = self.deadline.as_mut()
+                    && deadline.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the request head took too long to arrive",
+                    )));
+                }
+            }
+            _ => {}
         }
         polled
     }
@@ -136,22 +148,32 @@ mod tests {
     fn bounded() -> Bounded<()> {
         Bounded {
             inner: (),
-            deadline: None,
-            matched: 0,
+            deadline: Some(Box::pin(tokio::time::sleep(Duration::from_secs(60)))),
+            begun: false,
+            newlines: 0,
         }
     }
 
     #[tokio::test]
     async fn the_end_of_the_head_is_found_across_reads() {
         let mut b = bounded();
-        b.deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(60))));
         b.scan(b"GET / HTTP/1.1\r\nHost: x\r\n\r");
         assert!(b.deadline.is_some());
         b.scan(b"\n");
         assert!(b.deadline.is_none());
         let mut b = bounded();
-        b.deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(60))));
-        b.scan(b"\r\r\n\r\n");
+        b.scan(b"GET / HTTP/1.1\nHost: x\n\n");
+        assert!(b.deadline.is_none(), "bare line feeds");
+    }
+
+    #[tokio::test]
+    async fn blank_lines_before_the_head_do_not_end_it() {
+        let mut b = bounded();
+        b.scan(b"\r\n\r\n\r\n");
+        assert!(b.deadline.is_some());
+        b.scan(b"GET / HTTP/1.1\r\n");
+        assert!(b.deadline.is_some());
+        b.scan(b"\r\n");
         assert!(b.deadline.is_none());
     }
 }
