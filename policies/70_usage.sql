@@ -2,7 +2,6 @@
 -- object it owns; migrations/0028_tenant_usage.sql) and nothing else. A
 -- SELECT policy of its own on every tenant table (usage_counts), the grant
 -- to read them, and the schema; no other role inherits it.
-GRANT USAGE ON SCHEMA public TO lms_usage;
 DO $$
 DECLARE
     t text;

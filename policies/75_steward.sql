@@ -7,7 +7,7 @@
 -- need: one policy per table, steward_isolation, bound to the tenant the
 -- function has set (the same test as tenant_isolation), and grants for
 -- exactly the commands they run. Nobody logs in as it or inherits it.
-GRANT USAGE ON SCHEMA public, app TO lms_steward;
+GRANT USAGE ON SCHEMA app TO lms_steward;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO lms_steward;
 REVOKE EXECUTE ON FUNCTION app.content_needed(uuid, uuid, uuid, boolean) FROM lms_steward;
 

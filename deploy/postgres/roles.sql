@@ -111,7 +111,7 @@ $$;
 -- not have).
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO lms_owner;
-GRANT USAGE ON SCHEMA public TO lms_app, lms_platform;
+GRANT USAGE ON SCHEMA public TO lms_app, lms_platform, lms_usage, lms_steward;
 
 -- The owner hands usage.tenant_usage to lms_usage and the steward functions
 -- to lms_steward (ALTER FUNCTION … OWNER needs membership); NOINHERIT keeps
