@@ -198,3 +198,151 @@ async fn a_client_too_slow_to_send_its_request_is_disconnected() {
     assert!(read.is_ok(), "the connection is still open");
     assert!(!String::from_utf8_lossy(&out).contains("200 OK"));
 }
+
+/// A preflight and an authorized request from a browser page, as the
+/// browser sends them.
+async fn from_page(
+    app: &TestApp,
+    host: &str,
+    method: Method,
+    origin: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut r = app
+        .http
+        .request(
+            method.clone(),
+            format!("http://{}/api/v1/courses", app.addr),
+        )
+        .header("host", host)
+        .header("origin", origin);
+    if method == Method::OPTIONS {
+        r = r
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization");
+    }
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn browsers_call_an_organization_only_from_the_origins_it_allows() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let page = "https://app.acme.test";
+
+    // Nothing is allowed by default.
+    let a = from_page(&app, &acme.host, Method::OPTIONS, page, None).await;
+    assert_eq!(a.status(), StatusCode::FORBIDDEN);
+    assert!(!a.headers().contains_key("access-control-allow-origin"));
+
+    // Origins are checked when set.
+    for bad in [
+        "*",
+        "https://app.acme.test/path",
+        "ftp://app.acme.test",
+        "app.acme.test",
+    ] {
+        let a = acme
+            .patch(
+                "/api/v1/organization/settings",
+                json!({ "cors_allowed_origins": [bad] }),
+            )
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            a.text
+        );
+    }
+    let a = acme
+        .patch(
+            "/api/v1/organization/settings",
+            json!({ "cors_allowed_origins": ["https://APP.acme.test/"] }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["settings"]["cors_allowed_origins"], json!([page]));
+
+    // The preflight is answered from the list...
+    let a = from_page(&app, &acme.host, Method::OPTIONS, page, None).await;
+    assert_eq!(a.status(), StatusCode::NO_CONTENT);
+    assert_eq!(a.headers()["access-control-allow-origin"], page);
+    assert!(
+        a.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    // ...and so is the authorized request that follows.
+    let a = from_page(&app, &acme.host, Method::GET, page, Some(&acme.token)).await;
+    assert_eq!(a.status(), StatusCode::OK);
+    assert_eq!(a.headers()["access-control-allow-origin"], page);
+    assert_eq!(a.headers()["vary"], "origin");
+
+    // Another origin, and another organization, get nothing.
+    let a = from_page(&app, &acme.host, Method::OPTIONS, "https://evil.test", None).await;
+    assert_eq!(a.status(), StatusCode::FORBIDDEN);
+    let a = from_page(
+        &app,
+        &acme.host,
+        Method::GET,
+        "https://evil.test",
+        Some(&acme.token),
+    )
+    .await;
+    assert!(!a.headers().contains_key("access-control-allow-origin"));
+    let a = from_page(&app, &globex.host, Method::OPTIONS, page, None).await;
+    assert_eq!(
+        a.status(),
+        StatusCode::FORBIDDEN,
+        "acme's origins are acme's"
+    );
+
+    // Emptied, the list allows none again.
+    acme.patch(
+        "/api/v1/organization/settings",
+        json!({ "cors_allowed_origins": [] }),
+    )
+    .await;
+    let a = from_page(&app, &acme.host, Method::OPTIONS, page, None).await;
+    assert_eq!(a.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_platform_host_has_its_own_origins() {
+    let app = TestApp::spawn_with(|a| {
+        a.platform_cors_origins = vec!["https://console.example.test".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.http
+                .request(
+                    Method::OPTIONS,
+                    format!("http://{}/platform/v1/organizations", app.addr),
+                )
+                .header("host", PLATFORM_HOST)
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let a = preflight("https://console.example.test").await;
+    assert_eq!(a.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        a.headers()["access-control-allow-origin"],
+        "https://console.example.test"
+    );
+    assert_eq!(
+        preflight("https://app.acme.test").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}

@@ -176,11 +176,26 @@ impl Endpoint for HostRouter {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let host = crate::client::requested_host(&req, &self.ctx.config)?;
         let cfg = &self.ctx.config;
+        let allowed = req.extensions().get::<crate::cors::Allowed>().cloned();
         match HostTarget::classify(&host, &cfg.base_domain, &cfg.platform_host) {
-            HostTarget::Platform => self.platform.call(req).await,
+            HostTarget::Platform => {
+                if let Some(allowed) = allowed {
+                    allowed.set(cfg.platform_cors_origins.clone());
+                    if let Some(answer) = crate::cors::preflight(&req, &allowed) {
+                        return Ok(answer);
+                    }
+                }
+                self.platform.call(req).await
+            }
             target => {
                 let tenant = self.ctx.tenants.resolve(&host, &target).await?;
                 tracing::Span::current().record("org_id", tracing::field::display(tenant.id));
+                if let Some(allowed) = allowed {
+                    allowed.set(tenant.cors_origins.clone());
+                    if let Some(answer) = crate::cors::preflight(&req, &allowed) {
+                        return Ok(answer);
+                    }
+                }
                 req.extensions_mut().insert(tenant);
                 self.tenant.call(req).await
             }
@@ -215,6 +230,10 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
         let with_credentials = req
             .headers()
             .contains_key(poem::http::header::AUTHORIZATION);
+        let origin = req.header(header::ORIGIN).map(str::to_owned);
+        let allowed = crate::cors::Allowed::default();
+        let mut req = req;
+        req.extensions_mut().insert(allowed.clone());
         let started = Instant::now();
         // The handler runs in a task of its own: past the time limit the
         // caller is answered, and the handler is left to finish rather than
@@ -248,6 +267,7 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
         })
         .instrument(span.clone())
         .await;
+        crate::cors::decorate(&mut resp, origin.as_deref(), &allowed);
         let status = resp.status();
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&id) {

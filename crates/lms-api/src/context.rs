@@ -36,6 +36,8 @@ pub struct ApiConfig {
     pub listener_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Web origins allowed to call the platform API from a browser.
+    pub platform_cors_origins: Arc<[String]>,
     /// The scheme clients reach the service with (`http` or `https`).
     pub public_scheme: String,
     /// The port clients reach the service on, when not the scheme's default.

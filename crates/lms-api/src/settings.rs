@@ -45,6 +45,9 @@ pub struct OrgSettings {
     pub certificate_shows_grade: bool,
     /// Days a deleted course stays in the trash before it is purged.
     pub trash_retention_days: u32,
+    /// Web origins whose pages may call the API from a browser (CORS);
+    /// none by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for OrgSettings {
@@ -54,6 +57,7 @@ impl Default for OrgSettings {
             search_language: "english".into(),
             certificate_shows_grade: true,
             trash_retention_days: 30,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -85,18 +89,59 @@ pub struct UpdateSettings {
     /// Days a deleted course stays in the trash, 1–3650.
     #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
     pub trash_retention_days: Option<u32>,
+    /// Web origins (`https://app.example.com`, scheme, host and port only)
+    /// whose pages may call the API from a browser; at most 20. The whole
+    /// list is replaced; `[]` allows none (the default).
+    #[oai(validator(max_items = 20))]
+    pub cors_allowed_origins: Option<Vec<String>>,
+}
+
+/// Most origins an organization may allow.
+pub const MAX_CORS_ORIGINS: usize = 20;
+
+/// `raw` as a web origin in its serialised form (`scheme://host[:port]`,
+/// lower case, no default port), or why it is not one.
+pub fn cors_origin(raw: &str) -> Result<String, &'static str> {
+    if raw.len() > 2048 {
+        return Err("is too long");
+    }
+    let url = url::Url::parse(raw).map_err(|_| "is not an origin (scheme://host[:port])")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https origin");
+    }
+    let origin = url.origin().ascii_serialization();
+    // Nothing but scheme, host and port: no path, query, fragment or user.
+    if raw.trim_end_matches('/').to_ascii_lowercase() != origin
+        && raw.to_ascii_lowercase() != origin
+    {
+        return Err("must be scheme://host[:port] only");
+    }
+    Ok(origin)
 }
 
 impl UpdateSettings {
     /// Refuses values the schema cannot say are wrong.
     pub fn check(&self) -> Result<(), InputError> {
-        match &self.search_language {
-            Some(lang) if !SEARCH_LANGUAGES.contains(&lang.as_str()) => Err(InputError::new(
+        if let Some(lang) = &self.search_language
+            && !SEARCH_LANGUAGES.contains(&lang.as_str())
+        {
+            return Err(InputError::new(
                 "search_language",
                 "is not a supported language",
-            )),
-            _ => Ok(()),
+            ));
         }
+        if let Some(origins) = &self.cors_allowed_origins {
+            if origins.len() > MAX_CORS_ORIGINS {
+                return Err(InputError::new(
+                    "cors_allowed_origins",
+                    "may name at most 20 origins",
+                ));
+            }
+            for o in origins {
+                cors_origin(o).map_err(|why| InputError::new("cors_allowed_origins", why))?;
+            }
+        }
+        Ok(())
     }
 
     /// The stored settings with these changes: the JSON to store (keys this
@@ -115,6 +160,11 @@ impl UpdateSettings {
         if let Some(v) = &self.search_language {
             settings.search_language = v.clone();
         }
+        if let Some(v) = &self.cors_allowed_origins {
+            let mut origins: Vec<String> = v.iter().filter_map(|o| cors_origin(o).ok()).collect();
+            origins.dedup();
+            settings.cors_allowed_origins = origins;
+        }
         let mut out = stored.clone();
         if let (Some(obj), Value::Object(new)) = (out.as_object_mut(), settings.to_json()) {
             obj.extend(new);
@@ -131,6 +181,7 @@ impl OrgSettings {
             "search_language": self.search_language,
             "certificate_shows_grade": self.certificate_shows_grade,
             "trash_retention_days": self.trash_retention_days,
+            "cors_allowed_origins": self.cors_allowed_origins,
         })
     }
 }

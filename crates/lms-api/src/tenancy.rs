@@ -17,6 +17,8 @@ pub struct Tenant {
     pub id: OrgId,
     /// Its slug.
     pub slug: String,
+    /// Web origins allowed to call its API from a browser.
+    pub cors_origins: Arc<[String]>,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +26,7 @@ struct Entry {
     id: OrgId,
     slug: String,
     status: OrgStatus,
+    cors_origins: Arc<[String]>,
 }
 
 /// Resolves hosts to tenants through a moka cache keyed by the normalised
@@ -74,6 +77,7 @@ impl TenantResolver {
                     id: OrgId::from_uuid(o.id),
                     slug: o.slug,
                     status: o.status.parse().unwrap_or(OrgStatus::Suspended),
+                    cors_origins: o.cors_origins.into(),
                 });
                 self.cache.put(ticket, key, entry.clone());
                 entry
@@ -95,6 +99,7 @@ impl TenantResolver {
             Some(e) => Ok(Tenant {
                 id: e.id,
                 slug: e.slug,
+                cors_origins: e.cors_origins,
             }),
         }
     }

@@ -211,6 +211,15 @@ impl<'a> Unit<'a> {
             .insert(Notice::Catalog { org: self.org });
     }
 
+    /// The organization's registry entry changed (settings the host
+    /// resolution carries, such as allowed origins): its host answers are
+    /// dropped on every replica.
+    pub fn registry_changed(&mut self) {
+        self.effects
+            .notices
+            .insert(Notice::Tenant { org: self.org });
+    }
+
     /// The change makes what `user` may do stale: their cached
     /// authorizations are dropped on every replica.
     pub fn actor_changed(&mut self, user: UserId) {

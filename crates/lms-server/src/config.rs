@@ -135,6 +135,10 @@ pub struct ServeArgs {
     /// Host of the platform API. Default: `admin.<base domain>`.
     #[arg(long, env = "LMS_PLATFORM_HOST")]
     pub platform_host: Option<String>,
+    /// Web origins whose pages may call the platform API from a browser
+    /// (comma-separated, `https://console.example.com`); none by default.
+    #[arg(long, env = "LMS_PLATFORM_CORS_ORIGINS", value_delimiter = ',')]
+    pub platform_cors_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-Host` is believed (comma-separated IPs).
     #[arg(long, env = "LMS_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,

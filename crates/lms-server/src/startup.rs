@@ -56,7 +56,16 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
     if !matches!(public_scheme.as_str(), "http" | "https") {
         anyhow::bail!("--public-base-url must be an http or https URL");
     }
+    let platform_cors_origins = args
+        .platform_cors_origins
+        .iter()
+        .map(|o| {
+            lms_api::settings::cors_origin(o)
+                .map_err(|why| anyhow::anyhow!("--platform-cors-origins: {o:?} {why}"))
+        })
+        .collect::<anyhow::Result<Vec<String>>>()?;
     let config = ApiConfig {
+        platform_cors_origins: platform_cors_origins.into(),
         public_scheme,
         public_port,
         base_domain: args.base_domain.trim_end_matches('.').to_ascii_lowercase(),

@@ -24,6 +24,8 @@ pub struct Settings {
     pub certificate_shows_grade: bool,
     /// Days a deleted course stays in the trash before it is purged.
     pub trash_retention_days: u32,
+    /// Web origins whose pages may call the API from a browser.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The organization.
@@ -60,6 +62,7 @@ fn view(row: orgs::OrgRow) -> OrganizationView {
             search_language: s.search_language,
             certificate_shows_grade: s.certificate_shows_grade,
             trash_retention_days: s.trash_retention_days,
+            cors_allowed_origins: s.cors_allowed_origins,
         },
     }
 }
@@ -115,6 +118,11 @@ impl OrganizationApi {
         let (stored, settings) = b.apply(&row.settings);
         let language_changed = b.search_language.is_some();
         orgs::save_settings(tx, &stored).await?;
+        if b.cors_allowed_origins.is_some() {
+            // Every replica answers browsers from the new list.
+            unit.registry_changed();
+        }
+        let tx = unit.tx();
         if language_changed {
             // Re-index the catalog in the new language (generated column).
             lms_db::queries::courses::set_search_language(tx, &settings.search_language).await?;

@@ -299,18 +299,29 @@ pub struct ResolvedOrg {
     pub slug: String,
     /// `ACTIVE` or `SUSPENDED`.
     pub status: String,
+    /// Web origins allowed to call its API from a browser.
+    pub cors_origins: Vec<String>,
+}
+
+/// The allowed origins of `organizations o`, from its settings.
+macro_rules! cors_origins {
+    () => {
+        "CASE WHEN jsonb_typeof(o.settings -> 'cors_allowed_origins') = 'array' \
+              THEN ARRAY(SELECT jsonb_array_elements_text(o.settings -> 'cors_allowed_origins')) \
+              ELSE '{}'::text[] END AS cors_origins"
+    };
 }
 
 /// Finds the organization whose slug is `slug`.
 pub async fn resolve_slug(tx: &mut PlatformTx, slug: &str) -> Result<Option<ResolvedOrg>, DbError> {
-    Ok(
-        sqlx::query_as(
-            "SELECT id, slug, status::text AS status FROM organizations WHERE slug = $1",
-        )
-        .bind(slug)
-        .fetch_optional(tx.conn())
-        .await?,
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT o.id, o.slug, o.status::text AS status, ",
+        cors_origins!(),
+        " FROM organizations o WHERE o.slug = $1"
+    ))
+    .bind(slug)
+    .fetch_optional(tx.conn())
+    .await?)
 }
 
 /// Finds the organization that registered and verified the custom domain
@@ -319,11 +330,12 @@ pub async fn resolve_domain(
     tx: &mut PlatformTx,
     domain: &str,
 ) -> Result<Option<ResolvedOrg>, DbError> {
-    Ok(sqlx::query_as(
-        "SELECT o.id, o.slug, o.status::text AS status \
-         FROM organization_domains d JOIN organizations o ON o.id = d.organization_id \
-         WHERE d.domain = $1 AND d.verified_at IS NOT NULL",
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT o.id, o.slug, o.status::text AS status, ",
+        cors_origins!(),
+        " FROM organization_domains d JOIN organizations o ON o.id = d.organization_id \
+         WHERE d.domain = $1 AND d.verified_at IS NOT NULL"
+    ))
     .bind(domain)
     .fetch_optional(tx.conn())
     .await?)
