@@ -218,6 +218,26 @@ async fn forwarded_host_is_ignored_unless_the_peer_is_a_trusted_proxy() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // A proxy that appends keeps what the client sent in front: the last
+    // value is the proxy's own, and it decides.
+    let _globex = trusted.tenant("globex").await;
+    let r = trusted
+        .http
+        .get(format!("http://{}/api/v1/courses", trusted.addr))
+        .header("host", "proxy.internal")
+        .header(
+            "x-forwarded-host",
+            format!("globex.lms.test, {}", acme.host),
+        )
+        .bearer_auth(&acme.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "served as acme, acme's token works"
+    );
 }
 
 #[tokio::test]

@@ -49,7 +49,7 @@ pub fn client_ip(req: &Request, config: &ApiConfig) -> String {
 }
 
 /// The host the client asked for, normalised. `X-Forwarded-Host` counts
-/// only when the peer is a trusted proxy.
+/// only when the peer is a trusted proxy, and then its last value.
 pub fn requested_host(req: &Request, config: &ApiConfig) -> Result<String, ApiError> {
     // Two Host headers leave the target ambiguous (RFC 9112 §3.2 asks for a
     // 400): a proxy and this service could each take a different one.
@@ -59,10 +59,19 @@ pub fn requested_host(req: &Request, config: &ApiConfig) -> Result<String, ApiEr
             "the request has more than one Host header",
         ));
     }
+    // The value the trusted proxy wrote is the last one: anything before it
+    // came from the client (a proxy that appends keeps what it was sent).
     let forwarded = from_trusted_proxy(req, config)
-        .then(|| req.header("x-forwarded-host"))
-        .flatten()
-        .and_then(|v| v.split(',').next());
+        .then(|| {
+            req.headers()
+                .get_all("x-forwarded-host")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .rfind(|h| !h.is_empty())
+        })
+        .flatten();
     let raw = forwarded
         .or_else(|| req.header("host"))
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
