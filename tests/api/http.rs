@@ -346,3 +346,61 @@ async fn the_platform_host_has_its_own_origins() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// A caller without the permission an operation needs learns that, not
+/// the operation's rules for its input.
+#[tokio::test]
+async fn permission_comes_before_the_rules_of_the_input() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (_, learner) = acme.user_with_role("lea@acme.test", "learner").await;
+    for body in [
+        json!({ "title": "" }),
+        json!({ "title": "T", "surprise": 1 }),
+        json!([]),
+    ] {
+        let a = acme
+            .send_as(
+                &learner,
+                Method::POST,
+                "/api/v1/courses",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{body}: {}", a.text);
+        assert_eq!(a.code(), "permission_denied");
+        let a = acme
+            .send_as(
+                &acme.token,
+                Method::POST,
+                "/api/v1/courses",
+                Some(body.clone()),
+            )
+            .await;
+        assert!(
+            matches!(a.status.as_u16(), 400 | 422),
+            "{body}: the admin learns the rule: {}",
+            a.text
+        );
+    }
+    let a = acme
+        .send_as(
+            &learner,
+            Method::PATCH,
+            "/api/v1/organization/settings",
+            Some(json!({ "trash_retention_days": 0 })),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    // Without a token: 401, whatever the body.
+    let a = app
+        .send(
+            Method::POST,
+            &acme.host,
+            "/api/v1/courses",
+            None,
+            Some(Body::Json(json!({ "title": "" }))),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}

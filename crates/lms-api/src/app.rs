@@ -196,8 +196,33 @@ impl Endpoint for HostRouter {
                         return Ok(answer);
                     }
                 }
-                req.extensions_mut().insert(tenant);
-                self.tenant.call(req).await
+                let token = req
+                    .header(header::AUTHORIZATION)
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::to_owned);
+                req.extensions_mut().insert(tenant.clone());
+                let answer = self.tenant.call(req).await;
+                // Input refused: the caller's permission comes first.
+                let refused = match &answer {
+                    Ok(r) => matches!(r.status().as_u16(), 400 | 422)
+                        .then(|| r.data::<poem_openapi::OperationId>().copied())
+                        .flatten(),
+                    Err(e) => matches!(e.status().as_u16(), 400 | 422)
+                        .then(|| e.data::<poem_openapi::OperationId>().copied())
+                        .flatten(),
+                };
+                if let Some(op) = refused
+                    && let Some(e) = crate::tenant_api::permission_before_input(
+                        &self.ctx,
+                        &tenant,
+                        token.as_deref(),
+                        op.0,
+                    )
+                    .await
+                {
+                    return Ok(e.into_response());
+                }
+                answer
             }
         }
     }

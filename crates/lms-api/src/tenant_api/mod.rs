@@ -62,18 +62,61 @@ async fn check_tenant_token(req: &Request, bearer: Bearer) -> poem::Result<Tenan
         .extensions()
         .get::<Tenant>()
         .ok_or_else(ApiError::unauthorized)?;
+    Ok(tenant_caller(ctx, tenant, &bearer.token)?)
+}
+
+/// The caller a tenant access token names, if it is valid on `tenant`.
+pub(crate) fn tenant_caller(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    token: &str,
+) -> crate::error::ApiResult<TenantCaller> {
     let claims = ctx
         .tokens
-        .verify(&bearer.token, TENANT_AUDIENCE)
+        .verify(token, TENANT_AUDIENCE)
         .ok_or_else(ApiError::unauthorized)?;
     // A token is valid only on the host of the tenant it was issued for.
     if claims.org != Some(tenant.id.as_uuid()) {
-        return Err(ApiError::unauthorized().into());
+        return Err(ApiError::unauthorized());
     }
     Ok(TenantCaller {
         user: UserId::from_uuid(claims.sub),
         session: claims.sid,
     })
+}
+
+/// When an operation refused its input (400, 422), whether the caller may
+/// call it at all: a caller without the permission learns that, not the
+/// operation's rules for its input. The refused answer stands otherwise.
+pub(crate) async fn permission_before_input(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    token: Option<&str>,
+    operation_id: &'static str,
+) -> Option<ApiError> {
+    use crate::access::Access;
+    if !matches!(
+        crate::access::tenant_access(operation_id),
+        Some(Access::Requires(_) | Access::RequiresEither(..))
+    ) {
+        return None;
+    }
+    let Some(token) = token else {
+        return Some(ApiError::unauthorized());
+    };
+    let who = match tenant_caller(ctx, tenant, token) {
+        Ok(who) => who,
+        Err(e) => return Some(e),
+    };
+    let mut tx = None;
+    let checked = match ctx.cached_actor(tenant, who, &mut tx).await {
+        Ok(actor) => crate::context::check_access(&actor, operation_id).err(),
+        Err(e) => Some(e),
+    };
+    if let Some(tx) = tx {
+        let _ = tx.commit().await;
+    }
+    checked
 }
 
 /// Every operation group of the tenant API.
