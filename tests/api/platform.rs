@@ -1010,3 +1010,36 @@ async fn an_organizations_api_url_is_where_clients_reach_it() {
         ("http".to_owned(), Some(8080))
     );
 }
+
+/// A support admin learns that an operation is for operators, not the
+/// rules of its input.
+#[tokio::test]
+async fn the_platform_role_comes_before_the_rules_of_the_input() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let support = app.support_token().await;
+    for body in [
+        json!({ "slug": "", "name": "X", "admin": { "email": "x", "first_name": "a", "last_name": "b", "password": "short" } }),
+        json!({ "surprise": true }),
+    ] {
+        let a = platform(
+            &app,
+            &support,
+            Method::POST,
+            "/organizations",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{body}: {}", a.text);
+        assert_eq!(a.code(), "platform_role_required");
+        let a = platform(
+            &app,
+            &op,
+            Method::POST,
+            "/organizations",
+            Some(body.clone()),
+        )
+        .await;
+        assert!(matches!(a.status.as_u16(), 400 | 422), "{body}: {}", a.text);
+    }
+}

@@ -185,7 +185,16 @@ impl Endpoint for HostRouter {
                         return Ok(answer);
                     }
                 }
-                self.platform.call(req).await
+                let token = bearer_token(&req);
+                let answer = self.platform.call(req).await;
+                if let Some(op) = refused_input(&answer)
+                    && let Some(e) =
+                        crate::platform_api::role_before_input(&self.ctx, token.as_deref(), op)
+                            .await
+                {
+                    return Ok(e.into_response());
+                }
+                answer
             }
             target => {
                 let tenant = self.ctx.tenants.resolve(&host, &target).await?;
@@ -196,27 +205,15 @@ impl Endpoint for HostRouter {
                         return Ok(answer);
                     }
                 }
-                let token = req
-                    .header(header::AUTHORIZATION)
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::to_owned);
+                let token = bearer_token(&req);
                 req.extensions_mut().insert(tenant.clone());
                 let answer = self.tenant.call(req).await;
-                // Input refused: the caller's permission comes first.
-                let refused = match &answer {
-                    Ok(r) => matches!(r.status().as_u16(), 400 | 422)
-                        .then(|| r.data::<poem_openapi::OperationId>().copied())
-                        .flatten(),
-                    Err(e) => matches!(e.status().as_u16(), 400 | 422)
-                        .then(|| e.data::<poem_openapi::OperationId>().copied())
-                        .flatten(),
-                };
-                if let Some(op) = refused
+                if let Some(op) = refused_input(&answer)
                     && let Some(e) = crate::tenant_api::permission_before_input(
                         &self.ctx,
                         &tenant,
                         token.as_deref(),
-                        op.0,
+                        op,
                     )
                     .await
                 {
@@ -226,6 +223,25 @@ impl Endpoint for HostRouter {
             }
         }
     }
+}
+
+/// The bearer token of `req`, if any.
+fn bearer_token(req: &Request) -> Option<String> {
+    req.header(header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}
+
+/// The operation whose input was refused (400, 422), if that is the
+/// answer: the caller's permission is then checked first.
+fn refused_input(answer: &poem::Result<Response>) -> Option<&'static str> {
+    let (status, op) = match answer {
+        Ok(r) => (r.status(), r.data::<poem_openapi::OperationId>()),
+        Err(e) => (e.status(), e.data::<poem_openapi::OperationId>()),
+    };
+    matches!(status.as_u16(), 400 | 422)
+        .then(|| op.map(|o| o.0))
+        .flatten()
 }
 
 /// Gives every request an id, a tracing span and a time limit, turns every

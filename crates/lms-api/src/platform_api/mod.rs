@@ -50,17 +50,49 @@ async fn check_platform_token(req: &Request, bearer: Bearer) -> poem::Result<Pla
     let ctx = req
         .data::<Ctx>()
         .ok_or_else(|| ApiError::internal("no context"))?;
+    Ok(platform_caller(ctx, &bearer.token)?)
+}
+
+/// The platform admin a platform access token names, if it is valid.
+fn platform_caller(ctx: &Ctx, token: &str) -> ApiResult<PlatformCaller> {
     let claims = ctx
         .tokens
-        .verify(&bearer.token, PLATFORM_AUDIENCE)
+        .verify(token, PLATFORM_AUDIENCE)
         .ok_or_else(ApiError::unauthorized)?;
     if claims.org.is_some() {
-        return Err(ApiError::unauthorized().into());
+        return Err(ApiError::unauthorized());
     }
     Ok(PlatformCaller {
         admin: PlatformAdminId::from_uuid(claims.sub),
         session: claims.sid,
     })
+}
+
+/// When a platform operation refused its input (400, 422), whether the
+/// caller may call it at all: a `SUPPORT` admin learns that an operation is
+/// for operators, not its rules for its input.
+pub(crate) async fn role_before_input(
+    ctx: &Ctx,
+    token: Option<&str>,
+    operation_id: &'static str,
+) -> Option<ApiError> {
+    if platform_access(operation_id) != Some(crate::access::Access::Operator) {
+        return None;
+    }
+    let Some(token) = token else {
+        return Some(ApiError::unauthorized());
+    };
+    let who = match platform_caller(ctx, token) {
+        Ok(who) => who,
+        Err(e) => return Some(e),
+    };
+    let checked = async {
+        let mut tx = ctx.db.platform().await?;
+        authorize(&mut tx, who, operation_id).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(())
+    };
+    checked.await.err()
 }
 
 /// Authorizes the caller for platform operation `op`, in the request's own
