@@ -218,7 +218,8 @@ pub struct ServeArgs {
     #[arg(long, env = "LMS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Longest time a request may take before it is answered 503
-    /// `request_timeout` (its transaction rolled back), in milliseconds.
+    /// `request_timeout`, in milliseconds (the handler still runs to its
+    /// end: a write is applied whole or not at all).
     #[arg(long, env = "LMS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
     /// Longest time a new connection may take to send the head of its
