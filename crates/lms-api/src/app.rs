@@ -73,21 +73,21 @@ pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
 
 /// Serves a document, as it is checked in.
 fn document(doc: String) -> impl Endpoint<Output = Response> {
-    let doc = bytes::Bytes::from(doc);
-    poem::endpoint::make_sync(move |_| {
-        Response::builder()
-            .content_type("application/json")
-            .body(doc.clone())
-    })
+    fixed_body(doc, "application/json")
 }
 
 /// Serves the interactive documentation of a document.
 fn docs(html: String) -> impl Endpoint<Output = Response> {
-    let html = bytes::Bytes::from(html);
+    fixed_body(html, "text/html; charset=utf-8")
+}
+
+/// Serves the same body to every request.
+fn fixed_body(body: String, content_type: &'static str) -> impl Endpoint<Output = Response> {
+    let body = bytes::Bytes::from(body);
     poem::endpoint::make_sync(move |_| {
         Response::builder()
-            .content_type("text/html; charset=utf-8")
-            .body(html.clone())
+            .content_type(content_type)
+            .body(body.clone())
     })
 }
 
@@ -179,11 +179,8 @@ impl Endpoint for HostRouter {
         let allowed = req.extensions().get::<crate::cors::Allowed>().cloned();
         match HostTarget::classify(&host, &cfg.base_domain, &cfg.platform_host) {
             HostTarget::Platform => {
-                if let Some(allowed) = allowed {
-                    allowed.set(cfg.platform_cors_origins.clone());
-                    if let Some(answer) = crate::cors::preflight(&req, &allowed) {
-                        return Ok(answer);
-                    }
+                if let Some(answer) = preflight(&req, allowed, &cfg.platform_cors_origins) {
+                    return Ok(answer);
                 }
                 let token = bearer_token(&req);
                 let answer = self.platform.call(req).await;
@@ -199,11 +196,8 @@ impl Endpoint for HostRouter {
             target => {
                 let tenant = self.ctx.tenants.resolve(&host, &target).await?;
                 tracing::Span::current().record("org_id", tracing::field::display(tenant.id));
-                if let Some(allowed) = allowed {
-                    allowed.set(tenant.cors_origins.clone());
-                    if let Some(answer) = crate::cors::preflight(&req, &allowed) {
-                        return Ok(answer);
-                    }
+                if let Some(answer) = preflight(&req, allowed, &tenant.cors_origins) {
+                    return Ok(answer);
                 }
                 let token = bearer_token(&req);
                 req.extensions_mut().insert(tenant.clone());
@@ -223,6 +217,18 @@ impl Endpoint for HostRouter {
             }
         }
     }
+}
+
+/// Records the origins the resolved host allows, and answers the request
+/// if it is a preflight.
+fn preflight(
+    req: &Request,
+    allowed: Option<crate::cors::Allowed>,
+    origins: &std::sync::Arc<[String]>,
+) -> Option<Response> {
+    let allowed = allowed?;
+    allowed.set(origins.clone());
+    crate::cors::preflight(req, &allowed)
 }
 
 /// The bearer token of `req`, if any.

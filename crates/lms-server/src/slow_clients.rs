@@ -91,8 +91,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Bounded<T> {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         match polled {
             Poll::Ready(Ok(())) if self.deadline.is_some() => {
-                let fresh = buf.filled()[before..].to_vec();
-                self.scan(&fresh);
+                self.scan(&buf.filled()[before..]);
             }
             // Nothing more yet: past the deadline, the wait is over.
             Poll::Pending => {
