@@ -259,6 +259,17 @@ async fn browsers_call_an_organization_only_from_the_origins_it_allows() {
             a.text
         );
     }
+    let many: Vec<String> = (0..21)
+        .map(|i| format!("https://app{i}.acme.test"))
+        .collect();
+    let a = acme
+        .patch(
+            "/api/v1/organization/settings",
+            json!({ "cors_allowed_origins": many }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "21 origins: {}", a.text);
+    assert_eq!(a.code(), "invalid_body");
     let a = acme
         .patch(
             "/api/v1/organization/settings",
