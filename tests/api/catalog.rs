@@ -239,14 +239,14 @@ async fn sections_are_ordered_typed_and_feed_the_derived_estimate() {
         (
             "negative duration",
             json!({ "title": "x", "duration_minutes": -1 }),
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
         ),
         (
             "unknown type",
             json!({ "title": "x", "type": "HOLOGRAM" }),
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
         ),
         (
             "blank title",
@@ -257,8 +257,8 @@ async fn sections_are_ordered_typed_and_feed_the_derived_estimate() {
         (
             "long title",
             json!({ "title": "x".repeat(201) }),
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
         ),
     ] {
         let a = acme.post(&base, body).await;

@@ -268,8 +268,13 @@ async fn browsers_call_an_organization_only_from_the_origins_it_allows() {
             json!({ "cors_allowed_origins": many }),
         )
         .await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST, "21 origins: {}", a.text);
-    assert_eq!(a.code(), "invalid_body");
+    assert_eq!(
+        a.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "21 origins: {}",
+        a.text
+    );
+    assert_eq!(a.code(), "validation_failed");
     let a = acme
         .patch(
             "/api/v1/organization/settings",

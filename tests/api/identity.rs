@@ -373,7 +373,8 @@ async fn roles_grant_permissions_and_guard_against_lockout() {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(bad.code(), "unknown_permission");
+    assert_eq!(bad.code(), "validation_failed");
+    assert_eq!(bad.json["details"][0]["field"], "permissions.0");
     let editor = acme
         .post(
             "/api/v1/roles",
@@ -533,11 +534,15 @@ async fn the_caller_edits_their_own_profile_within_limits() {
     assert_eq!(up.json["profile"]["bio"], serde_json::Value::Null);
     assert_eq!(up.json["profile"]["website"], "https://grace.example");
 
+    // A wrong type is a malformed body.
+    let a = acme
+        .patch("/api/v1/me", json!({ "profile": { "preferences": [1] } }))
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::BAD_REQUEST, "invalid_body")
+    );
     for (why, body) in [
-        (
-            "preferences not an object",
-            json!({ "profile": { "preferences": [1] } }),
-        ),
         (
             "preferences too deep",
             json!({ "profile": { "preferences": { "a": { "b": { "c": { "d": { "e": 1 } } } } } } }),

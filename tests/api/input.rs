@@ -38,8 +38,8 @@ async fn malformed_requests_get_clear_errors_and_write_nothing() {
         (
             "unknown enum value",
             Body::Json(json!({ "title": "T", "difficulty": "IMPOSSIBLE" })),
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
         ),
         (
             "unknown field",
@@ -50,8 +50,8 @@ async fn malformed_requests_get_clear_errors_and_write_nothing() {
         (
             "over-long title",
             Body::Json(json!({ "title": long })),
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
         ),
         (
             "blank title",
@@ -62,14 +62,14 @@ async fn malformed_requests_get_clear_errors_and_write_nothing() {
         (
             "negative hours",
             Body::Json(json!({ "title": "T", "estimated_hours": -1 })),
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
         ),
         (
             "metadata not an object",
             Body::Json(json!({ "title": "T", "metadata": [1, 2] })),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
         ),
         (
             "image URL not http",
@@ -83,11 +83,37 @@ async fn malformed_requests_get_clear_errors_and_write_nothing() {
             StatusCode::BAD_REQUEST,
             "invalid_body",
         ),
+        // The published schema is the rule: a number is not a string, a
+        // `$ref` property is not nullable, text cannot hold NUL.
+        (
+            "number for a string",
+            Body::Json(json!({ "title": 123 })),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "null for an enum",
+            Body::Json(json!({ "title": "T", "difficulty": null })),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "NUL in a description",
+            Body::Json(json!({ "title": "T", "description": "a\u{0}b" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "line feed in a title",
+            Body::Json(json!({ "title": "two\nlines" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
         (
             "huge number",
             Body::Json(json!({ "title": "T", "estimated_hours": 1e30 })),
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
         ),
     ];
     for (why, body, status, code) in cases {
@@ -329,7 +355,7 @@ async fn identity_and_catalog_inputs_get_clear_errors() {
         (
             "/api/v1/users?cursor=abc",
             StatusCode::BAD_REQUEST,
-            "invalid_cursor",
+            "invalid_parameter",
         ),
         (
             "/api/v1/users?active=maybe",

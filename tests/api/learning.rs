@@ -410,18 +410,15 @@ async fn enrollment_rules_and_their_codes() {
         .unwrap()
         .to_owned();
     for (body, code) in [
-        (json!({ "time_spent_seconds": -1 }), "invalid_time_spent"),
-        (
-            json!({ "time_spent_seconds": 86_401 }),
-            "invalid_time_spent",
-        ),
+        (json!({ "time_spent_seconds": -1 }), "validation_failed"),
+        (json!({ "time_spent_seconds": 86_401 }), "validation_failed"),
         (
             json!({ "time_spent_seconds": 1, "score": 100.5 }),
-            "invalid_score",
+            "validation_failed",
         ),
         (
             json!({ "time_spent_seconds": 1, "score": -1 }),
-            "invalid_score",
+            "validation_failed",
         ),
     ] {
         let a = record(&acme, &lea, &course, &s[0], body).await;
@@ -865,7 +862,7 @@ async fn enrolled_learners_review_and_the_average_stays_exact() {
     let a = write(lea.clone(), json!({ "rating": 6 })).await;
     assert_eq!(
         (a.status, a.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_rating")
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
     );
     let a = write(
         lea.clone(),

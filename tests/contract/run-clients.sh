@@ -16,20 +16,8 @@ rm -rf "$work"
 mkdir -p "$work"
 
 # The service, with a data folder of its own.
-LMS_LISTEN="127.0.0.1:$port" LMS_DATA_DIR="$work/lms-data" LMS_TRUSTED_PROXIES=127.0.0.1 \
-    "$lms" >"$work/server.log" 2>&1 &
-server=$!
-stop() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    # Run as root from a folder the postgres user cannot reach, the cluster
-    # lived elsewhere: remove it too.
-    if [ -f "$work/lms-data/CLUSTER_LOCATION" ]; then
-        moved="$(grep -o '/var/lib/tenantry-lms/[^:]*' "$work/lms-data/CLUSTER_LOCATION" || true)"
-        [ -n "$moved" ] && rm -rf "$moved"
-    fi
-}
-trap stop EXIT
+. "$here/serve.sh"
+serve_start
 
 # The Python client, generated.
 python3 -m venv "$work/venv"
@@ -40,17 +28,7 @@ for api in tenant platform; do
         >"$work/generate-$api.log" 2>&1) || { cat "$work/generate-$api.log"; exit 1; }
 done
 
-for _ in $(seq 1 120); do
-    if curl -fsS -H 'Host: admin.localhost' "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 \
-        && grep -q "demo" "$work/server.log"; then
-        break
-    fi
-    if ! kill -0 "$server" 2>/dev/null; then
-        cat "$work/server.log"
-        exit 1
-    fi
-    sleep 1
-done
+serve_wait
 
 PYTHONPATH="$work" "$work/venv/bin/python" "$here/python/scenario.py" "http://127.0.0.1:$port" \
     || { tail -50 "$work/server.log"; exit 1; }

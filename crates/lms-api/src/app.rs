@@ -21,6 +21,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
     let tenant = crate::tenant_api::service();
     let platform = crate::platform_api::service();
+    crate::contract::warm();
     let (tenant_raw, platform_raw) = (tenant.spec(), platform.spec());
     let tenant_doc = crate::spec::polish(&tenant_raw, crate::spec::Api::Tenant);
     let platform_doc = crate::spec::polish(&platform_raw, crate::spec::Api::Platform);

@@ -11,41 +11,39 @@ use crate::error::{ApiError, ApiResult};
 pub struct Precondition {
     expected: Option<i32>,
     from_header: bool,
-    /// A weak entity tag, which `If-Match` never matches (strong
-    /// comparison, RFC 9110 §13.1.1).
-    weak: bool,
+    /// A weak entity tag, or one this API never sent: `If-Match` never
+    /// matches it (strong comparison, RFC 9110 §13.1.1).
+    never_matches: bool,
 }
 
 impl Precondition {
-    /// From an `If-Match` header (`"3"` or `*`; a weak `W/"3"` never
-    /// matches) and a `version` field of the body; the header wins when
+    /// From an `If-Match` header (`"3"` or `*`; a weak `W/"3"`, or
+    /// anything else, never matches) and a `version` field of the body; the header wins when
     /// both are given.
     pub fn new(if_match: Option<&str>, body: Option<i32>) -> ApiResult<Self> {
-        match if_match.map(str::trim) {
+        match if_match {
             None => Ok(Self {
                 expected: body,
                 from_header: false,
-                weak: false,
+                never_matches: false,
             }),
             Some("*") => Ok(Self::default()),
             Some(tag) => {
+                // A weak tag, or anything that is not a tag this API sent,
+                // never matches (strong comparison, RFC 9110 §13.1.1): 412.
                 let weak = tag.starts_with("W/");
-                let tag = tag.strip_prefix("W/").unwrap_or(tag);
-                // `"3"`, or a representation's tag `"3-…"` (its version first).
                 let version = tag
+                    .strip_prefix("W/")
+                    .unwrap_or(tag)
                     .strip_prefix('"')
                     .and_then(|t| t.strip_suffix('"'))
-                    .and_then(|t| t.split_once('-').map_or(t, |(v, _)| v).parse().ok())
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_if_match",
-                            "`If-Match` must be an entity tag this API sent, such as \"3\"",
-                        )
-                    })?;
+                    // `"3"`, or a representation's tag `"3-…"` (its version first).
+                    .map(|t| t.split_once('-').map_or(t, |(v, _)| v))
+                    .and_then(|v| v.parse::<i32>().ok());
                 Ok(Self {
-                    expected: Some(version),
+                    expected: Some(version.unwrap_or(-1)),
                     from_header: true,
-                    weak,
+                    never_matches: weak || version.is_none(),
                 })
             }
         }
@@ -55,7 +53,7 @@ impl Precondition {
     /// version.
     pub fn check(&self, current: i32) -> ApiResult<()> {
         match self.expected {
-            Some(v) if v != current || self.weak => {
+            Some(v) if v != current || self.never_matches => {
                 let message = format!(
                     "the resource changed since the version this change is based on; it is now at version {current}"
                 );
@@ -151,7 +149,15 @@ mod tests {
                 .code(),
             "version_conflict"
         );
-        assert!(Precondition::new(Some("3"), None).is_err());
+        // Not a tag this API sent: it never matches.
+        assert_eq!(
+            Precondition::new(Some("3"), None)
+                .unwrap()
+                .check(3)
+                .unwrap_err()
+                .code(),
+            "precondition_failed"
+        );
         assert!(Precondition::new(None, None).unwrap().check(7).is_ok());
     }
 }

@@ -188,6 +188,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 422 `validation_failed` for one field and the rule it broke.
+    pub fn invalid_field(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        let (field, rule) = (field.into(), rule.into());
+        let mut b = body("validation_failed", format!("{field}: {rule}"));
+        b.0.details = Some(vec![FieldError { field, rule }]);
+        ApiError::Unprocessable(b)
+    }
+}
+
 impl From<InputError> for ApiError {
     fn from(err: InputError) -> Self {
         let mut b = body("validation_failed", err.to_string());

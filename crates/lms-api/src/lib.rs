@@ -8,6 +8,7 @@ pub mod client;
 pub mod coherence;
 pub mod concurrency;
 pub mod context;
+pub mod contract;
 pub mod cors;
 pub mod domains;
 pub mod error;

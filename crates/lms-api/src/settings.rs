@@ -106,12 +106,17 @@ pub fn cors_origin(raw: &str) -> Result<String, &'static str> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must be an http or https origin");
     }
-    let origin = url.origin().ascii_serialization();
     // Nothing but scheme, host and port: no path, query, fragment or user.
-    if raw.trim_end_matches('/').to_ascii_lowercase() != origin {
+    if !matches!(url.path(), "" | "/")
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.host().is_none()
+    {
         return Err("must be scheme://host[:port] only");
     }
-    Ok(origin)
+    Ok(url.origin().ascii_serialization())
 }
 
 impl UpdateSettings {

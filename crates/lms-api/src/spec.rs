@@ -39,11 +39,22 @@ pub fn polish(raw: &str, api: Api) -> String {
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
     {
+        for (schema, property, rule) in TEXT_RULES {
+            if let Some(p) = schemas
+                .get_mut(*schema)
+                .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+                .and_then(Value::as_object_mut)
+            {
+                rule.apply(p);
+            }
+        }
         for name in &bodies {
             if let Some(s) = schemas.get_mut(name).and_then(Value::as_object_mut)
                 && s.get("type").and_then(Value::as_str) == Some("object")
             {
                 s.insert("additionalProperties".into(), Value::Bool(false));
+                optional_is_nullable(s);
+                no_nul_in_text(s);
             }
         }
     }
@@ -98,6 +109,297 @@ pub fn polish(raw: &str, api: Api) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| raw.to_owned())
 }
 
+/// What the server checks in a string beyond its length, said in the
+/// schema: a pattern (ECMA-262, the same in Rust's `regex`), a least length,
+/// or the allowed values. The request body check enforces it as written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextRule {
+    pattern: Option<&'static str>,
+    /// The rule in words, as an error names it.
+    says: &'static str,
+    min_length: Option<u64>,
+    one_of: Option<&'static [&'static str]>,
+    /// The rule is for the items of an array property.
+    items: bool,
+    /// The property is of this JSON type (for a free-form value that must
+    /// still be, say, an object).
+    json_type: Option<&'static str>,
+    /// More of the schema.
+    more: Option<fn() -> Value>,
+}
+
+/// Some text on one line: no control characters, not blank.
+const LINE: TextRule = TextRule::pattern(
+    r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+    "must be one line of text, not blank, without control characters",
+);
+/// Free text: no control characters but tab and line feed.
+const TEXT: TextRule = TextRule::pattern(
+    r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$",
+    "must not contain control characters other than tab and line feed",
+);
+/// An e-mail address: one `@`, a dotted domain, no inner spaces.
+const EMAIL: TextRule = TextRule::pattern(
+    r"^ *[^@\s\x00-\x1F\x7F-\x9F]+@[^@\s\x00-\x1F\x7F-\x9F.][^@\s\x00-\x1F\x7F-\x9F]*\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s\x00-\x1F\x7F-\x9F.] *$",
+    "must be an e-mail address",
+);
+/// A new password: 10 characters at least.
+const PASSWORD: TextRule = TextRule {
+    min_length: Some(crate::auth::MIN_PASSWORD_CHARS as u64),
+    ..TextRule::NONE
+};
+const USERNAME: TextRule = TextRule::pattern(
+    r"^ *[A-Za-z0-9._-]{1,64} *$",
+    "must be 1-64 letters, digits, '.', '-' or '_'",
+);
+/// An http(s) URL without spaces or control characters.
+const URL: TextRule = TextRule::pattern(
+    r"^https?://[^\s\x00-\x1F\x7F-\x9F]+$",
+    "must be an http(s) URL",
+);
+/// One DNS label of lower-case letters, digits and inner hyphens.
+const SLUG: TextRule = TextRule::pattern(
+    r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "must be 1-63 lower-case letters, digits or inner hyphens",
+);
+const COLOUR: TextRule = TextRule::pattern(r"^#[0-9A-Fa-f]{6}$", "must be a colour like #1a2b3c");
+/// A name without spaces.
+const WORD: TextRule = TextRule::pattern(
+    r"^[^\s\x00-\x1F\x7F-\x9F]+$",
+    "must be a name without spaces",
+);
+/// `scheme://host[:port]`, http or https, nothing else.
+const ORIGIN: TextRule = TextRule {
+    items: true,
+    ..TextRule::pattern(
+        r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?/?$",
+        "must be an origin: http(s)://host[:port]",
+    )
+};
+/// A fully qualified DNS name whose last label starts with a letter (so
+/// never an IP address).
+const DOMAIN: TextRule = TextRule::pattern(
+    r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$",
+    "must be DNS names",
+);
+const DOMAINS: TextRule = TextRule {
+    items: true,
+    ..DOMAIN
+};
+const LANGUAGE: TextRule = TextRule {
+    one_of: Some(crate::settings::SEARCH_LANGUAGES),
+    ..TextRule::NONE
+};
+const PERMISSIONS: TextRule = TextRule {
+    one_of: Some(lms_domain::Permission::NAMES),
+    items: true,
+    ..TextRule::NONE
+};
+
+/// A JSON object (of any members).
+const OBJECT: TextRule = TextRule {
+    json_type: Some("object"),
+    ..TextRule::NONE
+};
+
+/// Social links: up to ten names, each mapped to an http(s) URL.
+const LINKS: TextRule = TextRule {
+    json_type: Some("object"),
+    more: Some(|| {
+        json!({
+            "maxProperties": crate::tenant_api::me::MAX_SOCIAL_LINKS,
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": 2048,
+                "pattern": URL.pattern,
+            }
+        })
+    }),
+    ..TextRule::NONE
+};
+
+/// Text without NUL, which PostgreSQL cannot store: the least rule of any
+/// string the API keeps.
+const NO_NUL: &str = r"^[^\x00]*$";
+
+/// Every string property of a request schema without a rule of its own
+/// refuses NUL characters, and says so.
+fn no_nul_in_text(schema: &mut Map<String, Value>) {
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for prop in props.values_mut() {
+        let target = match prop.get("type").and_then(Value::as_str) {
+            Some("array") => prop.get_mut("items"),
+            _ => Some(prop),
+        };
+        if let Some(t) = target.and_then(Value::as_object_mut)
+            && t.get("type").and_then(Value::as_str) == Some("string")
+            && !["pattern", "enum", "format"]
+                .iter()
+                .any(|k| t.contains_key(*k))
+        {
+            t.insert("pattern".into(), Value::from(NO_NUL));
+        }
+    }
+}
+
+/// The words for `pattern`, one of the rules' patterns (or the `If-Match`
+/// pattern).
+pub(crate) fn rule_of_pattern(pattern: &str) -> &'static str {
+    if pattern == NO_NUL {
+        return "must not contain NUL characters";
+    }
+    TEXT_RULES
+        .iter()
+        .find(|(_, _, r)| r.pattern == Some(pattern))
+        .map_or("does not have the documented form", |(_, _, r)| r.says)
+}
+
+impl TextRule {
+    const NONE: Self = Self {
+        pattern: None,
+        says: "",
+        min_length: None,
+        one_of: None,
+        items: false,
+        json_type: None,
+        more: None,
+    };
+
+    const fn pattern(pattern: &'static str, says: &'static str) -> Self {
+        Self {
+            pattern: Some(pattern),
+            says,
+            min_length: None,
+            one_of: None,
+            items: false,
+            json_type: None,
+            more: None,
+        }
+    }
+
+    fn apply(&self, property: &mut Map<String, Value>) {
+        let target = if self.items {
+            match property.get_mut("items").and_then(Value::as_object_mut) {
+                Some(items) => items,
+                None => return,
+            }
+        } else {
+            property
+        };
+        if let Some(p) = self.pattern {
+            target.insert("pattern".into(), Value::from(p));
+        }
+        if let Some(n) = self.min_length {
+            target.insert("minLength".into(), Value::from(n));
+        }
+        if let Some(ty) = self.json_type {
+            target.insert("type".into(), Value::from(ty));
+        }
+        if let Some(Value::Object(more)) = self.more.map(|f| f()) {
+            target.extend(more);
+        }
+        if let Some(values) = self.one_of {
+            target.insert("enum".into(), Value::from(values.to_vec()));
+        }
+    }
+}
+
+/// Which rule each request property follows.
+pub(crate) const TEXT_RULES: &[(&str, &str, TextRule)] = &[
+    ("CreateCourse", "title", LINE),
+    ("UpdateCourse", "title", LINE),
+    ("CreateLesson", "title", LINE),
+    ("UpdateLesson", "title", LINE),
+    ("CreateSection", "title", LINE),
+    ("UpdateSection", "title", LINE),
+    ("CreateCohort", "name", LINE),
+    ("UpdateCohort", "name", LINE),
+    ("CreateRole", "name", LINE),
+    ("UpdateRole", "name", LINE),
+    ("CreateCategory", "name", LINE),
+    ("UpdateCategory", "name", LINE),
+    ("CreateTag", "name", LINE),
+    ("CreateOrganization", "name", LINE),
+    ("UpdateOrganization", "name", LINE),
+    ("CreatePlatformAdmin", "display_name", LINE),
+    ("CreateUser", "first_name", LINE),
+    ("CreateUser", "last_name", LINE),
+    ("UpdateUser", "first_name", LINE),
+    ("UpdateUser", "last_name", LINE),
+    ("UpdateMe", "first_name", LINE),
+    ("UpdateMe", "last_name", LINE),
+    ("SignUpRequest", "first_name", LINE),
+    ("SignUpRequest", "last_name", LINE),
+    ("NewOrganizationAdmin", "first_name", LINE),
+    ("NewOrganizationAdmin", "last_name", LINE),
+    ("ProfileUpdate", "bio", TEXT),
+    ("ProfileUpdate", "location", TEXT),
+    ("CreateUser", "email", EMAIL),
+    ("UpdateUser", "email", EMAIL),
+    ("SignUpRequest", "email", EMAIL),
+    ("NewOrganizationAdmin", "email", EMAIL),
+    ("CreatePlatformAdmin", "email", EMAIL),
+    ("CreateUser", "password", PASSWORD),
+    ("SignUpRequest", "password", PASSWORD),
+    ("ChangePassword", "new_password", PASSWORD),
+    ("NewOrganizationAdmin", "password", PASSWORD),
+    ("CreatePlatformAdmin", "password", PASSWORD),
+    ("CreateUser", "username", USERNAME),
+    ("UpdateUser", "username", USERNAME),
+    ("UpdateMe", "username", USERNAME),
+    ("CreateCourse", "image_url", URL),
+    ("UpdateCourse", "image_url", URL),
+    ("UpdateUser", "avatar_url", URL),
+    ("UpdateMe", "avatar_url", URL),
+    ("ProfileUpdate", "website", URL),
+    ("CreateOrganization", "slug", SLUG),
+    ("UpdateOrganization", "slug", SLUG),
+    ("CreateCategory", "slug", SLUG),
+    ("UpdateCategory", "slug", SLUG),
+    ("CreateCategory", "color", COLOUR),
+    ("UpdateCategory", "color", COLOUR),
+    ("CreateTag", "color", COLOUR),
+    ("CreateCategory", "icon", WORD),
+    ("UpdateCategory", "icon", WORD),
+    ("UpdateSettings", "cors_allowed_origins", ORIGIN),
+    ("UpdateSettings", "search_language", LANGUAGE),
+    ("AddDomain", "domain", DOMAIN),
+    ("CreateOrganization", "domains", DOMAINS),
+    ("CreateRole", "permissions", PERMISSIONS),
+    ("CreateCourse", "metadata", OBJECT),
+    ("UpdateCourse", "metadata", OBJECT),
+    ("ProfileUpdate", "preferences", OBJECT),
+    ("ProfileUpdate", "social_links", LINKS),
+    ("UpdateRole", "permissions", PERMISSIONS),
+];
+
+/// The server reads `null` for an optional property as if it were left out
+/// (or, where the description says so, as "remove it"): the schema says so.
+/// A property that is a plain `$ref` cannot carry `nullable` in OpenAPI 3.0;
+/// `null` is refused there, as the schema says.
+fn optional_is_nullable(schema: &mut Map<String, Value>) {
+    let required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (name, prop) in props.iter_mut() {
+        if let Some(p) = prop.as_object_mut()
+            && !required.contains(name)
+            && p.contains_key("type")
+        {
+            p.insert("nullable".into(), Value::Bool(true));
+        }
+    }
+}
+
 /// `{allOf: [{$ref}, {description}], description}` → `{$ref}`, everywhere.
 fn unwrap_refs(v: &mut Value) {
     match v {
@@ -134,7 +436,7 @@ fn single_ref(map: &Map<String, Value>) -> Option<String> {
 
 /// The names of the schemas JSON request bodies use, with every schema
 /// they reach through their properties.
-fn request_body_schemas(doc: &Value) -> Vec<String> {
+pub(crate) fn request_body_schemas(doc: &Value) -> Vec<String> {
     let mut todo: Vec<String> = Vec::new();
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for item in paths.values().filter_map(Value::as_object) {
@@ -144,7 +446,10 @@ fn request_body_schemas(doc: &Value) -> Vec<String> {
                     .and_then(Value::as_object)
                     .into_iter()
                     .flatten()
-                    .filter(|(media, _)| media.starts_with("application/json"));
+                    .filter(|(media, _)| {
+                        media.starts_with("application/json")
+                            || media.starts_with("multipart/form-data")
+                    });
                 for (_, content) in json_bodies {
                     if let Some(schema) = content.get("schema") {
                         collect_refs(schema, &mut todo);
@@ -201,6 +506,15 @@ fn operation(op: &mut Map<String, Value>, table: &[(&str, Access)]) {
     {
         op.insert("description".into(), summary);
     }
+    // A form refuses unknown parts too.
+    if let Some(form) = op
+        .get_mut("requestBody")
+        .and_then(|b| b.pointer_mut("/content/multipart~1form-data/schema"))
+        .and_then(Value::as_object_mut)
+        && form.get("type").and_then(Value::as_str) == Some("object")
+    {
+        form.insert("additionalProperties".into(), Value::Bool(false));
+    }
     let takes_body = op.contains_key("requestBody");
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
@@ -229,6 +543,30 @@ fn operation(op: &mut Map<String, Value>, table: &[(&str, Access)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_text_rule_names_a_string_property_of_a_request_body() {
+        let docs: Vec<Value> = [crate::tenant_spec(), crate::platform_spec()]
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        for (schema, property, rule) in TEXT_RULES {
+            let found = docs.iter().find_map(|d| {
+                d.pointer(&format!(
+                    "/components/schemas/{schema}/properties/{property}"
+                ))
+            });
+            let found = found.unwrap_or_else(|| panic!("{schema}.{property} is not in a document"));
+            let target = if rule.items { &found["items"] } else { found };
+            let ty = rule.json_type.unwrap_or("string");
+            assert_eq!(target["type"], ty, "{schema}.{property}");
+            let stated = rule.json_type.is_some()
+                || target.get("pattern").is_some()
+                || target.get("enum").is_some()
+                || target.get("minLength").is_some();
+            assert!(stated, "{schema}.{property} does not state its rule");
+        }
+    }
 
     #[test]
     fn a_described_reference_becomes_a_plain_one() {

@@ -65,7 +65,7 @@ impl Email {
     /// Parses and normalises an address for `field`.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, InputError> {
         let email = raw.trim().to_lowercase();
-        if email.len() > Self::MAX_LEN {
+        if email.chars().count() > Self::MAX_LEN {
             return Err(InputError::new(field, "must be at most 320 characters"));
         }
         let valid = match email.split_once('@') {
@@ -101,6 +101,16 @@ impl Slug {
     /// Parses a slug: one DNS label of lower-case letters, digits and
     /// inner hyphens, 1–63 characters, not reserved.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, InputError> {
+        let slug = Self::parse_label(field, raw)?;
+        if Self::RESERVED.contains(&slug.as_str()) {
+            return Err(InputError::new(field, "is reserved"));
+        }
+        Ok(slug)
+    }
+
+    /// Parses the shape of a slug only (for names that are not hosts, such
+    /// as a category's): reserved words are allowed.
+    pub fn parse_label(field: &'static str, raw: &str) -> Result<Self, InputError> {
         let slug = raw.trim();
         let shape_ok = !slug.is_empty()
             && slug.len() <= 63
@@ -114,9 +124,6 @@ impl Slug {
                 field,
                 "must be 1-63 lower-case letters, digits or inner hyphens",
             ));
-        }
-        if Self::RESERVED.contains(&slug) {
-            return Err(InputError::new(field, "is reserved"));
         }
         Ok(Self(slug.to_owned()))
     }
@@ -185,9 +192,11 @@ impl WebUrl {
     /// whitespace or control characters.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, InputError> {
         let u = raw.trim();
-        let ok = u.len() <= 2048
-            && (u.starts_with("https://") || u.starts_with("http://"))
-            && u.len() > "https://".len()
+        let rest = u
+            .strip_prefix("https://")
+            .or_else(|| u.strip_prefix("http://"));
+        let ok = u.chars().count() <= 2048
+            && rest.is_some_and(|r| !r.is_empty())
             && !u.chars().any(|c| c.is_whitespace() || c.is_control());
         if ok {
             Ok(Self(u.to_owned()))

@@ -48,6 +48,20 @@ impl Permission {
         Permission::OrganizationManage,
     ];
 
+    /// The names of every permission, as the API takes them.
+    pub const NAMES: &'static [&'static str] = &[
+        Permission::CourseRead.as_str(),
+        Permission::CourseWrite.as_str(),
+        Permission::CourseWriteAny.as_str(),
+        Permission::CoursePublish.as_str(),
+        Permission::UserManage.as_str(),
+        Permission::EnrollmentManage.as_str(),
+        Permission::ProgressReadAny.as_str(),
+        Permission::AuditRead.as_str(),
+        Permission::RoleManage.as_str(),
+        Permission::OrganizationManage.as_str(),
+    ];
+
     /// The stored string.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -1,5 +1,6 @@
 //! Platform admins.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::platform_admins::{self, PlatformAdminRow};
 use lms_db::queries::sessions;
@@ -142,7 +143,7 @@ impl AdminsApi {
         &self,
         ctx: Data<&Ctx>,
         auth: PlatformBearer,
-        body: Json<CreatePlatformAdmin>,
+        body: Body<CreatePlatformAdmin>,
     ) -> ApiResult<AdminCreated> {
         let b = body.0;
         let email = Email::parse("email", &b.email)?;

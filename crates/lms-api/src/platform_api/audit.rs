@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{PlatformBearer, PlatformTags, authorize};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::paging;
 
 /// What a platform admin did.
@@ -80,17 +80,12 @@ impl PlatformAuditApi {
         /// Before.
         until: Query<Option<DateTime<Utc>>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<AuditListed> {
-        let before = match cursor.0.as_deref() {
-            None => None,
-            Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave")
-            })?),
-        };
+        let before = cursor.0;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let filter = PlatformAuditFilter {
             organization: organization_id.0,

@@ -1,5 +1,6 @@
 //! Platform admins logging in, refreshing, logging out.
 
+use crate::contract::Body;
 use lms_db::PlatformTx;
 use lms_db::queries::platform_admins;
 use lms_db::queries::sessions::{self, Redemption};
@@ -71,7 +72,7 @@ impl AuthApi {
         &self,
         req: &Request,
         ctx: Data<&Ctx>,
-        body: Json<PlatformTokenRequest>,
+        body: Body<PlatformTokenRequest>,
     ) -> ApiResult<TokenIssued> {
         let PlatformTokenRequest { email, password } = body.0;
         let address = format!("platform|{}", crate::client::client_ip(req, &ctx.config));
@@ -117,7 +118,7 @@ impl AuthApi {
         method = "post",
         operation_id = "refreshPlatformToken"
     )]
-    async fn refresh(&self, ctx: Data<&Ctx>, body: Json<RefreshRequest>) -> ApiResult<TokenIssued> {
+    async fn refresh(&self, ctx: Data<&Ctx>, body: Body<RefreshRequest>) -> ApiResult<TokenIssued> {
         let digest = secret_token_digest(&body.0.refresh_token);
         let mut unit = ctx.platform_unit().await?;
         let tx = unit.tx();

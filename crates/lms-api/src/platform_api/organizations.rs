@@ -1,5 +1,6 @@
 //! Provisioning and running tenants.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::orgs::{self, Deletion, OrgRow};
 use lms_domain::{
@@ -428,7 +429,7 @@ impl OrganizationsApi {
         &self,
         ctx: Data<&Ctx>,
         auth: PlatformBearer,
-        body: Json<CreateOrganization>,
+        body: Body<CreateOrganization>,
     ) -> ApiResult<OrgCreated> {
         let b = body.0;
         let slug = free_slug(&ctx, &b.slug)?;
@@ -512,12 +513,12 @@ impl OrganizationsApi {
         ctx: Data<&Ctx>,
         auth: PlatformBearer,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<OrgsListed> {
-        let before = paging::cursor::<OrgId>(cursor.0.as_deref())?;
+        let before = cursor.0.map(OrgId::from_uuid);
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut tx = ctx.db.platform().await?;
         authorize(&mut tx, auth.0, "listOrganizations").await?;
@@ -628,12 +629,12 @@ impl OrganizationsApi {
         ctx: Data<&Ctx>,
         auth: PlatformBearer,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<UsageListed> {
-        let before = paging::cursor::<OrgId>(cursor.0.as_deref())?;
+        let before = cursor.0.map(OrgId::from_uuid);
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut tx = ctx.db.platform().await?;
         authorize(&mut tx, auth.0, "listOrganizationUsage").await?;
@@ -663,7 +664,7 @@ impl OrganizationsApi {
         ctx: Data<&Ctx>,
         auth: PlatformBearer,
         organization_id: Path<Uuid>,
-        body: Json<UpdateOrganization>,
+        body: Body<UpdateOrganization>,
     ) -> ApiResult<OrgFound> {
         let b = body.0;
         let org = OrgId::from_uuid(organization_id.0);
@@ -837,7 +838,7 @@ impl OrganizationsApi {
         ctx: Data<&Ctx>,
         auth: PlatformBearer,
         organization_id: Path<Uuid>,
-        body: Json<AddDomain>,
+        body: Body<AddDomain>,
     ) -> ApiResult<DomainAdded> {
         let org = OrgId::from_uuid(organization_id.0);
         let domain = custom_domain(&ctx, "domain", &body.0.domain)?;
@@ -877,7 +878,7 @@ impl OrganizationsApi {
         auth: PlatformBearer,
         organization_id: Path<Uuid>,
         domain: Path<String>,
-        body: Json<VerifyDomain>,
+        body: Body<VerifyDomain>,
     ) -> ApiResult<DomainFound> {
         let org = OrgId::from_uuid(organization_id.0);
         let name = normalize_host(&domain.0).map_err(|_| domain_not_found())?;

@@ -218,13 +218,13 @@ impl AuditApi {
         /// Before this time.
         to: Query<Option<DateTime<Utc>>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<AuditListed> {
         let f = filter(table.0, record_id.0, actor_id.0, action.0, from.0, to.0)?;
-        let before = paging::cursor::<Uuid>(cursor.0.as_deref())?;
+        let before = cursor.0;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut read = ctx.reader(&tenant, auth.0, "listAuditLogs").await?;
         let rows = audit::list(read.tx().await?, &f, before, limit + 1).await?;

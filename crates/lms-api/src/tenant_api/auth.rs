@@ -1,5 +1,6 @@
 //! Logging in, refreshing, logging out, signing up.
 
+use crate::contract::Body;
 use lms_db::TenantTx;
 use lms_db::queries::sessions::{self, Redemption};
 use lms_db::queries::{orgs, roles, users};
@@ -116,7 +117,7 @@ impl AuthApi {
         req: &Request,
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
-        body: Json<TokenRequest>,
+        body: Body<TokenRequest>,
     ) -> ApiResult<TokenIssued> {
         let TokenRequest { email, password } = body.0;
         let address = format!(
@@ -163,7 +164,7 @@ impl AuthApi {
         &self,
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
-        body: Json<RefreshRequest>,
+        body: Body<RefreshRequest>,
     ) -> ApiResult<TokenIssued> {
         let digest = secret_token_digest(&body.0.refresh_token);
         let mut unit = ctx.public_unit(&tenant, "refreshToken").await?;
@@ -218,7 +219,7 @@ impl AuthApi {
         req: &Request,
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
-        body: Json<SignUpRequest>,
+        body: Body<SignUpRequest>,
     ) -> ApiResult<SignedUp> {
         let b = body.0;
         ctx.logins

@@ -4,6 +4,7 @@
 //! course or removing the cohort leaves enrollments as they are: they
 //! belong to the learner.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::cohorts::{self, CohortCourseRow, CohortRow, MemberRow};
 use lms_db::queries::learning;
@@ -86,6 +87,7 @@ pub struct UpdateCohort {
     pub name: Option<String>,
     /// New description, or `null` to remove it.
     #[oai(validator(max_length = 2000))]
+    #[oai(nullable)]
     pub description: MaybeUndefined<String>,
 }
 
@@ -320,7 +322,7 @@ impl CohortsApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<CreateCohort>,
+        body: Body<CreateCohort>,
     ) -> ApiResult<CohortCreated> {
         let name = Title::parse("name", &body.0.name)?;
         check_description(body.0.description.as_deref())?;
@@ -349,12 +351,12 @@ impl CohortsApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<CohortsListed> {
-        let after = paging::cursor::<Uuid>(cursor.0.as_deref())?;
+        let after = cursor.0;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut read = ctx.reader(&tenant, auth.0, "listCohorts").await?;
         let rows = cohorts::list(read.tx().await?, after, limit + 1).await?;
@@ -399,7 +401,7 @@ impl CohortsApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         cohort_id: Path<Uuid>,
-        body: Json<UpdateCohort>,
+        body: Body<UpdateCohort>,
     ) -> ApiResult<CohortFound> {
         let b = body.0;
         let name = b
@@ -462,12 +464,12 @@ impl CohortsApi {
         auth: TenantBearer,
         cohort_id: Path<Uuid>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<MembersListed> {
-        let after = paging::cursor::<Uuid>(cursor.0.as_deref())?;
+        let after = cursor.0;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut read = ctx.reader(&tenant, auth.0, "listCohortMembers").await?;
         let tx = read.tx().await?;
@@ -497,7 +499,7 @@ impl CohortsApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         cohort_id: Path<Uuid>,
-        body: Json<AddCohortMembers>,
+        body: Body<AddCohortMembers>,
     ) -> ApiResult<MembersDone> {
         let cohort = cohort_id.0;
         let (mut unit, _) = ctx.unit(&tenant, auth.0, "addCohortMembers").await?;
@@ -651,7 +653,7 @@ impl CohortsApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         cohort_id: Path<Uuid>,
-        body: Json<AddCohortCourse>,
+        body: Body<AddCohortCourse>,
     ) -> ApiResult<CohortCourseLinked> {
         let (cohort, course) = (cohort_id.0, CourseId::from_uuid(body.0.course_id));
         let (mut unit, actor) = ctx.unit(&tenant, auth.0, "addCohortCourse").await?;

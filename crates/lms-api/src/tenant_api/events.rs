@@ -93,12 +93,12 @@ impl EventsApi {
         /// Only events about this row.
         subject_id: Query<Option<Uuid>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<EventsListed> {
-        let before = paging::cursor::<Uuid>(cursor.0.as_deref())?;
+        let before = cursor.0;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut read = ctx.reader(&tenant, auth.0, "listEvents").await?;
         let rows = outbox::list(

@@ -1,6 +1,7 @@
 //! Learning: enrolling, pausing and dropping, recording progress, completing
 //! a course, certificates.
 
+use crate::contract::Body;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use lms_db::TenantTx;
@@ -157,6 +158,7 @@ pub struct EnrollUser {
 #[oai(deny_unknown_fields)]
 pub struct UpdateEnrollment {
     /// New end of access, or `null` for none.
+    #[oai(nullable)]
     pub access_ends_at: MaybeUndefined<DateTime<Utc>>,
 }
 
@@ -165,11 +167,13 @@ pub struct UpdateEnrollment {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RecordProgress {
-    /// Seconds spent in this attempt, 0–86400 (422 `invalid_time_spent`
+    /// Seconds spent in this attempt, 0–86400 (422 `validation_failed`
     /// otherwise). They add up over attempts.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub time_spent_seconds: i64,
-    /// Score of this attempt, 0–100, or absent/`null` (422 `invalid_score`
+    /// Score of this attempt, 0–100, or absent/`null` (422 `validation_failed`
     /// otherwise). The best score of all attempts is kept.
+    #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
     pub score: Option<f64>,
 }
 
@@ -349,6 +353,7 @@ pub struct SectionWithProgress {
     /// Best score.
     pub score: Option<f64>,
     /// Seconds spent.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub time_spent_seconds: i64,
     /// Attempts.
     pub attempts_count: i64,
@@ -422,6 +427,7 @@ pub struct CourseWithProgress {
     /// `sections_done` of `sections_required`, 0–100.
     pub progress_percent: i64,
     /// Seconds spent over all sections.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub time_spent_seconds: i64,
     /// Lessons in order.
     pub lessons: Vec<LessonWithProgress>,
@@ -450,6 +456,7 @@ pub struct Learner {
     /// Progress, 0–100.
     pub progress_percent: i64,
     /// Seconds spent.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub time_spent_seconds: i64,
     /// Latest progress.
     pub last_activity_at: Option<DateTime<Utc>>,
@@ -602,6 +609,7 @@ pub struct DashboardCourse {
     /// Required sections.
     pub sections_required: i64,
     /// Seconds spent on its sections.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub time_spent_seconds: i64,
     /// Mean of your scores in it.
     pub average_score: Option<f64>,
@@ -637,6 +645,7 @@ pub struct Dashboard {
     /// Certificates held.
     pub certificates: i64,
     /// Seconds recorded on sections, all courses.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub time_spent_seconds: i64,
     /// Seconds of finished learning sessions, all courses.
     pub session_seconds: i64,
@@ -1029,7 +1038,7 @@ impl LearningApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-        body: Json<EnrollUser>,
+        body: Body<EnrollUser>,
     ) -> ApiResult<EnrollmentMade> {
         let b = body.0;
         if b.access_ends_at.is_some_and(|e| e <= Utc::now()) {
@@ -1072,7 +1081,7 @@ impl LearningApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-        body: Json<BulkEnroll>,
+        body: Body<BulkEnroll>,
     ) -> ApiResult<BulkDone> {
         bulk_enroll(&ctx, &tenant, auth, "bulkEnroll", course_id.0, body.0.users).await
     }
@@ -1112,12 +1121,12 @@ impl LearningApi {
         /// Only enrollments in this status.
         status: Query<Option<Status>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<EnrollmentsListed> {
-        let before = paging::cursor::<EnrollmentId>(cursor.0.as_deref())?;
+        let before = cursor.0.map(EnrollmentId::from_uuid);
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let mut read = ctx.reader(&tenant, auth.0, "listMyEnrollments").await?;
         let user = read.actor().user;
@@ -1169,7 +1178,7 @@ impl LearningApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         enrollment_id: Path<Uuid>,
-        body: Json<UpdateEnrollment>,
+        body: Body<UpdateEnrollment>,
     ) -> ApiResult<EnrollmentFound> {
         let (mut unit, _) = ctx.unit(&tenant, auth.0, "updateEnrollment").await?;
         let id = EnrollmentId::from_uuid(enrollment_id.0);
@@ -1284,7 +1293,7 @@ impl LearningApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
         section_id: Path<Uuid>,
-        body: Json<RecordProgress>,
+        body: Body<RecordProgress>,
     ) -> ApiResult<ProgressDone> {
         let b = body.0;
         if !(0..=MAX_SECONDS_PER_CALL).contains(&b.time_spent_seconds) {
@@ -1564,12 +1573,12 @@ impl LearningApi {
         /// Only learners in this status.
         status: Query<Option<Status>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<LearnersListed> {
-        let after = paging::cursor::<EnrollmentId>(cursor.0.as_deref())?;
+        let after = cursor.0.map(EnrollmentId::from_uuid);
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let course = CourseId::from_uuid(course_id.0);
         let mut read = ctx.reader(&tenant, auth.0, "listCourseLearners").await?;
@@ -1681,7 +1690,7 @@ impl LearningApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         session_id: Path<Uuid>,
-        body: Json<Heartbeat>,
+        body: Body<Heartbeat>,
     ) -> ApiResult<SessionAnswer> {
         let events = body.0.events.unwrap_or_default();
         if events.len() > MAX_EVENTS_PER_HEARTBEAT {

@@ -1,5 +1,6 @@
 //! The caller's own account: profile, preferences, password.
 
+use crate::contract::Body;
 use lms_db::queries::users::{self, ProfileRow};
 use lms_db::queries::{orgs, sessions};
 use lms_domain::{InputError, WebUrl};
@@ -22,7 +23,7 @@ const MAX_PREFERENCES_BYTES: usize = 8 * 1024;
 /// Deepest nesting of the preferences object.
 const MAX_PREFERENCES_DEPTH: usize = 4;
 /// Most social links.
-const MAX_SOCIAL_LINKS: usize = 10;
+pub(crate) const MAX_SOCIAL_LINKS: usize = 10;
 
 /// A user's profile.
 #[derive(Object, Debug, Default)]
@@ -83,16 +84,21 @@ pub struct Me {
 pub struct ProfileUpdate {
     /// About you, up to 5000 characters.
     #[oai(validator(max_length = 5000))]
+    #[oai(nullable)]
     pub bio: MaybeUndefined<String>,
     /// Where you are.
     #[oai(validator(max_length = 200))]
+    #[oai(nullable)]
     pub location: MaybeUndefined<String>,
     /// Your site (http or https).
     #[oai(validator(max_length = 2048))]
+    #[oai(nullable)]
     pub website: MaybeUndefined<String>,
-    /// Links by network name (letters, digits, `_`), http(s) URLs, at most 10.
+    /// Links by network name, http(s) URLs, at most 10.
+    #[oai(nullable)]
     pub social_links: MaybeUndefined<Value>,
     /// Preferences object.
+    #[oai(nullable)]
     pub preferences: MaybeUndefined<Value>,
 }
 
@@ -109,9 +115,11 @@ pub struct UpdateMe {
     pub last_name: Option<String>,
     /// New handle, or `null` to remove it.
     #[oai(validator(max_length = 64))]
+    #[oai(nullable)]
     pub username: MaybeUndefined<String>,
     /// New avatar URL, or `null`.
     #[oai(validator(max_length = 2048))]
+    #[oai(nullable)]
     pub avatar_url: MaybeUndefined<String>,
     /// Profile changes.
     pub profile: Option<ProfileUpdate>,
@@ -174,20 +182,18 @@ fn check_preferences(v: &Value) -> Result<(), InputError> {
 }
 
 fn check_social_links(v: &Value) -> Result<(), InputError> {
-    let rule = "must be an object of at most 10 network names mapped to http(s) URLs";
+    let rule = "must be an object of at most 10 names mapped to http(s) URLs";
     let Value::Object(m) = v else {
         return Err(InputError::new("profile.social_links", rule));
     };
     if m.len() > MAX_SOCIAL_LINKS {
         return Err(InputError::new("profile.social_links", rule));
     }
-    for (k, url) in m {
-        let key_ok = (1..=32).contains(&k.len())
-            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    for url in m.values() {
         let url_ok = url
             .as_str()
             .is_some_and(|u| WebUrl::parse("profile.social_links", u).is_ok());
-        if !key_ok || !url_ok {
+        if !url_ok {
             return Err(InputError::new("profile.social_links", rule));
         }
     }
@@ -237,7 +243,7 @@ impl MeApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<UpdateMe>,
+        body: Body<UpdateMe>,
     ) -> ApiResult<MeFound> {
         let b = body.0;
         let changes = AccountChanges::parse(
@@ -305,7 +311,7 @@ impl MeApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<ChangePassword>,
+        body: Body<ChangePassword>,
     ) -> ApiResult<PasswordChanged> {
         let ChangePassword {
             current_password,

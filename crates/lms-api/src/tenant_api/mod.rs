@@ -6,7 +6,7 @@ mod catalog;
 mod cohorts;
 mod events;
 mod learning;
-mod me;
+pub(crate) mod me;
 mod organization;
 mod reviews;
 mod roles;

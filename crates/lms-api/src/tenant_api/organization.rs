@@ -1,5 +1,6 @@
 //! The organization's own view of itself and its settings.
 
+use crate::contract::Body;
 use lms_db::queries::orgs;
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -104,7 +105,7 @@ impl OrganizationApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<UpdateSettings>,
+        body: Body<UpdateSettings>,
     ) -> ApiResult<OrganizationFound> {
         let b = body.0;
         b.check()?;

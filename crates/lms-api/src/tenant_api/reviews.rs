@@ -1,5 +1,6 @@
 //! Ratings and reviews of courses.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::reviews::{self, ReviewRow};
 use lms_domain::{CourseId, InputError, Permission};
@@ -63,9 +64,11 @@ impl From<ReviewRow> for Review {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateReview {
-    /// Rating, 1–5 (422 `invalid_rating` otherwise).
+    /// Rating, 1–5 (422 `validation_failed` otherwise).
+    #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
     pub rating: i64,
     /// Text, at most 10,000 characters.
+    #[oai(validator(max_length = 10000))]
     pub body: Option<String>,
 }
 
@@ -75,8 +78,10 @@ pub struct CreateReview {
 #[oai(deny_unknown_fields)]
 pub struct UpdateReview {
     /// New rating, 1–5.
+    #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
     pub rating: Option<i64>,
     /// New text, or `null` to remove it.
+    #[oai(nullable, validator(max_length = 10000))]
     pub body: MaybeUndefined<String>,
 }
 
@@ -161,7 +166,7 @@ impl ReviewsApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-        body: Json<CreateReview>,
+        body: Body<CreateReview>,
     ) -> ApiResult<ReviewCreated> {
         let b = body.0;
         let r = rating(b.rating)?;
@@ -200,12 +205,12 @@ impl ReviewsApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<ReviewsListed> {
-        let before = paging::cursor::<Uuid>(cursor.0.as_deref())?;
+        let before = cursor.0;
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let course = CourseId::from_uuid(course_id.0);
         let mut read = ctx.reader(&tenant, auth.0, "listCourseReviews").await?;
@@ -235,7 +240,7 @@ impl ReviewsApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         review_id: Path<Uuid>,
-        body: Json<UpdateReview>,
+        body: Body<UpdateReview>,
     ) -> ApiResult<ReviewFound> {
         let b = body.0;
         let r = b.rating.map(rating).transpose()?;

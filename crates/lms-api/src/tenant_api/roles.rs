@@ -1,5 +1,6 @@
 //! Roles and their permissions.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::roles::{self, RoleRow};
 use lms_domain::{ADMIN_ROLE_NAME, Permission, RoleId};
@@ -92,6 +93,7 @@ pub struct UpdateRole {
     pub name: Option<String>,
     /// New description, or `null` to remove it.
     #[oai(validator(max_length = 500))]
+    #[oai(nullable)]
     pub description: MaybeUndefined<String>,
     /// New permission list (replaces the old one).
     #[oai(validator(max_items = 50))]
@@ -210,7 +212,7 @@ impl RolesApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<CreateRole>,
+        body: Body<CreateRole>,
     ) -> ApiResult<RoleCreated> {
         let b = body.0;
         let name = parse_name(&b.name)?;
@@ -247,7 +249,7 @@ impl RolesApi {
         /// The entity tag (version) this change is based on; stale → 412.
         #[oai(name = "If-Match")]
         if_match: poem_openapi::param::Header<Option<String>>,
-        body: Json<UpdateRole>,
+        body: Body<UpdateRole>,
     ) -> ApiResult<RoleFound> {
         let b = body.0;
         let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;

@@ -1,5 +1,6 @@
 //! Users of the organization: invite, list, edit, deactivate, roles.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::TenantTx;
 use lms_db::queries::users::{self, NewUser, UserFilter, UserPatch, UserRow};
@@ -112,9 +113,11 @@ pub struct UpdateUser {
     pub last_name: Option<String>,
     /// New handle, or `null` to remove it.
     #[oai(validator(max_length = 64))]
+    #[oai(nullable)]
     pub username: MaybeUndefined<String>,
     /// New avatar URL, or `null` to remove it.
     #[oai(validator(max_length = 2048))]
+    #[oai(nullable)]
     pub avatar_url: MaybeUndefined<String>,
     /// The version this change is based on; stale → 409 `version_conflict`.
     pub version: Option<i32>,
@@ -279,12 +282,12 @@ impl UsersApi {
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1–100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> ApiResult<UsersListed> {
-        let before = paging::cursor::<UserId>(cursor.0.as_deref())?;
+        let before = cursor.0.map(UserId::from_uuid);
         let limit = limit.0.unwrap_or(paging::DEFAULT_LIMIT);
         let search = q.0.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let mut read = ctx.reader(&tenant, auth.0, "listUsers").await?;
@@ -315,7 +318,7 @@ impl UsersApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<CreateUser>,
+        body: Body<CreateUser>,
     ) -> ApiResult<UserCreated> {
         let b = body.0;
         let email = Email::parse("email", &b.email)?;
@@ -414,7 +417,7 @@ impl UsersApi {
         /// The entity tag (version) this change is based on; stale → 412.
         #[oai(name = "If-Match")]
         if_match: poem_openapi::param::Header<Option<String>>,
-        body: Json<UpdateUser>,
+        body: Body<UpdateUser>,
     ) -> ApiResult<UserFound> {
         let b = body.0;
         let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;

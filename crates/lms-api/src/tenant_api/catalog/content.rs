@@ -1,5 +1,6 @@
 //! Lessons and sections: ordered content under a course.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::courses;
 use lms_db::queries::lessons::{self, LessonPatch, NewLesson};
@@ -64,13 +65,16 @@ pub struct UpdateLesson {
     pub title: Option<String>,
     /// New description, or `null`.
     #[oai(validator(max_length = 20000))]
+    #[oai(nullable)]
     pub description: MaybeUndefined<String>,
     /// Required or not.
     pub is_required: Option<bool>,
     /// Drip days after enrollment (0–3650), or `null` to remove.
     #[oai(validator(minimum(value = "0"), maximum(value = "3650")))]
+    #[oai(nullable)]
     pub unlock_after_days: MaybeUndefined<i32>,
     /// Drip date, or `null` to remove.
+    #[oai(nullable)]
     pub unlock_at: MaybeUndefined<DateTime<Utc>>,
     /// The version this change is based on; stale → 409 `version_conflict`.
     pub version: Option<i32>,
@@ -331,7 +335,7 @@ impl ContentApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-        body: Json<CreateLesson>,
+        body: Body<CreateLesson>,
     ) -> ApiResult<LessonCreated> {
         let b = body.0;
         let title = Title::parse("title", &b.title)?;
@@ -374,7 +378,7 @@ impl ContentApi {
         tenant: Data<&Tenant>,
         auth: TenantBearer,
         course_id: Path<Uuid>,
-        body: Json<Order>,
+        body: Body<Order>,
     ) -> ApiResult<LessonsListed> {
         let (mut unit, _) = ctx.unit(&tenant, auth.0, "reorderLessons").await?;
         let lock = unit.course(CourseId::from_uuid(course_id.0)).await?;
@@ -435,7 +439,7 @@ impl ContentApi {
         /// The entity tag (version) this change is based on; stale → 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-        body: Json<UpdateLesson>,
+        body: Body<UpdateLesson>,
     ) -> ApiResult<LessonFound> {
         let b = body.0;
         let based_on = Precondition::new(if_match.0.as_deref(), b.version)?;
@@ -618,7 +622,7 @@ impl ContentApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
-        body: Json<CreateSection>,
+        body: Body<CreateSection>,
     ) -> ApiResult<SectionCreated> {
         let b = body.0;
         let title = Title::parse("title", &b.title)?;
@@ -669,7 +673,7 @@ impl ContentApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
         lesson_id: Path<Uuid>,
-        body: Json<Order>,
+        body: Body<Order>,
     ) -> ApiResult<SectionsListed> {
         let lesson = LessonId::from_uuid(lesson_id.0);
         let (mut unit, _) = ctx.unit(&tenant, auth.0, "reorderSections").await?;
@@ -739,7 +743,7 @@ impl ContentApi {
         /// The entity tag (version) this change is based on; stale → 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-        body: Json<UpdateSection>,
+        body: Body<UpdateSection>,
     ) -> ApiResult<SectionFound> {
         let b = body.0;
         let based_on = Precondition::new(if_match.0.as_deref(), b.version)?;

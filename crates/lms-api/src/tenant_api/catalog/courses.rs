@@ -1,5 +1,6 @@
 //! Courses: authoring, publishing, the catalog, the whole-tree detail.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::categories;
 use lms_db::queries::courses::{
@@ -309,11 +310,14 @@ pub struct UpdateCourse {
     pub difficulty: Option<Difficulty>,
     /// New estimate, or `null` to derive it from section durations again.
     #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
+    #[oai(nullable)]
     pub estimated_hours: MaybeUndefined<i32>,
     /// New cover image, or `null` to remove it.
     #[oai(validator(max_length = 2048))]
+    #[oai(nullable)]
     pub image_url: MaybeUndefined<String>,
     /// New metadata, or `null` to remove it.
+    #[oai(nullable)]
     pub metadata: MaybeUndefined<Value>,
     /// New pacing; learners' locks follow at once.
     pub pacing: Option<Pacing>,
@@ -562,7 +566,7 @@ impl CoursesApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<CreateCourse>,
+        body: Body<CreateCourse>,
     ) -> ApiResult<CourseCreated> {
         let b = body.0;
         let title = Title::parse("title", &b.title)?;
@@ -763,7 +767,7 @@ impl CoursesApi {
         /// The entity tag (version) this change is based on; stale → 412.
         #[oai(name = "If-Match")]
         if_match: poem_openapi::param::Header<Option<String>>,
-        body: Json<UpdateCourse>,
+        body: Body<UpdateCourse>,
     ) -> ApiResult<CourseFound> {
         let b = body.0;
         let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;

@@ -1,5 +1,6 @@
 //! Course staff: owners, instructors and teaching assistants of a course.
 
+use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::{courses, staff, users};
 use lms_domain::{CourseId, Permission, UserId};
@@ -186,7 +187,7 @@ impl StaffApi {
         auth: TenantBearer,
         course_id: Path<Uuid>,
         user_id: Path<Uuid>,
-        body: Json<SetStaff>,
+        body: Body<SetStaff>,
     ) -> ApiResult<StaffListed> {
         let (course, user) = (
             CourseId::from_uuid(course_id.0),

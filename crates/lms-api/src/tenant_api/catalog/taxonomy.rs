@@ -1,5 +1,6 @@
 //! Categories (a tree) and tags.
 
+use crate::contract::Body;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -91,7 +92,7 @@ pub struct CreateCategory {
     #[oai(validator(max_length = 100))]
     pub name: String,
     /// Slug: lower-case letters, digits and inner hyphens.
-    #[oai(validator(max_length = 100))]
+    #[oai(validator(max_length = 63))]
     pub slug: String,
     /// Description.
     #[oai(validator(max_length = 2000))]
@@ -115,19 +116,23 @@ pub struct UpdateCategory {
     #[oai(validator(max_length = 100))]
     pub name: Option<String>,
     /// New slug.
-    #[oai(validator(max_length = 100))]
+    #[oai(validator(max_length = 63))]
     pub slug: Option<String>,
     /// New description, or `null`.
     #[oai(validator(max_length = 2000))]
+    #[oai(nullable)]
     pub description: MaybeUndefined<String>,
     /// New parent, or `null` for the top level. A category cannot move under
     /// itself or its own descendants.
+    #[oai(nullable)]
     pub parent_id: MaybeUndefined<Uuid>,
     /// New colour, or `null`.
     #[oai(validator(max_length = 7))]
+    #[oai(nullable)]
     pub color: MaybeUndefined<String>,
     /// New icon, or `null`.
     #[oai(validator(max_length = 64))]
+    #[oai(nullable)]
     pub icon: MaybeUndefined<String>,
     /// The version this change is based on; stale → 409 `version_conflict`.
     pub version: Option<i32>,
@@ -334,11 +339,11 @@ impl TaxonomyApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<CreateCategory>,
+        body: Body<CreateCategory>,
     ) -> ApiResult<CategoryCreated> {
         let b = body.0;
         let n = name("name", &b.name, 100)?;
-        let slug = Slug::parse("slug", &b.slug).map_err(|_| {
+        let slug = Slug::parse_label("slug", &b.slug).map_err(|_| {
             InputError::new(
                 "slug",
                 "must be lower-case letters, digits and inner hyphens",
@@ -391,7 +396,7 @@ impl TaxonomyApi {
         /// The entity tag (version) this change is based on; stale → 412.
         #[oai(name = "If-Match")]
         if_match: poem_openapi::param::Header<Option<String>>,
-        body: Json<UpdateCategory>,
+        body: Body<UpdateCategory>,
     ) -> ApiResult<CategoryFound> {
         let b = body.0;
         let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
@@ -404,7 +409,7 @@ impl TaxonomyApi {
             .slug
             .as_deref()
             .map(|s| {
-                Slug::parse("slug", s).map_err(|_| {
+                Slug::parse_label("slug", s).map_err(|_| {
                     InputError::new(
                         "slug",
                         "must be lower-case letters, digits and inner hyphens",
@@ -568,7 +573,7 @@ impl TaxonomyApi {
         ctx: Data<&Ctx>,
         tenant: Data<&Tenant>,
         auth: TenantBearer,
-        body: Json<CreateTag>,
+        body: Body<CreateTag>,
     ) -> ApiResult<TagCreated> {
         let b = body.0;
         let n = name("name", &b.name, 64)?;
