@@ -10,7 +10,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, h
 use tracing::Instrument;
 
 use crate::context::Ctx;
-use crate::error::{ApiError, normalize};
+use crate::error::{ApiError, ErrorCode, normalize};
 
 /// Header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -124,7 +124,7 @@ fn metrics(req: &Request) -> Response {
     // Process-wide counters are for the operator's scraper only.
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
     if !peer.is_some_and(|ip| ctx.config.metrics_allow.contains(&ip)) {
-        return ApiError::not_found("route_not_found", "no such route").into_response();
+        return ApiError::not_found(ErrorCode::RouteNotFound, "no such route").into_response();
     }
     let (entries, bytes) = ctx.catalog.size();
     let body = format!(
@@ -305,7 +305,7 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
                         "request timed out"
                     );
                     ApiError::unavailable_because(
-                        "request_timeout",
+                        ErrorCode::RequestTimeout,
                         "the request took too long and the service stopped waiting for it; \
                          a change is applied whole or not at all: read before retrying",
                     )
@@ -377,7 +377,7 @@ impl<E> RequestScope<E> {
                 .and_then(|n| self.routes.parameter_name(path, n))
                 .unwrap_or("path");
             return ApiError::bad_request(
-                "invalid_parameter",
+                ErrorCode::InvalidParameter,
                 format!("path parameter `{name}`: {}", e.reason),
             )
             .into_response();

@@ -12,6 +12,7 @@ use poem::Request;
 
 use crate::context::ApiConfig;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 
 /// Whether the request came straight from one of our proxies.
 fn from_trusted_proxy(req: &Request, config: &ApiConfig) -> bool {
@@ -55,7 +56,7 @@ pub fn requested_host(req: &Request, config: &ApiConfig) -> Result<String, ApiEr
     // 400): a proxy and this service could each take a different one.
     if req.headers().get_all("host").iter().count() > 1 {
         return Err(ApiError::bad_request(
-            "invalid_host",
+            ErrorCode::InvalidHost,
             "the request has more than one Host header",
         ));
     }
@@ -78,10 +79,11 @@ pub fn requested_host(req: &Request, config: &ApiConfig) -> Result<String, ApiEr
         .unwrap_or("");
     normalize_host(raw).map_err(|e| match e {
         HostError::Missing => {
-            ApiError::bad_request("missing_host", "the request has no Host header")
+            ApiError::bad_request(ErrorCode::MissingHost, "the request has no Host header")
         }
-        HostError::Invalid => {
-            ApiError::bad_request("invalid_host", "the Host header is not a valid host name")
-        }
+        HostError::Invalid => ApiError::bad_request(
+            ErrorCode::InvalidHost,
+            "the Host header is not a valid host name",
+        ),
     })
 }

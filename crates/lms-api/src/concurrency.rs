@@ -4,7 +4,7 @@
 //! in the body (409 `version_conflict`). A stale change is refused whole:
 //! no update is ever lost.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// The version a change is based on, if the client named one.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,7 +60,7 @@ impl Precondition {
                 Err(if self.from_header {
                     ApiError::precondition_failed(message)
                 } else {
-                    ApiError::conflict("version_conflict", message)
+                    ApiError::conflict(ErrorCode::VersionConflict, message)
                 })
             }
             _ => Ok(()),

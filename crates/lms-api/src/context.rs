@@ -13,7 +13,7 @@ use crate::access::Access;
 use crate::auth::TokenKeys;
 use crate::catalog_cache::CatalogCache;
 use crate::coherence::{Freshness, Guarded, Notice};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::limiter::{Limit, LoginGuard, LoginLimits};
 use crate::tenancy::{Tenant, TenantResolver};
 
@@ -289,7 +289,7 @@ impl Actor {
             Ok(())
         } else {
             Err(ApiError::forbidden(
-                "permission_escalation",
+                ErrorCode::PermissionEscalation,
                 "you cannot grant or act on permissions you do not hold",
             ))
         }

@@ -10,6 +10,7 @@ use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{IntoResponse, Request, Response};
 
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 
 /// Request headers a page may send.
 const ALLOWED_HEADERS: &str = "authorization, content-type, if-match, if-none-match";
@@ -53,7 +54,7 @@ pub fn preflight(req: &Request, allowed: &Allowed) -> Option<Response> {
     if !allowed.allows(origin) {
         return Some(
             ApiError::forbidden(
-                "origin_not_allowed",
+                ErrorCode::OriginNotAllowed,
                 "this origin may not call the API from a browser",
             )
             .into_response(),

@@ -17,7 +17,7 @@ use crate::request_id;
 #[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Stable, machine-readable error code, e.g. `course_not_found`.
-    pub code: String,
+    pub code: ErrorCode,
     /// Human-readable explanation. Never contains another tenant's data.
     pub message: String,
     /// Field-level details, when there are any.
@@ -78,12 +78,486 @@ pub enum ApiError {
     Unavailable(Json<ErrorBody>),
 }
 
+/// Every `code` an error answer carries. Stable: a code is never renamed or
+/// reused for another meaning. What each means is [`ErrorCode::meaning`],
+/// which the OpenAPI documents list.
+#[derive(poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum ErrorCode {
+    AccessEndInPast,
+    AccessEnded,
+    ActivityTooLarge,
+    AdminNotFound,
+    AlreadyCompleted,
+    AlreadyEnrolled,
+    AlreadyExists,
+    AlreadyLatest,
+    AlreadyReviewed,
+    BadRequest,
+    CannotDeactivateSelf,
+    CategoryCycle,
+    CategoryNotFound,
+    CategoryNotInTrash,
+    CertificateNotFound,
+    CohortNameTaken,
+    CohortNotFound,
+    ConcurrentUpdate,
+    ConstraintViolated,
+    ContentInUse,
+    CourseNotFound,
+    CourseNotInTrash,
+    CourseNotLinked,
+    CourseNotPublished,
+    DeletionNotConfirmed,
+    DnsUnavailable,
+    DomainNotFound,
+    DomainNotProven,
+    DomainTaken,
+    EmailTaken,
+    EnrollmentNotActive,
+    EnrollmentNotFound,
+    ExtensionUnavailable,
+    InUse,
+    InactiveUser,
+    Internal,
+    InvalidBody,
+    InvalidCredentials,
+    InvalidCursor,
+    InvalidHost,
+    InvalidParameter,
+    InvalidRating,
+    InvalidScore,
+    InvalidTimeRange,
+    InvalidTimeSpent,
+    InvalidTransition,
+    InvalidUser,
+    InvalidValue,
+    LastOwner,
+    LastRoleManager,
+    LessonNotFound,
+    LessonNotInTrash,
+    MalformedCsv,
+    MemberNotFound,
+    MethodNotAllowed,
+    MissingField,
+    MissingHost,
+    NotCourseOwner,
+    NotCourseStaff,
+    NotEnrolled,
+    NotFound,
+    OrderMismatch,
+    OrganizationNotFound,
+    OriginNotAllowed,
+    ParentNotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    PermissionEscalation,
+    PlatformRoleRequired,
+    PositionConflict,
+    PreconditionFailed,
+    RequestTimeout,
+    ReviewNotFound,
+    RoleNameTaken,
+    RoleNotFound,
+    RouteNotFound,
+    SectionLocked,
+    SectionNotFound,
+    SectionNotInTrash,
+    SessionAlreadyOpen,
+    SessionEnded,
+    SessionNotFound,
+    SignupDisabled,
+    SlugTaken,
+    StaffNotFound,
+    SystemRoleLocked,
+    TagNameTaken,
+    TagNotFound,
+    TenantNotFound,
+    TenantSuspended,
+    TooManyAttempts,
+    Unauthorized,
+    Unavailable,
+    UnknownPermission,
+    UnknownRole,
+    UnknownUser,
+    UnsupportedMediaType,
+    UserNotFound,
+    UsernameTaken,
+    ValidationFailed,
+    VersionConflict,
+    VersionNotFound,
+    WrongPassword,
+}
+
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::AccessEndInPast,
+        ErrorCode::AccessEnded,
+        ErrorCode::ActivityTooLarge,
+        ErrorCode::AdminNotFound,
+        ErrorCode::AlreadyCompleted,
+        ErrorCode::AlreadyEnrolled,
+        ErrorCode::AlreadyExists,
+        ErrorCode::AlreadyLatest,
+        ErrorCode::AlreadyReviewed,
+        ErrorCode::BadRequest,
+        ErrorCode::CannotDeactivateSelf,
+        ErrorCode::CategoryCycle,
+        ErrorCode::CategoryNotFound,
+        ErrorCode::CategoryNotInTrash,
+        ErrorCode::CertificateNotFound,
+        ErrorCode::CohortNameTaken,
+        ErrorCode::CohortNotFound,
+        ErrorCode::ConcurrentUpdate,
+        ErrorCode::ConstraintViolated,
+        ErrorCode::ContentInUse,
+        ErrorCode::CourseNotFound,
+        ErrorCode::CourseNotInTrash,
+        ErrorCode::CourseNotLinked,
+        ErrorCode::CourseNotPublished,
+        ErrorCode::DeletionNotConfirmed,
+        ErrorCode::DnsUnavailable,
+        ErrorCode::DomainNotFound,
+        ErrorCode::DomainNotProven,
+        ErrorCode::DomainTaken,
+        ErrorCode::EmailTaken,
+        ErrorCode::EnrollmentNotActive,
+        ErrorCode::EnrollmentNotFound,
+        ErrorCode::ExtensionUnavailable,
+        ErrorCode::InUse,
+        ErrorCode::InactiveUser,
+        ErrorCode::Internal,
+        ErrorCode::InvalidBody,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::InvalidCursor,
+        ErrorCode::InvalidHost,
+        ErrorCode::InvalidParameter,
+        ErrorCode::InvalidRating,
+        ErrorCode::InvalidScore,
+        ErrorCode::InvalidTimeRange,
+        ErrorCode::InvalidTimeSpent,
+        ErrorCode::InvalidTransition,
+        ErrorCode::InvalidUser,
+        ErrorCode::InvalidValue,
+        ErrorCode::LastOwner,
+        ErrorCode::LastRoleManager,
+        ErrorCode::LessonNotFound,
+        ErrorCode::LessonNotInTrash,
+        ErrorCode::MalformedCsv,
+        ErrorCode::MemberNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::MissingField,
+        ErrorCode::MissingHost,
+        ErrorCode::NotCourseOwner,
+        ErrorCode::NotCourseStaff,
+        ErrorCode::NotEnrolled,
+        ErrorCode::NotFound,
+        ErrorCode::OrderMismatch,
+        ErrorCode::OrganizationNotFound,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::ParentNotFound,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::PermissionDenied,
+        ErrorCode::PermissionEscalation,
+        ErrorCode::PlatformRoleRequired,
+        ErrorCode::PositionConflict,
+        ErrorCode::PreconditionFailed,
+        ErrorCode::RequestTimeout,
+        ErrorCode::ReviewNotFound,
+        ErrorCode::RoleNameTaken,
+        ErrorCode::RoleNotFound,
+        ErrorCode::RouteNotFound,
+        ErrorCode::SectionLocked,
+        ErrorCode::SectionNotFound,
+        ErrorCode::SectionNotInTrash,
+        ErrorCode::SessionAlreadyOpen,
+        ErrorCode::SessionEnded,
+        ErrorCode::SessionNotFound,
+        ErrorCode::SignupDisabled,
+        ErrorCode::SlugTaken,
+        ErrorCode::StaffNotFound,
+        ErrorCode::SystemRoleLocked,
+        ErrorCode::TagNameTaken,
+        ErrorCode::TagNotFound,
+        ErrorCode::TenantNotFound,
+        ErrorCode::TenantSuspended,
+        ErrorCode::TooManyAttempts,
+        ErrorCode::Unauthorized,
+        ErrorCode::Unavailable,
+        ErrorCode::UnknownPermission,
+        ErrorCode::UnknownRole,
+        ErrorCode::UnknownUser,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::UserNotFound,
+        ErrorCode::UsernameTaken,
+        ErrorCode::ValidationFailed,
+        ErrorCode::VersionConflict,
+        ErrorCode::VersionNotFound,
+        ErrorCode::WrongPassword,
+    ];
+
+    /// The code as sent.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AccessEndInPast => "access_end_in_past",
+            ErrorCode::AccessEnded => "access_ended",
+            ErrorCode::ActivityTooLarge => "activity_too_large",
+            ErrorCode::AdminNotFound => "admin_not_found",
+            ErrorCode::AlreadyCompleted => "already_completed",
+            ErrorCode::AlreadyEnrolled => "already_enrolled",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::AlreadyLatest => "already_latest",
+            ErrorCode::AlreadyReviewed => "already_reviewed",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::CannotDeactivateSelf => "cannot_deactivate_self",
+            ErrorCode::CategoryCycle => "category_cycle",
+            ErrorCode::CategoryNotFound => "category_not_found",
+            ErrorCode::CategoryNotInTrash => "category_not_in_trash",
+            ErrorCode::CertificateNotFound => "certificate_not_found",
+            ErrorCode::CohortNameTaken => "cohort_name_taken",
+            ErrorCode::CohortNotFound => "cohort_not_found",
+            ErrorCode::ConcurrentUpdate => "concurrent_update",
+            ErrorCode::ConstraintViolated => "constraint_violated",
+            ErrorCode::ContentInUse => "content_in_use",
+            ErrorCode::CourseNotFound => "course_not_found",
+            ErrorCode::CourseNotInTrash => "course_not_in_trash",
+            ErrorCode::CourseNotLinked => "course_not_linked",
+            ErrorCode::CourseNotPublished => "course_not_published",
+            ErrorCode::DeletionNotConfirmed => "deletion_not_confirmed",
+            ErrorCode::DnsUnavailable => "dns_unavailable",
+            ErrorCode::DomainNotFound => "domain_not_found",
+            ErrorCode::DomainNotProven => "domain_not_proven",
+            ErrorCode::DomainTaken => "domain_taken",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::EnrollmentNotActive => "enrollment_not_active",
+            ErrorCode::EnrollmentNotFound => "enrollment_not_found",
+            ErrorCode::ExtensionUnavailable => "extension_unavailable",
+            ErrorCode::InUse => "in_use",
+            ErrorCode::InactiveUser => "inactive_user",
+            ErrorCode::Internal => "internal",
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::InvalidHost => "invalid_host",
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::InvalidRating => "invalid_rating",
+            ErrorCode::InvalidScore => "invalid_score",
+            ErrorCode::InvalidTimeRange => "invalid_time_range",
+            ErrorCode::InvalidTimeSpent => "invalid_time_spent",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::InvalidUser => "invalid_user",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::LastOwner => "last_owner",
+            ErrorCode::LastRoleManager => "last_role_manager",
+            ErrorCode::LessonNotFound => "lesson_not_found",
+            ErrorCode::LessonNotInTrash => "lesson_not_in_trash",
+            ErrorCode::MalformedCsv => "malformed_csv",
+            ErrorCode::MemberNotFound => "member_not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::MissingHost => "missing_host",
+            ErrorCode::NotCourseOwner => "not_course_owner",
+            ErrorCode::NotCourseStaff => "not_course_staff",
+            ErrorCode::NotEnrolled => "not_enrolled",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::OrderMismatch => "order_mismatch",
+            ErrorCode::OrganizationNotFound => "organization_not_found",
+            ErrorCode::OriginNotAllowed => "origin_not_allowed",
+            ErrorCode::ParentNotFound => "parent_not_found",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::PermissionEscalation => "permission_escalation",
+            ErrorCode::PlatformRoleRequired => "platform_role_required",
+            ErrorCode::PositionConflict => "position_conflict",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::ReviewNotFound => "review_not_found",
+            ErrorCode::RoleNameTaken => "role_name_taken",
+            ErrorCode::RoleNotFound => "role_not_found",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::SectionLocked => "section_locked",
+            ErrorCode::SectionNotFound => "section_not_found",
+            ErrorCode::SectionNotInTrash => "section_not_in_trash",
+            ErrorCode::SessionAlreadyOpen => "session_already_open",
+            ErrorCode::SessionEnded => "session_ended",
+            ErrorCode::SessionNotFound => "session_not_found",
+            ErrorCode::SignupDisabled => "signup_disabled",
+            ErrorCode::SlugTaken => "slug_taken",
+            ErrorCode::StaffNotFound => "staff_not_found",
+            ErrorCode::SystemRoleLocked => "system_role_locked",
+            ErrorCode::TagNameTaken => "tag_name_taken",
+            ErrorCode::TagNotFound => "tag_not_found",
+            ErrorCode::TenantNotFound => "tenant_not_found",
+            ErrorCode::TenantSuspended => "tenant_suspended",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::UnknownPermission => "unknown_permission",
+            ErrorCode::UnknownRole => "unknown_role",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::UserNotFound => "user_not_found",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::VersionConflict => "version_conflict",
+            ErrorCode::VersionNotFound => "version_not_found",
+            ErrorCode::WrongPassword => "wrong_password",
+        }
+    }
+
+    /// What the code means, as the OpenAPI documents list it.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::AccessEndInPast => "`access_ends_at` must be in the future.",
+            ErrorCode::AccessEnded => {
+                "Access to this course has ended; an enrollment manager can extend it."
+            }
+            ErrorCode::ActivityTooLarge => "At most 100 events per heartbeat.",
+            ErrorCode::AdminNotFound => "No such platform admin.",
+            ErrorCode::AlreadyCompleted => "The course was completed already.",
+            ErrorCode::AlreadyEnrolled => "Already enrolled in this course.",
+            ErrorCode::AlreadyExists => "The resource already exists.",
+            ErrorCode::AlreadyLatest => "The enrollment is on the latest published version.",
+            ErrorCode::AlreadyReviewed => "You have reviewed this course already.",
+            ErrorCode::BadRequest => {
+                "The request is malformed in a way no more specific code covers."
+            }
+            ErrorCode::CannotDeactivateSelf => "You cannot deactivate yourself.",
+            ErrorCode::CategoryCycle => {
+                "A category cannot move under itself or one of its descendants."
+            }
+            ErrorCode::CategoryNotFound => "No such category.",
+            ErrorCode::CategoryNotInTrash => "No deleted category with this id.",
+            ErrorCode::CertificateNotFound => "No such certificate.",
+            ErrorCode::CohortNameTaken => "A cohort with this name already exists.",
+            ErrorCode::CohortNotFound => "No such cohort.",
+            ErrorCode::ConcurrentUpdate => "A concurrent change got there first; retry.",
+            ErrorCode::ConstraintViolated => "A value breaks a rule of the domain.",
+            ErrorCode::ContentInUse => {
+                "Learners have progress on a section this would move to another lesson."
+            }
+            ErrorCode::CourseNotFound => "No such course.",
+            ErrorCode::CourseNotInTrash => "No deleted course with this id.",
+            ErrorCode::CourseNotLinked => "The cohort is not enrolled in this course.",
+            ErrorCode::CourseNotPublished => "The course is not published.",
+            ErrorCode::DeletionNotConfirmed => {
+                "No pending deletion with this token: request one again."
+            }
+            ErrorCode::DnsUnavailable => "DNS could not be asked; try again.",
+            ErrorCode::DomainNotFound => "The organization has no such custom domain.",
+            ErrorCode::DomainNotProven => "The domain's verification record was not found.",
+            ErrorCode::DomainTaken => "This domain is already registered.",
+            ErrorCode::EmailTaken => "A platform admin with this e-mail already exists.",
+            ErrorCode::EnrollmentNotActive => "Your enrollment in this course is not active.",
+            ErrorCode::EnrollmentNotFound => "No such enrollment.",
+            ErrorCode::ExtensionUnavailable => {
+                "The database server does not load pg_stat_statements."
+            }
+            ErrorCode::InUse => "Something still depends on it.",
+            ErrorCode::InactiveUser => "The user is deactivated.",
+            ErrorCode::Internal => "Internal error.",
+            ErrorCode::InvalidBody => {
+                "The body does not have the documented shape: not JSON, a wrong type, a missing or unknown property."
+            }
+            ErrorCode::InvalidCredentials => "E-mail or password is wrong.",
+            ErrorCode::InvalidCursor => "The cursor is not one this API issued.",
+            ErrorCode::InvalidHost => "The request has more than one Host header.",
+            ErrorCode::InvalidParameter => {
+                "A path, query or header parameter does not have its documented form."
+            }
+            ErrorCode::InvalidRating => "`rating` must be 1 to 5.",
+            ErrorCode::InvalidScore => "`score` must be between 0 and 100.",
+            ErrorCode::InvalidTimeRange => "`from` must not be after `to`.",
+            ErrorCode::InvalidTimeSpent => "`time_spent_seconds` must be between 0 and 86400.",
+            ErrorCode::InvalidTransition => {
+                "The resource cannot move to that state from the one it is in."
+            }
+            ErrorCode::InvalidUser => "An entry is too long.",
+            ErrorCode::InvalidValue => "A value is out of range or malformed.",
+            ErrorCode::LastOwner => "A course keeps at least one owner; name another first.",
+            ErrorCode::LastRoleManager => "This would leave no active user able to manage roles.",
+            ErrorCode::LessonNotFound => "No such lesson in this course.",
+            ErrorCode::LessonNotInTrash => "No deleted lesson with this id in this course.",
+            ErrorCode::MalformedCsv => "The file is not UTF-8 text.",
+            ErrorCode::MemberNotFound => "This user is not a member of the cohort.",
+            ErrorCode::MethodNotAllowed => "Method not allowed on this route.",
+            ErrorCode::MissingField => "A required value is missing.",
+            ErrorCode::MissingHost => "The request has no Host header.",
+            ErrorCode::NotCourseOwner => {
+                "Only the course's owners (or holders of `course:write:any`) change its staff."
+            }
+            ErrorCode::NotCourseStaff => {
+                "Only the course's owners and instructors (or holders of `course:write:any`) change it."
+            }
+            ErrorCode::NotEnrolled => "You are not enrolled in this course.",
+            ErrorCode::NotFound => "The resource does not exist.",
+            ErrorCode::OrderMismatch => {
+                "`ids` must list every current child exactly once, and nothing else."
+            }
+            ErrorCode::OrganizationNotFound => "No such organization.",
+            ErrorCode::OriginNotAllowed => "This origin may not call the API from a browser.",
+            ErrorCode::ParentNotFound => "A referenced resource does not exist.",
+            ErrorCode::PayloadTooLarge => "The body is too large.",
+            ErrorCode::PermissionDenied => "The caller lacks the permission the operation needs.",
+            ErrorCode::PermissionEscalation => {
+                "You cannot grant or act on permissions you do not hold."
+            }
+            ErrorCode::PlatformRoleRequired => "This operation needs the OPERATOR platform role.",
+            ErrorCode::PositionConflict => {
+                "Another change to the lesson order happened at the same time; retry."
+            }
+            ErrorCode::PreconditionFailed => {
+                "`If-Match` names a version the resource is no longer at."
+            }
+            ErrorCode::RequestTimeout => {
+                "The request took longer than the server allows; it may still complete."
+            }
+            ErrorCode::ReviewNotFound => "No such review of yours.",
+            ErrorCode::RoleNameTaken => "A role with this name already exists.",
+            ErrorCode::RoleNotFound => "No such role.",
+            ErrorCode::RouteNotFound => "No such route.",
+            ErrorCode::SectionLocked => "The section's lesson is not open yet (see `unlocks_at`).",
+            ErrorCode::SectionNotFound => "No such section in this course.",
+            ErrorCode::SectionNotInTrash => "No deleted section with this id in this lesson.",
+            ErrorCode::SessionAlreadyOpen => {
+                "A session of this course was started at the same time; retry."
+            }
+            ErrorCode::SessionEnded => "The session has ended.",
+            ErrorCode::SessionNotFound => "No such session of yours.",
+            ErrorCode::SignupDisabled => "This organization does not allow self sign-up.",
+            ErrorCode::SlugTaken => "An organization with this slug already exists.",
+            ErrorCode::StaffNotFound => "This user is not on the course's staff.",
+            ErrorCode::SystemRoleLocked => "Default roles cannot be renamed.",
+            ErrorCode::TagNameTaken => "A tag with this name already exists.",
+            ErrorCode::TagNotFound => "No such tag.",
+            ErrorCode::TenantNotFound => "No organization is served at this host.",
+            ErrorCode::TenantSuspended => "This organization is suspended.",
+            ErrorCode::TooManyAttempts => "Too many attempts; retry later.",
+            ErrorCode::Unauthorized => "Missing or invalid credentials.",
+            ErrorCode::Unavailable => "The service is temporarily unavailable.",
+            ErrorCode::UnknownPermission => "A permission in `permissions` does not exist.",
+            ErrorCode::UnknownRole => "A role in `roles` does not exist.",
+            ErrorCode::UnknownUser => "No such user.",
+            ErrorCode::UnsupportedMediaType => "The body must be application/json.",
+            ErrorCode::UserNotFound => "No such user.",
+            ErrorCode::UsernameTaken => "A user with this username already exists.",
+            ErrorCode::ValidationFailed => "A value breaks its field's rule (see `details`).",
+            ErrorCode::VersionConflict => {
+                "The `version` in the body is not the resource's current one."
+            }
+            ErrorCode::VersionNotFound => "No such published version of this course.",
+            ErrorCode::WrongPassword => "The current password is wrong.",
+        }
+    }
+}
+
 /// The API result type.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+fn body(code: ErrorCode, message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
-        code: code.to_owned(),
+        code,
         message: message.into(),
         details: None,
         unlocks_at: None,
@@ -93,34 +567,40 @@ fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
 
 impl ApiError {
     /// 400 with `code`.
-    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest(body(code, message))
     }
     /// 401, always with the same code and message: no hint of which check failed.
     pub fn unauthorized() -> Self {
-        Self::Unauthorized(body("unauthorized", "missing or invalid credentials"))
+        Self::Unauthorized(body(
+            ErrorCode::Unauthorized,
+            "missing or invalid credentials",
+        ))
     }
     /// 401 for a failed login; the same for an unknown e-mail and a wrong password.
     pub fn invalid_credentials() -> Self {
-        Self::Unauthorized(body("invalid_credentials", "e-mail or password is wrong"))
+        Self::Unauthorized(body(
+            ErrorCode::InvalidCredentials,
+            "e-mail or password is wrong",
+        ))
     }
     /// 403 with `code`.
-    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Forbidden(body(code, message))
     }
     /// 403 for a missing permission.
     pub fn permission_denied(permission: lms_domain::Permission) -> Self {
         Self::forbidden(
-            "permission_denied",
+            ErrorCode::PermissionDenied,
             format!("this operation needs the `{permission}` permission"),
         )
     }
     /// 404 with `code`.
-    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::NotFound(body(code, message))
     }
     /// 409 with `code`.
-    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict(body(code, message))
     }
     /// 409 `section_locked`: the lesson is not open yet.
@@ -128,47 +608,47 @@ impl ApiError {
         unlocks_at: Option<chrono::DateTime<chrono::Utc>>,
         message: impl Into<String>,
     ) -> Self {
-        let mut b = body("section_locked", message);
+        let mut b = body(ErrorCode::SectionLocked, message);
         b.0.unlocks_at = unlocks_at;
         Self::Conflict(b)
     }
     /// 412 `precondition_failed`: `If-Match` is stale.
     pub fn precondition_failed(message: impl Into<String>) -> Self {
-        Self::PreconditionFailed(body("precondition_failed", message))
+        Self::PreconditionFailed(body(ErrorCode::PreconditionFailed, message))
     }
     /// 422 with `code`.
-    pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Unprocessable(body(code, message))
     }
     /// 429: retry after `seconds`.
     pub fn too_many_requests(seconds: u64) -> Self {
         Self::TooManyRequests(
-            body("too_many_attempts", "too many attempts; retry later"),
+            body(ErrorCode::TooManyAttempts, "too many attempts; retry later"),
             seconds,
         )
     }
     /// 500: logs the cause, tells the client nothing but the request id.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::Internal(body("internal", "internal error"))
+        Self::Internal(body(ErrorCode::Internal, "internal error"))
     }
     /// 503: the database is unreachable or the pool is exhausted.
     pub fn unavailable() -> Self {
         Self::Unavailable(body(
-            "unavailable",
+            ErrorCode::Unavailable,
             "the service is temporarily unavailable",
         ))
     }
 
     /// 503 with a specific code: something the service depends on cannot
     /// be reached now.
-    pub fn unavailable_because(code: &str, message: impl Into<String>) -> Self {
+    pub fn unavailable_because(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Unavailable(body(code, message))
     }
 
     /// The error's `code`.
-    pub fn code(&self) -> &str {
-        &self.body().code
+    pub fn code(&self) -> &'static str {
+        self.body().code.as_str()
     }
 
     fn body(&self) -> &ErrorBody {
@@ -192,7 +672,7 @@ impl ApiError {
     /// 422 `validation_failed` for one field and the rule it broke.
     pub fn invalid_field(field: impl Into<String>, rule: impl Into<String>) -> Self {
         let (field, rule) = (field.into(), rule.into());
-        let mut b = body("validation_failed", format!("{field}: {rule}"));
+        let mut b = body(ErrorCode::ValidationFailed, format!("{field}: {rule}"));
         b.0.details = Some(vec![FieldError { field, rule }]);
         ApiError::Unprocessable(b)
     }
@@ -200,7 +680,7 @@ impl ApiError {
 
 impl From<InputError> for ApiError {
     fn from(err: InputError) -> Self {
-        let mut b = body("validation_failed", err.to_string());
+        let mut b = body(ErrorCode::ValidationFailed, err.to_string());
         b.0.details = Some(vec![FieldError {
             field: err.field.to_owned(),
             rule: err.rule.to_owned(),
@@ -212,76 +692,76 @@ impl From<InputError> for ApiError {
 /// What a named constraint means to a client. Constraints not listed here
 /// are bugs when they fire (the API validates first), and answer a generic
 /// code of the right status.
-const CONSTRAINTS: &[(&str, &str, &str)] = &[
+const CONSTRAINTS: &[(&str, ErrorCode, &str)] = &[
     (
         "organizations_slug_key",
-        "slug_taken",
+        ErrorCode::SlugTaken,
         "an organization with this slug already exists",
     ),
     (
         "organization_domains_domain_key",
-        "domain_taken",
+        ErrorCode::DomainTaken,
         "this domain is already registered",
     ),
     (
         "platform_admins_email_key",
-        "email_taken",
+        ErrorCode::EmailTaken,
         "a platform admin with this e-mail already exists",
     ),
     (
         "users_email_key",
-        "email_taken",
+        ErrorCode::EmailTaken,
         "a user with this e-mail already exists",
     ),
     (
         "users_username_key",
-        "username_taken",
+        ErrorCode::UsernameTaken,
         "a user with this username already exists",
     ),
     (
         "roles_name_key",
-        "role_name_taken",
+        ErrorCode::RoleNameTaken,
         "a role with this name already exists",
     ),
     (
         "categories_slug_key",
-        "slug_taken",
+        ErrorCode::SlugTaken,
         "a category with this slug already exists",
     ),
     (
         "cohorts_name_key",
-        "cohort_name_taken",
+        ErrorCode::CohortNameTaken,
         "a cohort with this name already exists",
     ),
     (
         "content_has_progress",
-        "content_in_use",
+        ErrorCode::ContentInUse,
         "learners still need it (their progress, or the version they are on); it stays in the \
          trash until they move on, or until the whole course is deleted",
     ),
     (
         "tags_name_key",
-        "tag_name_taken",
+        ErrorCode::TagNameTaken,
         "a tag with this name already exists",
     ),
     (
         "learning_sessions_open_key",
-        "session_already_open",
+        ErrorCode::SessionAlreadyOpen,
         "a session of this course was started at the same time; retry",
     ),
     (
         "reviews_course_user_key",
-        "already_reviewed",
+        ErrorCode::AlreadyReviewed,
         "you have reviewed this course already",
     ),
     (
         "lessons_position_key",
-        "position_conflict",
+        ErrorCode::PositionConflict,
         "another change to the lesson order happened at the same time; retry",
     ),
     (
         "sections_position_key",
-        "position_conflict",
+        ErrorCode::PositionConflict,
         "another change to the section order happened at the same time; retry",
     ),
 ];
@@ -291,34 +771,39 @@ impl From<DbError> for ApiError {
         match err {
             DbError::Violation(v) => match v {
                 Violation::Unique(name) => match CONSTRAINTS.iter().find(|c| c.0 == name) {
-                    Some((_, code, msg)) => ApiError::conflict(code, *msg),
-                    None => ApiError::conflict("already_exists", "the resource already exists"),
+                    Some((_, code, msg)) => ApiError::conflict(*code, *msg),
+                    None => {
+                        ApiError::conflict(ErrorCode::AlreadyExists, "the resource already exists")
+                    }
                 },
                 Violation::Check(name) => {
                     tracing::warn!(constraint = %name, "check constraint reached the database");
                     ApiError::unprocessable(
-                        "constraint_violated",
+                        ErrorCode::ConstraintViolated,
                         "a value breaks a rule of the domain",
                     )
                 }
-                Violation::ForeignKey(_) => {
-                    ApiError::not_found("parent_not_found", "a referenced resource does not exist")
-                }
-                Violation::NotNull(column) => {
-                    ApiError::unprocessable("missing_field", format!("`{column}` is required"))
-                }
+                Violation::ForeignKey(_) => ApiError::not_found(
+                    ErrorCode::ParentNotFound,
+                    "a referenced resource does not exist",
+                ),
+                Violation::NotNull(column) => ApiError::unprocessable(
+                    ErrorCode::MissingField,
+                    format!("`{column}` is required"),
+                ),
                 Violation::RowSecurity => {
-                    ApiError::not_found("not_found", "the resource does not exist")
+                    ApiError::not_found(ErrorCode::NotFound, "the resource does not exist")
                 }
-                Violation::InvalidValue => {
-                    ApiError::unprocessable("invalid_value", "a value is out of range or malformed")
-                }
+                Violation::InvalidValue => ApiError::unprocessable(
+                    ErrorCode::InvalidValue,
+                    "a value is out of range or malformed",
+                ),
                 Violation::InUse(name) => match CONSTRAINTS.iter().find(|c| c.0 == name) {
-                    Some((_, code, msg)) => ApiError::conflict(code, *msg),
-                    None => ApiError::conflict("in_use", "something still depends on it"),
+                    Some((_, code, msg)) => ApiError::conflict(*code, *msg),
+                    None => ApiError::conflict(ErrorCode::InUse, "something still depends on it"),
                 },
                 Violation::Conflict => ApiError::conflict(
-                    "concurrent_update",
+                    ErrorCode::ConcurrentUpdate,
                     "a concurrent change got there first; retry",
                 ),
             },
@@ -360,32 +845,35 @@ pub fn normalize(err: poem::Error) -> poem::Response {
     let status = err.status();
     let message = err.to_string();
     let api = if err.is::<ParseRequestPayloadError>() || err.is::<ParseMultipartError>() {
-        ApiError::bad_request("invalid_body", message)
+        ApiError::bad_request(ErrorCode::InvalidBody, message)
     } else if err.is::<AuthorizationError>() || status == StatusCode::UNAUTHORIZED {
         ApiError::unauthorized()
     } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
-        ApiError::bad_request("invalid_parameter", message)
+        ApiError::bad_request(ErrorCode::InvalidParameter, message)
     } else if err.is::<ContentTypeError>() {
         ApiError::UnsupportedMediaType(body(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the body must be application/json",
         ))
     } else if status == StatusCode::NOT_FOUND {
-        ApiError::not_found("route_not_found", "no such route")
+        ApiError::not_found(ErrorCode::RouteNotFound, "no such route")
     } else if status == StatusCode::METHOD_NOT_ALLOWED {
-        let mut b = body("method_not_allowed", "method not allowed on this route");
+        let mut b = body(
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        );
         return poem::Response::builder()
             .status(status)
             .content_type("application/json; charset=utf-8")
             .body(serde_json::to_vec(&body_json(&mut b)).unwrap_or_default());
     } else if status == StatusCode::PAYLOAD_TOO_LARGE {
-        let mut b = body("payload_too_large", "the body is too large");
+        let mut b = body(ErrorCode::PayloadTooLarge, "the body is too large");
         return poem::Response::builder()
             .status(status)
             .content_type("application/json; charset=utf-8")
             .body(serde_json::to_vec(&body_json(&mut b)).unwrap_or_default());
     } else if status.is_client_error() {
-        ApiError::bad_request("bad_request", message)
+        ApiError::bad_request(ErrorCode::BadRequest, message)
     } else {
         ApiError::internal(message)
     };
@@ -393,5 +881,5 @@ pub fn normalize(err: poem::Error) -> poem::Response {
 }
 
 fn body_json(b: &mut Json<ErrorBody>) -> serde_json::Value {
-    serde_json::json!({ "code": b.0.code, "message": b.0.message, "request_id": b.0.request_id })
+    serde_json::json!({ "code": b.0.code.as_str(), "message": b.0.message, "request_id": b.0.request_id })
 }

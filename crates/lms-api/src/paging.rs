@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use poem_openapi::types::MaybeUndefined;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -13,7 +13,10 @@ pub const DEFAULT_LIMIT: i64 = 20;
 pub fn cursor<T: FromStr>(raw: Option<&str>) -> ApiResult<Option<T>> {
     raw.map(|c| {
         c.parse::<T>().map_err(|_| {
-            ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
+            ApiError::bad_request(
+                ErrorCode::InvalidCursor,
+                "the cursor is not one this API issued",
+            )
         })
     })
     .transpose()

@@ -58,6 +58,28 @@ pub fn polish(raw: &str, api: Api) -> String {
             }
         }
     }
+    // Each error code with its meaning.
+    if let Some(codes) = doc
+        .pointer_mut("/components/schemas/ErrorCode")
+        .and_then(Value::as_object_mut)
+    {
+        let list: String = crate::error::ErrorCode::ALL
+            .iter()
+            .map(|c| format!("\n- `{}`: {}", c.as_str(), c.meaning()))
+            .collect();
+        let described: Vec<Value> = crate::error::ErrorCode::ALL
+            .iter()
+            .map(|c| Value::from(c.meaning()))
+            .collect();
+        codes.insert(
+            "description".into(),
+            Value::from(format!(
+                "The stable, machine-readable code of an error answer. A code is never renamed \
+                 or reused for another meaning; new ones may be added.\n{list}"
+            )),
+        );
+        codes.insert("x-enum-descriptions".into(), Value::from(described));
+    }
     let table = match api {
         Api::Tenant => crate::access::TENANT_OPERATIONS,
         Api::Platform => crate::access::PLATFORM_OPERATIONS,

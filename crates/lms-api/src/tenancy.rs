@@ -8,7 +8,7 @@ use lms_db::queries::orgs::{self, ResolvedOrg};
 use lms_domain::{HostTarget, OrgId, OrgStatus};
 
 use crate::coherence::{Freshness, Guarded};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// The tenant a request is for, resolved from its Host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,11 +89,11 @@ impl TenantResolver {
     fn answer(entry: Option<Entry>) -> ApiResult<Tenant> {
         match entry {
             None => Err(ApiError::not_found(
-                "tenant_not_found",
+                ErrorCode::TenantNotFound,
                 "no organization is served at this host",
             )),
             Some(e) if e.status == OrgStatus::Suspended => Err(ApiError::forbidden(
-                "tenant_suspended",
+                ErrorCode::TenantSuspended,
                 "this organization is suspended",
             )),
             Some(e) => Ok(Tenant {

@@ -29,25 +29,25 @@ use uuid::Uuid;
 
 use crate::coherence::{CHANNEL, Notice};
 use crate::context::{Actor, ApiContext, TenantCaller};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tenancy::Tenant;
 
 /// 403 for a change of a course by someone who is not its staff.
 pub(crate) fn not_course_staff() -> ApiError {
     ApiError::forbidden(
-        "not_course_staff",
+        ErrorCode::NotCourseStaff,
         "only the course's owners and instructors (or holders of `course:write:any`) change it",
     )
 }
 
 /// 404 for a course that is not a live course of this tenant.
 pub(crate) fn course_not_found() -> ApiError {
-    ApiError::not_found("course_not_found", "no such course")
+    ApiError::not_found(ErrorCode::CourseNotFound, "no such course")
 }
 
 /// 404 for a lesson that is not in the course.
 pub(crate) fn lesson_not_found() -> ApiError {
-    ApiError::not_found("lesson_not_found", "no such lesson in this course")
+    ApiError::not_found(ErrorCode::LessonNotFound, "no such lesson in this course")
 }
 
 /// A course locked by a unit for a change of it or its content.

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{PlatformBearer, PlatformTags, authorize};
 use crate::auth::{check_new_password, hash_password_async};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// What a platform admin may do.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,13 +203,13 @@ impl AdminsApi {
         let id = PlatformAdminId::from_uuid(admin_id.0);
         if id == auth.0.admin {
             return Err(ApiError::conflict(
-                "cannot_deactivate_self",
+                ErrorCode::CannotDeactivateSelf,
                 "you cannot deactivate yourself",
             ));
         }
         if !platform_admins::set_active(tx, id, false).await? {
             return Err(ApiError::not_found(
-                "admin_not_found",
+                ErrorCode::AdminNotFound,
                 "no such platform admin",
             ));
         }

@@ -15,7 +15,7 @@ use poem_openapi::{OpenApiService, SecurityScheme, Tags};
 use crate::access::{Access, platform_access};
 use crate::auth::PLATFORM_AUDIENCE;
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Areas of the platform API.
 #[derive(Tags)]
@@ -110,7 +110,7 @@ async fn authorize(
     tracing::Span::current().record("user_id", tracing::field::display(who.admin));
     match platform_access(op) {
         Some(Access::Operator) if role != "OPERATOR" => Err(ApiError::forbidden(
-            "platform_role_required",
+            ErrorCode::PlatformRoleRequired,
             "this operation needs the OPERATOR platform role",
         )),
         Some(_) => Ok(()),

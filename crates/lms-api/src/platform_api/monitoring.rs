@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::{PlatformBearer, PlatformTags, authorize};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// A statement's statistics.
 #[derive(Object, Debug)]
@@ -164,7 +164,7 @@ impl MonitoringApi {
         tx.commit().await?;
         let rows = rows.ok_or_else(|| {
             ApiError::unavailable_because(
-                "extension_unavailable",
+                ErrorCode::ExtensionUnavailable,
                 "the database server does not load pg_stat_statements",
             )
         })?;

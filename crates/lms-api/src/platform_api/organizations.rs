@@ -20,7 +20,7 @@ use crate::auth::{
 };
 use crate::context::Ctx;
 use crate::domains;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging;
 use crate::provision::{self, NewOrganization};
 use crate::settings::UpdateSettings;
@@ -400,12 +400,12 @@ enum Exported {
 }
 
 fn org_not_found() -> ApiError {
-    ApiError::not_found("organization_not_found", "no such organization")
+    ApiError::not_found(ErrorCode::OrganizationNotFound, "no such organization")
 }
 
 fn domain_not_found() -> ApiError {
     ApiError::not_found(
-        "domain_not_found",
+        ErrorCode::DomainNotFound,
         "the organization has no such custom domain",
     )
 }
@@ -781,7 +781,7 @@ impl OrganizationsApi {
             Deletion::NotFound => return Err(org_not_found()),
             Deletion::NotConfirmed => {
                 return Err(ApiError::conflict(
-                    "deletion_not_confirmed",
+                    ErrorCode::DeletionNotConfirmed,
                     "no pending deletion with this token: request one again",
                 ));
             }
@@ -900,13 +900,13 @@ impl OrganizationsApi {
                 .map_err(|e| {
                     tracing::warn!(error = %e, "domain verification lookup failed");
                     ApiError::unavailable_because(
-                        "dns_unavailable",
+                        ErrorCode::DnsUnavailable,
                         "DNS could not be asked; try again",
                     )
                 })?
         {
             return Err(ApiError::conflict(
-                "domain_not_proven",
+                ErrorCode::DomainNotProven,
                 format!(
                     "publish the TXT record {} at {}, then try again",
                     domains::record_text(&found.verification_token),

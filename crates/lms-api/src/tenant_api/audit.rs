@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging;
 use crate::tenancy::Tenant;
 
@@ -175,7 +175,7 @@ fn filter(
         && f > t
     {
         return Err(ApiError::unprocessable(
-            "invalid_time_range",
+            ErrorCode::InvalidTimeRange,
             "`from` must not be after `to`",
         ));
     }

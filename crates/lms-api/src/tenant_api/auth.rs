@@ -18,7 +18,7 @@ use crate::auth::{
     secret_token_digest, verify_password_async,
 };
 use crate::context::{ApiContext, Ctx};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::session_tokens::{RefreshRequest, TokenResponse, mint};
 use crate::settings::OrgSettings;
 use crate::tenancy::Tenant;
@@ -242,7 +242,7 @@ impl AuthApi {
             .unwrap_or_default();
         if !settings.self_signup {
             return Err(ApiError::forbidden(
-                "signup_disabled",
+                ErrorCode::SignupDisabled,
                 "this organization does not allow self sign-up",
             ));
         }

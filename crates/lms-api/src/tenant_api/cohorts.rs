@@ -22,7 +22,7 @@ use super::learning::{
 };
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging::{self, maybe};
 use crate::tenancy::Tenant;
 use crate::unit::Unit;
@@ -287,7 +287,7 @@ enum Removed {
 }
 
 fn cohort_not_found() -> ApiError {
-    ApiError::not_found("cohort_not_found", "no such cohort")
+    ApiError::not_found(ErrorCode::CohortNotFound, "no such cohort")
 }
 
 fn check_description(d: Option<&str>) -> Result<(), InputError> {
@@ -600,7 +600,7 @@ impl CohortsApi {
         lock(&mut unit, cohort_id.0).await?;
         if !cohorts::remove_member(unit.tx(), cohort_id.0, user_id.0).await? {
             return Err(ApiError::not_found(
-                "member_not_found",
+                ErrorCode::MemberNotFound,
                 "this user is not a member of the cohort",
             ));
         }
@@ -717,7 +717,7 @@ impl CohortsApi {
         let course = CourseId::from_uuid(course_id.0);
         if !cohorts::remove_course(unit.tx(), cohort_id.0, course).await? {
             return Err(ApiError::not_found(
-                "course_not_linked",
+                ErrorCode::CourseNotLinked,
                 "the cohort is not enrolled in this course",
             ));
         }

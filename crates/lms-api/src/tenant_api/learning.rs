@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::catalog::Pacing;
 use super::{TenantBearer, TenantTags};
 use crate::context::{Actor, Ctx};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging;
 use crate::tenancy::Tenant;
 use crate::unit::{Unit, course_not_found};
@@ -740,7 +740,7 @@ impl CsvUpload {
         match self {
             CsvUpload::Csv(text) => Ok(text.0),
             CsvUpload::Form(form) => form.file.into_string().await.map_err(|_| {
-                ApiError::unprocessable("malformed_csv", "the file is not UTF-8 text")
+                ApiError::unprocessable(ErrorCode::MalformedCsv, "the file is not UTF-8 text")
             }),
         }
     }
@@ -813,11 +813,11 @@ enum CertificateShown {
 }
 
 fn enrollment_not_found() -> ApiError {
-    ApiError::not_found("enrollment_not_found", "no such enrollment")
+    ApiError::not_found(ErrorCode::EnrollmentNotFound, "no such enrollment")
 }
 
 fn certificate_not_found() -> ApiError {
-    ApiError::not_found("certificate_not_found", "no such certificate")
+    ApiError::not_found(ErrorCode::CertificateNotFound, "no such certificate")
 }
 
 async fn fetch(tx: &mut TenantTx, id: EnrollmentId) -> ApiResult<Enrollment> {
@@ -843,19 +843,19 @@ async fn enroll(
         Enrolled::Reactivated(id) => (id, false),
         Enrolled::Exists(_, EnrollmentStatus::Completed) => {
             return Err(ApiError::conflict(
-                "already_completed",
+                ErrorCode::AlreadyCompleted,
                 "the course was completed already",
             ));
         }
         Enrolled::Exists(_, EnrollmentStatus::Expired) => {
             return Err(ApiError::conflict(
-                "access_ended",
+                ErrorCode::AccessEnded,
                 "access to this course has ended; an enrollment manager can extend it",
             ));
         }
         Enrolled::Exists(..) => {
             return Err(ApiError::conflict(
-                "already_enrolled",
+                ErrorCode::AlreadyEnrolled,
                 "already enrolled in this course",
             ));
         }
@@ -893,7 +893,7 @@ pub(crate) async fn published_version(
         Ok(target.version)
     } else if actor.can(Permission::CourseRead) {
         Err(ApiError::conflict(
-            "course_not_published",
+            ErrorCode::CourseNotPublished,
             "the course is not published",
         ))
     } else {
@@ -929,7 +929,7 @@ async fn transition(
     );
     if !allowed {
         return Err(ApiError::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             format!("an enrollment that is {from} cannot become {to}"),
         ));
     }
@@ -959,7 +959,7 @@ async fn follows_learners(tx: &mut TenantTx, actor: &Actor, course: CourseId) ->
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "not_course_staff",
+            ErrorCode::NotCourseStaff,
             "only the course's staff follow its learners",
         ))
     }
@@ -1043,7 +1043,7 @@ impl LearningApi {
         let b = body.0;
         if b.access_ends_at.is_some_and(|e| e <= Utc::now()) {
             return Err(ApiError::unprocessable(
-                "access_end_in_past",
+                ErrorCode::AccessEndInPast,
                 "`access_ends_at` must be in the future",
             ));
         }
@@ -1051,10 +1051,10 @@ impl LearningApi {
         let user = UserId::from_uuid(b.user_id);
         let row = users::get(unit.tx(), user)
             .await?
-            .ok_or_else(|| ApiError::unprocessable("unknown_user", "no such user"))?;
+            .ok_or_else(|| ApiError::unprocessable(ErrorCode::UnknownUser, "no such user"))?;
         if !row.is_active {
             return Err(ApiError::conflict(
-                "inactive_user",
+                ErrorCode::InactiveUser,
                 "the user is deactivated",
             ));
         }
@@ -1298,7 +1298,7 @@ impl LearningApi {
         let b = body.0;
         if !(0..=MAX_SECONDS_PER_CALL).contains(&b.time_spent_seconds) {
             return Err(ApiError::unprocessable(
-                "invalid_time_spent",
+                ErrorCode::InvalidTimeSpent,
                 "`time_spent_seconds` must be between 0 and 86400",
             ));
         }
@@ -1306,7 +1306,7 @@ impl LearningApi {
             .is_some_and(|s| !(0.0..=100.0).contains(&s) || s.is_nan())
         {
             return Err(ApiError::unprocessable(
-                "invalid_score",
+                ErrorCode::InvalidScore,
                 "`score` must be between 0 and 100",
             ));
         }
@@ -1319,17 +1319,17 @@ impl LearningApi {
         let target = learning::progress_target(unit.tx(), actor.user, course, section, drafts)
             .await?
             .ok_or_else(|| {
-                ApiError::not_found("section_not_found", "no such section in this course")
+                ApiError::not_found(ErrorCode::SectionNotFound, "no such section in this course")
             })?;
         let Some((enrollment, stored, ends)) = target.enrollment else {
             return Err(ApiError::conflict(
-                "not_enrolled",
+                ErrorCode::NotEnrolled,
                 "you are not enrolled in this course",
             ));
         };
         if stored != EnrollmentStatus::Active || ends.is_some_and(|e| e <= Utc::now()) {
             return Err(ApiError::conflict(
-                "enrollment_not_active",
+                ErrorCode::EnrollmentNotActive,
                 "your enrollment in this course is not active",
             ));
         }
@@ -1485,7 +1485,7 @@ impl LearningApi {
             || ends.is_some_and(|e| e <= Utc::now())
         {
             return Err(ApiError::conflict(
-                "enrollment_not_active",
+                ErrorCode::EnrollmentNotActive,
                 "only a running enrollment moves to another version",
             ));
         }
@@ -1496,7 +1496,7 @@ impl LearningApi {
         }
         let Some(to) = learning::move_to_latest(unit.tx(), id).await? else {
             return Err(ApiError::conflict(
-                "already_latest",
+                ErrorCode::AlreadyLatest,
                 "the enrollment is on the latest published version",
             ));
         };
@@ -1652,7 +1652,10 @@ impl LearningApi {
                     .await?
                     .is_some_and(|c| c.published || actor.can(Permission::CourseRead));
                 return Err(if visible {
-                    ApiError::conflict("not_enrolled", "you are not enrolled in this course")
+                    ApiError::conflict(
+                        ErrorCode::NotEnrolled,
+                        "you are not enrolled in this course",
+                    )
                 } else {
                     course_not_found()
                 });
@@ -1660,7 +1663,7 @@ impl LearningApi {
             Some(EnrollmentStatus::Active) => {}
             Some(_) => {
                 return Err(ApiError::conflict(
-                    "enrollment_not_active",
+                    ErrorCode::EnrollmentNotActive,
                     "your enrollment in this course is not active",
                 ));
             }
@@ -1695,7 +1698,7 @@ impl LearningApi {
         let events = body.0.events.unwrap_or_default();
         if events.len() > MAX_EVENTS_PER_HEARTBEAT {
             return Err(ApiError::unprocessable(
-                "activity_too_large",
+                ErrorCode::ActivityTooLarge,
                 "at most 100 events per heartbeat",
             ));
         }
@@ -1949,18 +1952,21 @@ async fn touch(
         learning::SessionTouch::Done(row) => row,
         learning::SessionTouch::Missing => {
             return Err(ApiError::not_found(
-                "session_not_found",
+                ErrorCode::SessionNotFound,
                 "no such session of yours",
             ));
         }
         learning::SessionTouch::Ended => {
             // An idle session closed just now stays closed.
             unit.commit().await?;
-            return Err(ApiError::conflict("session_ended", "the session has ended"));
+            return Err(ApiError::conflict(
+                ErrorCode::SessionEnded,
+                "the session has ended",
+            ));
         }
         learning::SessionTouch::TooLarge => {
             return Err(ApiError::unprocessable(
-                "activity_too_large",
+                ErrorCode::ActivityTooLarge,
                 "the session's activity log is full (64 KiB)",
             ));
         }
@@ -1979,7 +1985,7 @@ async fn touch(
 
 /// The user column of an uploaded CSV.
 fn parse_csv(text: &str) -> ApiResult<Vec<String>> {
-    let malformed = |why: &str| ApiError::unprocessable("malformed_csv", why.to_owned());
+    let malformed = |why: &str| ApiError::unprocessable(ErrorCode::MalformedCsv, why.to_owned());
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -2060,7 +2066,7 @@ pub(crate) async fn resolve_users(
 ) -> ApiResult<Vec<(String, Entry)>> {
     if users.iter().any(|u| u.len() > 320) {
         return Err(ApiError::unprocessable(
-            "invalid_user",
+            ErrorCode::InvalidUser,
             "an entry is too long",
         ));
     }

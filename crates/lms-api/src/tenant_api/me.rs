@@ -15,7 +15,7 @@ use super::users::{AccountChanges, User, user_not_found};
 use super::{TenantBearer, TenantTags};
 use crate::auth::{check_new_password, hash_password_async, verify_password_async};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tenancy::Tenant;
 
 /// Largest preferences object, serialised.
@@ -323,7 +323,7 @@ impl MeApi {
         let hash = users::password_hash(tx, actor.user).await?;
         if !verify_password_async(current_password, hash).await {
             return Err(ApiError::unprocessable(
-                "wrong_password",
+                ErrorCode::WrongPassword,
                 "the current password is wrong",
             ));
         }

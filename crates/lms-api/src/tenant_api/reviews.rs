@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging;
 use crate::tenancy::Tenant;
 use crate::unit::course_not_found;
@@ -124,14 +124,14 @@ enum ReviewDeleted {
 }
 
 fn review_not_found() -> ApiError {
-    ApiError::not_found("review_not_found", "no such review of yours")
+    ApiError::not_found(ErrorCode::ReviewNotFound, "no such review of yours")
 }
 
 fn rating(r: i64) -> ApiResult<i16> {
     match i16::try_from(r) {
         Ok(v) if (1..=5).contains(&v) => Ok(v),
         _ => Err(ApiError::unprocessable(
-            "invalid_rating",
+            ErrorCode::InvalidRating,
             "`rating` must be 1 to 5",
         )),
     }
@@ -178,7 +178,7 @@ impl ReviewsApi {
         }
         if !reviews::may_review(unit.tx(), actor.user, course).await? {
             return Err(ApiError::conflict(
-                "not_enrolled",
+                ErrorCode::NotEnrolled,
                 "only learners enrolled in the course review it",
             ));
         }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::users::ensure_a_role_manager_remains;
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging::maybe;
 use crate::tenancy::Tenant;
 
@@ -147,7 +147,7 @@ enum RoleDeleted {
 }
 
 fn role_not_found() -> ApiError {
-    ApiError::not_found("role_not_found", "no such role")
+    ApiError::not_found(ErrorCode::RoleNotFound, "no such role")
 }
 
 fn parse_name(raw: &str) -> Result<String, lms_domain::InputError> {
@@ -167,7 +167,7 @@ fn parse_permissions(raw: &[String]) -> ApiResult<Vec<&'static str>> {
     for p in raw {
         let perm: Permission = p.parse().map_err(|_| {
             ApiError::unprocessable(
-                "unknown_permission",
+                ErrorCode::UnknownPermission,
                 "a permission in `permissions` does not exist",
             )
         })?;
@@ -272,13 +272,13 @@ impl RolesApi {
         based_on.check(current.version)?;
         if current.is_system && name.as_deref().is_some_and(|n| n != current.name) {
             return Err(ApiError::conflict(
-                "system_role_locked",
+                ErrorCode::SystemRoleLocked,
                 "default roles cannot be renamed",
             ));
         }
         if current.name == ADMIN_ROLE_NAME && current.is_system && permissions.is_some() {
             return Err(ApiError::conflict(
-                "system_role_locked",
+                ErrorCode::SystemRoleLocked,
                 "the admin role keeps every permission",
             ));
         }
@@ -321,7 +321,7 @@ impl RolesApi {
             .ok_or_else(role_not_found)?;
         if current.is_system {
             return Err(ApiError::conflict(
-                "system_role_locked",
+                ErrorCode::SystemRoleLocked,
                 "default roles cannot be deleted",
             ));
         }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{TenantBearer, TenantTags};
 use crate::auth::{check_new_password, hash_password_async};
 use crate::context::{Actor, Ctx};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging::{self, maybe};
 use crate::tenancy::Tenant;
 
@@ -162,11 +162,11 @@ enum UsersListed {
 }
 
 pub(crate) fn user_not_found() -> ApiError {
-    ApiError::not_found("user_not_found", "no such user")
+    ApiError::not_found(ErrorCode::UserNotFound, "no such user")
 }
 
 fn role_not_found() -> ApiError {
-    ApiError::not_found("role_not_found", "no such role")
+    ApiError::not_found(ErrorCode::RoleNotFound, "no such role")
 }
 
 /// Refuses a change that would leave no active user able to manage roles:
@@ -178,7 +178,7 @@ pub(crate) async fn ensure_a_role_manager_remains(tx: &mut TenantTx) -> ApiResul
     let left = roles::active_holders(tx, Permission::RoleManage.as_str()).await?;
     if left == 0 {
         return Err(ApiError::conflict(
-            "last_role_manager",
+            ErrorCode::LastRoleManager,
             "this would leave no active user able to manage roles",
         ));
     }
@@ -375,7 +375,7 @@ impl UsersApi {
         }
         for name in &role_names {
             let (role, perms) = roles::by_name(tx, name).await?.ok_or_else(|| {
-                ApiError::unprocessable("unknown_role", "a role in `roles` does not exist")
+                ApiError::unprocessable(ErrorCode::UnknownRole, "a role in `roles` does not exist")
             })?;
             actor.require_all(&perms)?;
             users::assign_role(tx, id, role).await?;
@@ -465,7 +465,7 @@ impl UsersApi {
         require_outranks(tx, &actor, id).await?;
         if id == actor.user {
             return Err(ApiError::conflict(
-                "cannot_deactivate_self",
+                ErrorCode::CannotDeactivateSelf,
                 "you cannot deactivate yourself",
             ));
         }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{Lesson, Section, SectionType, check_description, sees_drafts};
 use crate::concurrency::{Precondition, etag};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging::maybe;
 use crate::reader::Reader;
 use crate::tenancy::Tenant;
@@ -214,7 +214,7 @@ enum Deleted {
 }
 
 fn section_not_found() -> ApiError {
-    ApiError::not_found("section_not_found", "no such section in this lesson")
+    ApiError::not_found(ErrorCode::SectionNotFound, "no such section in this lesson")
 }
 
 fn check_content(c: Option<&str>) -> Result<(), InputError> {
@@ -241,7 +241,7 @@ fn check_duration(d: Option<i32>) -> Result<(), InputError> {
 fn check_order(current: &[Uuid], order: &[Uuid]) -> ApiResult<()> {
     let mismatch = || {
         ApiError::unprocessable(
-            "order_mismatch",
+            ErrorCode::OrderMismatch,
             "`ids` must list every current child exactly once, and nothing else",
         )
     };
@@ -568,7 +568,7 @@ impl ContentApi {
         .await?
         {
             return Err(ApiError::not_found(
-                "lesson_not_in_trash",
+                ErrorCode::LessonNotInTrash,
                 "no deleted lesson with this id in this course",
             ));
         }
@@ -894,7 +894,7 @@ impl ContentApi {
         .await?
         {
             return Err(ApiError::not_found(
-                "section_not_in_trash",
+                ErrorCode::SectionNotInTrash,
                 "no deleted section with this id in this lesson",
             ));
         }

@@ -20,7 +20,7 @@ use super::{Lesson, Section, category_not_found, check_description, sees_drafts,
 use crate::catalog_cache::{Cached, Entry};
 use crate::concurrency::{none_match, representation_etag};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging::{self, DEFAULT_LIMIT, maybe};
 use crate::payload::JsonBody;
 use crate::tenancy::Tenant;
@@ -518,7 +518,7 @@ fn decode_cursor(sort: CourseSort, raw: &str) -> ApiResult<After> {
     use base64::Engine as _;
     let bad = || {
         ApiError::bad_request(
-            "invalid_cursor",
+            ErrorCode::InvalidCursor,
             "the cursor is not one this API issued for this query",
         )
     };
@@ -871,7 +871,10 @@ impl CoursesApi {
             return Err(if courses::in_trash(unit.tx(), id).await? {
                 crate::unit::not_course_staff()
             } else {
-                ApiError::not_found("course_not_in_trash", "no deleted course with this id")
+                ApiError::not_found(
+                    ErrorCode::CourseNotInTrash,
+                    "no deleted course with this id",
+                )
             });
         };
         unit.changed_courses([]);
@@ -901,7 +904,10 @@ impl CoursesApi {
         let before = match cursor.0.as_deref() {
             None => None,
             Some(c) => Some(decode_trash_cursor(c).ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave")
+                ApiError::bad_request(
+                    ErrorCode::InvalidCursor,
+                    "the cursor is not one this API gave",
+                )
             })?),
         };
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);

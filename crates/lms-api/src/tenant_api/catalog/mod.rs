@@ -24,6 +24,7 @@ pub use versions::VersionsApi;
 
 use crate::context::Actor;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 
 /// Longest description accepted, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 20_000;
@@ -173,11 +174,11 @@ impl From<SectionRow> for Section {
 }
 
 fn category_not_found() -> ApiError {
-    ApiError::not_found("category_not_found", "no such category")
+    ApiError::not_found(ErrorCode::CategoryNotFound, "no such category")
 }
 
 fn tag_not_found() -> ApiError {
-    ApiError::not_found("tag_not_found", "no such tag")
+    ApiError::not_found(ErrorCode::TagNotFound, "no such tag")
 }
 
 fn check_description(d: Option<&str>) -> Result<(), InputError> {

@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::context::{Actor, Ctx};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tenancy::Tenant;
 use crate::tenant_api::{TenantBearer, TenantTags};
 use crate::unit::{Unit, course_not_found};
@@ -125,7 +125,7 @@ async fn staff_change(
             != Some("OWNER")
     {
         return Err(ApiError::forbidden(
-            "not_course_owner",
+            ErrorCode::NotCourseOwner,
             "only the course's owners (or holders of `course:write:any`) change its staff",
         ));
     }
@@ -136,7 +136,7 @@ async fn staff_change(
         && staff::owners(unit.tx(), course).await? <= 1
     {
         return Err(ApiError::conflict(
-            "last_owner",
+            ErrorCode::LastOwner,
             "a course keeps at least one owner; name another first",
         ));
     }
@@ -199,7 +199,7 @@ impl StaffApi {
             Some(u) if u.is_active => {}
             _ => {
                 return Err(ApiError::not_found(
-                    "user_not_found",
+                    ErrorCode::UserNotFound,
                     "no active user with this id",
                 ));
             }
@@ -238,7 +238,7 @@ impl StaffApi {
         staff_change(&mut unit, &actor, course, user, None).await?;
         if !staff::remove(unit.tx(), course, user).await? {
             return Err(ApiError::not_found(
-                "staff_not_found",
+                ErrorCode::StaffNotFound,
                 "this user is not on the course's staff",
             ));
         }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{category_not_found, sees_drafts, tag_not_found};
 use crate::catalog_cache::{Cached, Entry};
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::paging::maybe;
 use crate::payload::JsonBody;
 use crate::tenancy::Tenant;
@@ -356,7 +356,10 @@ impl TaxonomyApi {
         let parent = b.parent_id.map(CategoryId::from_uuid);
         if let Some(p) = parent {
             categories::get(tx, p).await?.ok_or_else(|| {
-                ApiError::unprocessable("parent_not_found", "the parent category does not exist")
+                ApiError::unprocessable(
+                    ErrorCode::ParentNotFound,
+                    "the parent category does not exist",
+                )
             })?;
         }
         let id = CategoryId::new();
@@ -434,13 +437,13 @@ impl TaxonomyApi {
                 let p = CategoryId::from_uuid(*p);
                 categories::get(tx, p).await?.ok_or_else(|| {
                     ApiError::unprocessable(
-                        "parent_not_found",
+                        ErrorCode::ParentNotFound,
                         "the parent category does not exist",
                     )
                 })?;
                 if categories::is_self_or_descendant(tx, id, p).await? {
                     return Err(ApiError::unprocessable(
-                        "category_cycle",
+                        ErrorCode::CategoryCycle,
                         "a category cannot move under itself or one of its descendants",
                     ));
                 }
@@ -533,7 +536,7 @@ impl TaxonomyApi {
         categories::lock_tree(unit.tx()).await?;
         if !categories::restore(unit.tx(), id).await? {
             return Err(ApiError::not_found(
-                "category_not_in_trash",
+                ErrorCode::CategoryNotInTrash,
                 "no deleted category with this id",
             ));
         }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::courses::CourseDetail;
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tenancy::Tenant;
 use crate::tenant_api::{TenantBearer, TenantTags};
 use crate::unit::course_not_found;
@@ -135,7 +135,7 @@ enum VersionsCompared {
 
 fn version_not_found() -> ApiError {
     ApiError::not_found(
-        "version_not_found",
+        ErrorCode::VersionNotFound,
         "no such published version of this course",
     )
 }
@@ -361,13 +361,13 @@ impl VersionsApi {
             .await?
             .ok_or_else(|| {
                 ApiError::not_found(
-                    "enrollment_not_found",
+                    ErrorCode::EnrollmentNotFound,
                     "you are not enrolled in this course",
                 )
             })?;
         if !open {
             return Err(ApiError::forbidden(
-                "enrollment_not_active",
+                ErrorCode::EnrollmentNotActive,
                 "your enrollment in this course has ended",
             ));
         }
@@ -433,7 +433,7 @@ impl VersionsApi {
                 if name == "progress_section_fkey" =>
             {
                 ApiError::conflict(
-                    "content_in_use",
+                    ErrorCode::ContentInUse,
                     "learners have progress on a section this would move to another lesson",
                 )
             }
