@@ -538,6 +538,13 @@ fn operation(op: &mut Map<String, Value>, table: &[(&str, Access)]) {
         form.insert("additionalProperties".into(), Value::Bool(false));
     }
     let takes_body = op.contains_key("requestBody");
+    let takes_if_match = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["in"] == "header" && p["name"] == "If-Match")
+        });
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
@@ -550,6 +557,10 @@ fn operation(op: &mut Map<String, Value>, table: &[(&str, Access)]) {
     }
     if !LIMITED.contains(&id.as_str()) {
         responses.remove("429");
+    }
+    // Only a stale `If-Match` answers 412.
+    if !takes_if_match {
+        responses.remove("412");
     }
     if public
         && !matches!(
