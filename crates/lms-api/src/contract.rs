@@ -96,11 +96,12 @@ pub fn check(name: &str, value: &Value) -> Result<(), Refusal> {
     let Some(validator) = VALIDATORS.get(name) else {
         return Ok(());
     };
-    let Some(e) = validator.iter_errors(value).next() else {
+    // The first violation only: `validate` stops there.
+    let Err(e) = validator.validate(value) else {
         return Ok(());
     };
     let at = e.instance_path().to_string();
-    let field = at.trim_start_matches('/').replace('/', ".");
+    let field = short(&at.trim_start_matches('/').replace('/', "."), 64);
     let rule = match e.kind() {
         Kind::Pattern { pattern } => Some(crate::spec::rule_of_pattern(pattern).to_owned()),
         Kind::MinLength { limit } => Some(format!("must be at least {limit} characters")),
@@ -120,9 +121,17 @@ pub fn check(name: &str, value: &Value) -> Result<(), Refusal> {
             } else {
                 format!("`{field}`")
             };
-            Refusal::Shape(format!("{place}: {}", e.masked()))
+            Refusal::Shape(short(&format!("{place}: {}", e.masked()), 300))
         }
     })
+}
+
+/// `text`, cut to `max` characters: an error never echoes a large input.
+fn short(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 /// A bound as a person writes it: `0`, not `0.0`.

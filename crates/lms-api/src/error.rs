@@ -448,7 +448,7 @@ impl ErrorCode {
             ErrorCode::DomainNotFound => "The organization has no such custom domain.",
             ErrorCode::DomainNotProven => "The domain's verification record was not found.",
             ErrorCode::DomainTaken => "This domain is already registered.",
-            ErrorCode::EmailTaken => "A platform admin with this e-mail already exists.",
+            ErrorCode::EmailTaken => "A user (or platform admin) with this e-mail already exists.",
             ErrorCode::EnrollmentNotActive => "Your enrollment in this course is not active.",
             ErrorCode::EnrollmentNotFound => "No such enrollment.",
             ErrorCode::ExtensionUnavailable => {
@@ -462,7 +462,9 @@ impl ErrorCode {
             }
             ErrorCode::InvalidCredentials => "E-mail or password is wrong.",
             ErrorCode::InvalidCursor => "The cursor is not one this API issued.",
-            ErrorCode::InvalidHost => "The request has more than one Host header.",
+            ErrorCode::InvalidHost => {
+                "The Host is not a valid host name, or the request has more than one."
+            }
             ErrorCode::InvalidParameter => {
                 "A path, query or header parameter does not have its documented form."
             }
@@ -479,7 +481,9 @@ impl ErrorCode {
             ErrorCode::LastRoleManager => "This would leave no active user able to manage roles.",
             ErrorCode::LessonNotFound => "No such lesson in this course.",
             ErrorCode::LessonNotInTrash => "No deleted lesson with this id in this course.",
-            ErrorCode::MalformedCsv => "The file is not UTF-8 text.",
+            ErrorCode::MalformedCsv => {
+                "The CSV file cannot be read: not UTF-8 text, or not the documented columns."
+            }
             ErrorCode::MemberNotFound => "This user is not a member of the cohort.",
             ErrorCode::MethodNotAllowed => "Method not allowed on this route.",
             ErrorCode::MissingField => "A required value is missing.",
@@ -508,7 +512,7 @@ impl ErrorCode {
                 "Another change to the lesson order happened at the same time; retry."
             }
             ErrorCode::PreconditionFailed => {
-                "`If-Match` names a version the resource is no longer at."
+                "`If-Match` does not name the version the resource is at, or is not an entity tag this API sent."
             }
             ErrorCode::RequestTimeout => {
                 "The request took longer than the server allows; it may still complete."
@@ -526,7 +530,7 @@ impl ErrorCode {
             ErrorCode::SessionEnded => "The session has ended.",
             ErrorCode::SessionNotFound => "No such session of yours.",
             ErrorCode::SignupDisabled => "This organization does not allow self sign-up.",
-            ErrorCode::SlugTaken => "An organization with this slug already exists.",
+            ErrorCode::SlugTaken => "Another organization (or category) already has this slug.",
             ErrorCode::StaffNotFound => "This user is not on the course's staff.",
             ErrorCode::SystemRoleLocked => "Default roles cannot be renamed.",
             ErrorCode::TagNameTaken => "A tag with this name already exists.",

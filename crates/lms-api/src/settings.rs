@@ -154,8 +154,12 @@ impl UpdateSettings {
             settings.search_language = v.clone();
         }
         if let Some(v) = &self.cors_allowed_origins {
-            let mut origins: Vec<String> = v.iter().filter_map(|o| cors_origin(o).ok()).collect();
-            origins.dedup();
+            let mut origins: Vec<String> = Vec::with_capacity(v.len());
+            for o in v.iter().filter_map(|o| cors_origin(o).ok()) {
+                if !origins.contains(&o) {
+                    origins.push(o);
+                }
+            }
             settings.cors_allowed_origins = origins;
         }
         let mut out = stored.clone();

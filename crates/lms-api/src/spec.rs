@@ -194,7 +194,7 @@ const WORD: TextRule = TextRule::pattern(
 const ORIGIN: TextRule = TextRule {
     items: true,
     ..TextRule::pattern(
-        r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?/?$",
+        r"^https?://(([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?/?$",
         "must be an origin: http(s)://host[:port]",
     )
 };
@@ -418,6 +418,10 @@ fn optional_is_nullable(schema: &mut Map<String, Value>) {
             && p.contains_key("type")
         {
             p.insert("nullable".into(), Value::Bool(true));
+            // An enumerated value lists `null` among the values too.
+            if let Some(values) = p.get_mut("enum").and_then(Value::as_array_mut) {
+                values.push(Value::Null);
+            }
         }
     }
 }
