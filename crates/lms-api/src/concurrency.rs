@@ -20,14 +20,14 @@ impl Precondition {
     /// From an `If-Match` header (`"3"` or `*`; a weak `W/"3"`, or
     /// anything else, never matches) and a `version` field of the body; the header wins when
     /// both are given.
-    pub fn new(if_match: Option<&str>, body: Option<i32>) -> ApiResult<Self> {
+    pub fn new(if_match: Option<&str>, body: Option<i32>) -> Self {
         match if_match {
-            None => Ok(Self {
+            None => Self {
                 expected: body,
                 from_header: false,
                 never_matches: false,
-            }),
-            Some("*") => Ok(Self::default()),
+            },
+            Some("*") => Self::default(),
             Some(tag) => {
                 // A weak tag, or anything that is not a tag this API sent,
                 // never matches (strong comparison, RFC 9110 §13.1.1): 412.
@@ -40,11 +40,11 @@ impl Precondition {
                     // `"3"`, or a representation's tag `"3-…"` (its version first).
                     .map(|t| t.split_once('-').map_or(t, |(v, _)| v))
                     .and_then(|v| v.parse::<i32>().ok());
-                Ok(Self {
+                Self {
                     expected: Some(version.unwrap_or(-1)),
                     from_header: true,
                     never_matches: weak || version.is_none(),
-                })
+                }
             }
         }
     }
@@ -102,8 +102,8 @@ mod tests {
         assert!(a.starts_with("\"3-") && a.ends_with('"'), "{a}");
         assert_ne!(a, representation_etag(3, b"{\"rating\":5}"));
         assert_eq!(a, representation_etag(3, b"{\"rating\":4}"));
-        assert!(Precondition::new(Some(&a), None).unwrap().check(3).is_ok());
-        assert!(Precondition::new(Some(&a), None).unwrap().check(4).is_err());
+        assert!(Precondition::new(Some(&a), None).check(3).is_ok());
+        assert!(Precondition::new(Some(&a), None).check(4).is_err());
     }
 
     #[test]
@@ -118,15 +118,9 @@ mod tests {
 
     #[test]
     fn if_match_forms() {
-        assert!(
-            Precondition::new(Some("\"3\""), None)
-                .unwrap()
-                .check(3)
-                .is_ok()
-        );
+        assert!(Precondition::new(Some("\"3\""), None).check(3).is_ok());
         assert_eq!(
             Precondition::new(Some("W/\"3\""), None)
-                .unwrap()
                 .check(3)
                 .unwrap_err()
                 .code(),
@@ -134,16 +128,14 @@ mod tests {
         );
         assert_eq!(
             Precondition::new(Some("\"2\""), Some(3))
-                .unwrap()
                 .check(3)
                 .unwrap_err()
                 .code(),
             "precondition_failed"
         );
-        assert!(Precondition::new(Some("*"), None).unwrap().check(9).is_ok());
+        assert!(Precondition::new(Some("*"), None).check(9).is_ok());
         assert_eq!(
             Precondition::new(None, Some(2))
-                .unwrap()
                 .check(3)
                 .unwrap_err()
                 .code(),
@@ -152,12 +144,11 @@ mod tests {
         // Not a tag this API sent: it never matches.
         assert_eq!(
             Precondition::new(Some("3"), None)
-                .unwrap()
                 .check(3)
                 .unwrap_err()
                 .code(),
             "precondition_failed"
         );
-        assert!(Precondition::new(None, None).unwrap().check(7).is_ok());
+        assert!(Precondition::new(None, None).check(7).is_ok());
     }
 }

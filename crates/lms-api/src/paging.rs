@@ -1,26 +1,9 @@
 //! Keyset pagination and partial updates, shared by every list and PATCH.
 
-use std::str::FromStr;
-
 use poem_openapi::types::MaybeUndefined;
-
-use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: i64 = 20;
-
-/// Parses a cursor this API issued (the last id of the previous page).
-pub fn cursor<T: FromStr>(raw: Option<&str>) -> ApiResult<Option<T>> {
-    raw.map(|c| {
-        c.parse::<T>().map_err(|_| {
-            ApiError::bad_request(
-                ErrorCode::InvalidCursor,
-                "the cursor is not one this API issued",
-            )
-        })
-    })
-    .transpose()
-}
 
 /// Cuts `rows` (fetched with `limit + 1`) to a page, and names the cursor of
 /// the next one when there is more.
@@ -56,7 +39,5 @@ mod tests {
             (vec![1, 2], Some("2".into()))
         );
         assert_eq!(page(vec![1, 2], 2, |v| v.to_string()), (vec![1, 2], None));
-        assert!(cursor::<uuid::Uuid>(Some("nope")).is_err());
-        assert_eq!(cursor::<uuid::Uuid>(None).unwrap(), None);
     }
 }

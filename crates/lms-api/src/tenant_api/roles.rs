@@ -252,7 +252,7 @@ impl RolesApi {
         body: Body<UpdateRole>,
     ) -> ApiResult<RoleFound> {
         let b = body.0;
-        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version);
         let name = b.name.as_deref().map(parse_name).transpose()?;
         let permissions = b
             .permissions

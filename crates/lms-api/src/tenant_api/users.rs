@@ -420,7 +420,7 @@ impl UsersApi {
         body: Body<UpdateUser>,
     ) -> ApiResult<UserFound> {
         let b = body.0;
-        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version);
         let changes = AccountChanges::parse(
             b.email.as_deref(),
             b.first_name.as_deref(),

@@ -442,7 +442,7 @@ impl ContentApi {
         body: Body<UpdateLesson>,
     ) -> ApiResult<LessonFound> {
         let b = body.0;
-        let based_on = Precondition::new(if_match.0.as_deref(), b.version)?;
+        let based_on = Precondition::new(if_match.0.as_deref(), b.version);
         let title = b
             .title
             .as_deref()
@@ -746,7 +746,7 @@ impl ContentApi {
         body: Body<UpdateSection>,
     ) -> ApiResult<SectionFound> {
         let b = body.0;
-        let based_on = Precondition::new(if_match.0.as_deref(), b.version)?;
+        let based_on = Precondition::new(if_match.0.as_deref(), b.version);
         let title = b
             .title
             .as_deref()

@@ -770,7 +770,7 @@ impl CoursesApi {
         body: Body<UpdateCourse>,
     ) -> ApiResult<CourseFound> {
         let b = body.0;
-        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version);
         let title = b
             .title
             .as_deref()

@@ -402,7 +402,7 @@ impl TaxonomyApi {
         body: Body<UpdateCategory>,
     ) -> ApiResult<CategoryFound> {
         let b = body.0;
-        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version)?;
+        let based_on = crate::concurrency::Precondition::new(if_match.0.as_deref(), b.version);
         let n = b
             .name
             .as_deref()
