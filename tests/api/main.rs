@@ -9,6 +9,7 @@ mod concurrency;
 mod courses;
 mod embedded;
 mod events;
+mod generated;
 mod hosts;
 mod http;
 mod identity;

@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod error;
+pub mod generate;
 pub mod migrate;
 pub mod queries;
 pub mod request;

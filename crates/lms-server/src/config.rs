@@ -43,6 +43,10 @@ pub enum Command {
         #[arg(long)]
         slug: Option<String>,
     },
+    /// Generate a realistic dataset (new tenants with users, courses,
+    /// enrollments, progress, sessions and reviews), deterministic from a
+    /// seed, loaded with COPY. Defaults: the benchmark scale.
+    Generate(GenerateArgs),
     /// Create a platform admin (the first one is made this way).
     CreatePlatformAdmin {
         /// Login e-mail.
@@ -55,6 +59,32 @@ pub enum Command {
         #[arg(long, env = "LMS_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+}
+
+/// What `lms generate` makes.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Organizations (sizes skewed: a few large ones, a long tail).
+    #[arg(long, default_value_t = 1_000)]
+    pub tenants: u32,
+    /// Users in all.
+    #[arg(long, default_value_t = 100_000)]
+    pub users: u64,
+    /// Courses in all.
+    #[arg(long, default_value_t = 20_000)]
+    pub courses: u64,
+    /// Progress rows in all (approximately).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub progress: u64,
+    /// Seed: the same seed and day give the same rows.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Slug prefix of the new organizations (`t` gives t0001, t0002, …).
+    #[arg(long, default_value = "t")]
+    pub prefix: String,
+    /// Every generated user's password.
+    #[arg(long, default_value = "generated-password")]
+    pub password: String,
 }
 
 /// Access-token algorithms.

@@ -18,6 +18,10 @@ pub const DATABASE: &str = "lms";
 pub const DEMO_SLUG: &str = "demo";
 /// Demo tenant admin.
 pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.test";
+/// Seed of the demo tenant's sample.
+const DEMO_SEED: u64 = 7;
+/// A demo learner (`learner0` … `learner23`, same password).
+pub const DEMO_LEARNER_EMAIL: &str = "learner0@demo.example.com";
 /// Demo platform admin.
 pub const DEMO_OPERATOR_EMAIL: &str = "operator@platform.test";
 /// Password of both demo accounts. The embedded cluster listens on loopback
@@ -49,8 +53,9 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<(LocalCluster, String)> {
     Ok((cluster, url))
 }
 
-/// Creates the demo tenant and the demo platform admin, once.
-pub async fn ensure_demo(db: &Database) -> anyhow::Result<()> {
+/// Creates the demo tenant, with a small living sample of courses,
+/// learners and their progress, and the demo platform admin, once.
+pub async fn ensure_demo(db: &Database, admin_url: &str) -> anyhow::Result<()> {
     let mut tx = db.platform().await?;
     let exists = lms_db::queries::orgs::resolve_slug(&mut tx, DEMO_SLUG)
         .await?
@@ -69,9 +74,21 @@ pub async fn ensure_demo(db: &Database) -> anyhow::Result<()> {
         admin_last_name: PersonName::parse("last_name", "Admin")?,
         admin_password_hash: hash.clone(),
     };
-    create_organization(db, &demo)
+    let (org, _) = create_organization(db, &demo)
         .await
         .context("creating the demo tenant")?;
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url).await?;
+    lms_db::generate::populate(
+        &mut conn,
+        DEMO_SEED,
+        org.id,
+        DEMO_SLUG,
+        lms_db::generate::TenantSize::DEMO,
+        &hash,
+        lms_db::generate::start_of_day(chrono::Utc::now()),
+    )
+    .await
+    .context("filling the demo tenant")?;
     create_platform_admin(
         db,
         &Email::parse("email", DEMO_OPERATOR_EMAIL)?,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use lms_api::auth::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password_async};
 use lms_domain::Email;
-use lms_server::config::{Cli, Command, DbArgs, ServeArgs};
+use lms_server::config::{Cli, Command, DbArgs, GenerateArgs, ServeArgs};
 use lms_server::{embedded, startup, telemetry};
 
 #[tokio::main]
@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(%org, rows, "organization imported");
             Ok(())
         }
+        Some(Command::Generate(args)) => generate(&cli.db, args).await,
         Some(Command::CreatePlatformAdmin {
             email,
             name,
@@ -110,7 +111,7 @@ async fn serve(db_args: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let db = connect(db_args, &admin).await?;
     let demo = cluster.is_some() && !args.no_demo;
     if demo {
-        embedded::ensure_demo(&db).await?;
+        embedded::ensure_demo(&db, &admin).await?;
     }
     let ctx = startup::api_context(db.clone(), &args)?;
     let listener = startup::listener_options(&db, &args)?;
@@ -127,6 +128,49 @@ async fn serve(db_args: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     drop(cluster);
     tokio::time::sleep(Duration::from_millis(10)).await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `lms generate`: the dataset, with a progress bar on the terminal.
+async fn generate(db: &DbArgs, args: GenerateArgs) -> anyhow::Result<()> {
+    use lms_db::generate::{self, Scale};
+    lms_domain::Slug::parse("prefix", &format!("{}0001", args.prefix))?;
+    let (_cluster, admin) = admin_url(db).await?;
+    lms_db::migrate::run(&admin).await?;
+    let hash = hash_password_async(args.password.clone()).await?;
+    let scale = Scale {
+        tenants: args.tenants,
+        users: args.users,
+        courses: args.courses,
+        progress: args.progress,
+    };
+    let bar = indicatif::ProgressBar::new(u64::from(scale.tenants)).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} tenants {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
+    let as_of = generate::start_of_day(chrono::Utc::now());
+    let totals = generate::generate(
+        &mut conn,
+        args.seed,
+        &scale,
+        &args.prefix,
+        &hash,
+        as_of,
+        |t| {
+            bar.set_position(t.tenants);
+            bar.set_message(format!(
+                "{} users, {} courses, {} progress rows",
+                t.users, t.courses, t.progress
+            ));
+        },
+    )
+    .await?;
+    bar.finish();
+    sqlx::query("ANALYZE").execute(&mut conn).await?;
+    tracing::info!(?totals, "dataset generated");
     Ok(())
 }
 
@@ -160,6 +204,10 @@ fn print_welcome(args: &ServeArgs, addr: std::net::SocketAddr, demo: bool) {
             "  curl -s http://{tenant}/api/v1/auth/token -H 'content-type: application/json' \\\n    -d '{{\"email\":\"{}\",\"password\":\"{}\"}}'",
             embedded::DEMO_ADMIN_EMAIL,
             embedded::DEMO_PASSWORD
+        );
+        println!(
+            "  (a demo learner: {}, same password; the catalog has sample courses)",
+            embedded::DEMO_LEARNER_EMAIL
         );
         println!("Get a platform token (demo operator):");
         println!(

@@ -855,6 +855,45 @@ pub async fn detail(
     }
 }
 
+/// The whole tree of course `c` as one JSONB document: course, lessons with
+/// their sections, categories, tags. What the published snapshots hold.
+macro_rules! course_tree {
+    () => {
+        concat!(
+            "jsonb_build_object( \
+                'course', (SELECT to_jsonb(x) FROM (SELECT ", course_columns!(), ") x), \
+                'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                        'id', l.id, 'course_id', l.course_id, 'title', l.title, 'description', l.description, \
+                        'position', l.position, 'is_required', l.is_required, \
+                        'unlock_after_days', l.unlock_after_days, 'unlock_at', l.unlock_at, \
+                        'version', l.version, 'created_at', l.created_at, 'updated_at', l.updated_at, \
+                        'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                                'id', s.id, 'lesson_id', s.lesson_id, 'title', s.title, 'content', s.content, \
+                                'type', s.type, 'position', s.position, 'duration_minutes', s.duration_minutes, \
+                                'is_optional', s.is_optional, 'version', s.version, \
+                                'created_at', s.created_at, 'updated_at', s.updated_at) \
+                              ORDER BY s.position) \
+                            FROM sections s WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id \
+                             AND s.deleted_at IS NULL), '[]')) \
+                      ORDER BY l.position) \
+                    FROM lessons l WHERE l.organization_id = c.organization_id AND l.course_id = c.id \
+                     AND l.deleted_at IS NULL), '[]'), \
+                'categories', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', k.id, 'name', k.name, 'slug', k.slug) \
+                      ORDER BY lower(k.name)) \
+                    FROM course_categories cc JOIN categories k ON k.organization_id = cc.organization_id AND k.id = cc.category_id \
+                     AND k.deleted_at IS NULL \
+                    WHERE cc.organization_id = c.organization_id AND cc.course_id = c.id), '[]'), \
+                'tags', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', t.id, 'name', t.name, 'color', t.color) \
+                      ORDER BY lower(t.name)) \
+                    FROM course_tags ct JOIN tags t ON t.organization_id = ct.organization_id AND t.id = ct.tag_id \
+                    WHERE ct.organization_id = c.organization_id AND ct.course_id = c.id), '[]'))"
+        )
+    };
+}
+
+/// [`course_tree!`] as a constant, for statements written elsewhere.
+pub(crate) const COURSE_TREE: &str = course_tree!();
+
 /// The whole tree of a live course as one JSON document — course, lessons
 /// with their sections, categories, tags — built by PostgreSQL in a single
 /// statement (one round trip, no N+1). Drafts only when `drafts` is true.
@@ -865,33 +904,7 @@ pub async fn detail_json(
 ) -> Result<Option<Value>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_scalar(concat!(
-        "SELECT jsonb_build_object( \
-            'course', (SELECT to_jsonb(x) FROM (SELECT ", course_columns!(), ") x), \
-            'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
-                    'id', l.id, 'course_id', l.course_id, 'title', l.title, 'description', l.description, \
-                    'position', l.position, 'is_required', l.is_required, \
-                    'unlock_after_days', l.unlock_after_days, 'unlock_at', l.unlock_at, \
-                    'version', l.version, 'created_at', l.created_at, 'updated_at', l.updated_at, \
-                    'sections', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
-                            'id', s.id, 'lesson_id', s.lesson_id, 'title', s.title, 'content', s.content, \
-                            'type', s.type, 'position', s.position, 'duration_minutes', s.duration_minutes, \
-                            'is_optional', s.is_optional, 'version', s.version, \
-                            'created_at', s.created_at, 'updated_at', s.updated_at) \
-                          ORDER BY s.position) \
-                        FROM sections s WHERE s.organization_id = l.organization_id AND s.lesson_id = l.id \
-                         AND s.deleted_at IS NULL), '[]')) \
-                  ORDER BY l.position) \
-                FROM lessons l WHERE l.organization_id = c.organization_id AND l.course_id = c.id \
-                 AND l.deleted_at IS NULL), '[]'), \
-            'categories', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', k.id, 'name', k.name, 'slug', k.slug) \
-                  ORDER BY lower(k.name)) \
-                FROM course_categories cc JOIN categories k ON k.organization_id = cc.organization_id AND k.id = cc.category_id \
-                 AND k.deleted_at IS NULL \
-                WHERE cc.organization_id = c.organization_id AND cc.course_id = c.id), '[]'), \
-            'tags', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', t.id, 'name', t.name, 'color', t.color) \
-                  ORDER BY lower(t.name)) \
-                FROM course_tags ct JOIN tags t ON t.organization_id = ct.organization_id AND t.id = ct.tag_id \
-                WHERE ct.organization_id = c.organization_id AND ct.course_id = c.id), '[]')) \
+        "SELECT ", course_tree!(), " \
          FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
            AND ($3 OR c.is_published)"
     ))
