@@ -1164,3 +1164,123 @@ async fn concurrent_inserts_and_reorders_queue_and_keep_the_order_dense() {
         "the final order is exactly one of the requested ones"
     );
 }
+
+/// Date-times as instants whatever their RFC 3339 spelling, numbers as
+/// numbers (`0` is `0.0`).
+fn instants(v: &mut Value) {
+    match v {
+        Value::Number(n) => *v = json!(n.as_f64()),
+        Value::String(s) => {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+                *s = t.with_timezone(&chrono::Utc).to_rfc3339();
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(instants),
+        Value::Object(o) => {
+            o.values_mut().for_each(instants);
+            o.sort_keys();
+        }
+        _ => {}
+    }
+}
+
+/// The course detail is JSON PostgreSQL builds and the server sends as it
+/// is: it must say exactly what the typed schema says, value for value, for
+/// every shape of course (no lessons, a lesson without sections, nulls,
+/// nested metadata, a tag without a colour, a draft).
+#[tokio::test]
+async fn the_course_document_built_by_the_database_is_the_typed_detail() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let bare = acme.create_course("Bare").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let full = acme.create_course("Full").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let up = acme
+        .patch(
+            &format!("/api/v1/courses/{full}"),
+            json!({ "image_url": "https://cdn.example.com/a.png",
+                    "metadata": { "level": null, "nested": { "k": [1, "two", null] }, "q": "say \"hi\"\n" } }),
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::OK, "{}", up.text);
+    let l1 = lesson(&acme, &full, "With sections", None).await;
+    lesson(&acme, &full, "Empty", None).await;
+    let described = acme
+        .patch(
+            &format!("/api/v1/courses/{full}/lessons/{l1}"),
+            json!({ "description": "Start <here>", "unlock_after_days": 3 }),
+        )
+        .await;
+    assert_eq!(described.status, StatusCode::OK, "{}", described.text);
+    for (title, kind) in [("Read", "TEXT"), ("Quiz", "QUIZ")] {
+        let s = acme
+            .post(
+                &format!("/api/v1/courses/{full}/lessons/{l1}/sections"),
+                json!({ "title": title, "type": kind, "duration_minutes": 40,
+                        "content": "<p>ünïcode – \u{1F600} \\ \" </p>" }),
+            )
+            .await;
+        assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
+    }
+    let cat = acme
+        .post(
+            "/api/v1/categories",
+            json!({ "name": "Science", "slug": "science" }),
+        )
+        .await;
+    let plain = acme.post("/api/v1/tags", json!({ "name": "plain" })).await;
+    let red = acme
+        .post("/api/v1/tags", json!({ "name": "red", "color": "#ff0000" }))
+        .await;
+    for link in [
+        format!(
+            "/api/v1/courses/{full}/categories/{}",
+            cat.json["id"].as_str().unwrap()
+        ),
+        format!(
+            "/api/v1/courses/{full}/tags/{}",
+            plain.json["id"].as_str().unwrap()
+        ),
+        format!(
+            "/api/v1/courses/{full}/tags/{}",
+            red.json["id"].as_str().unwrap()
+        ),
+    ] {
+        let a = acme.send_as(&acme.token, Method::PUT, &link, None).await;
+        assert!(a.status.is_success(), "{link}: {}", a.text);
+    }
+
+    for course in [&bare, &full] {
+        let sent = acme.get(&format!("/api/v1/courses/{course}")).await;
+        assert_eq!(sent.status, StatusCode::OK);
+        let mut tx = app
+            .ctx()
+            .db
+            .tenant(lms_domain::OrgId::from_uuid(acme.org_id), None)
+            .await
+            .unwrap();
+        let tree = lms_db::queries::courses::detail(
+            &mut tx,
+            lms_domain::CourseId::from_uuid(course.parse().unwrap()),
+            true,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut typed = lms_api::tenant_api::typed_detail(tree);
+        let mut body: Value = serde_json::from_str(&sent.text).unwrap();
+        instants(&mut typed);
+        instants(&mut body);
+        assert_eq!(
+            serde_json::to_string_pretty(&body).unwrap(),
+            serde_json::to_string_pretty(&typed).unwrap(),
+            "course {course}"
+        );
+    }
+}

@@ -194,9 +194,13 @@ async fn a_generated_learner_logs_in_reads_and_makes_progress() {
 async fn the_demo_tenant_starts_with_courses_learners_and_their_progress() {
     use lms_server::embedded::{DEMO_LEARNER_EMAIL, DEMO_PASSWORD, DEMO_SLUG, ensure_demo};
     let app = TestApp::spawn().await;
-    ensure_demo(&app.ctx().db, &app.superuser_url()).await.unwrap();
+    ensure_demo(&app.ctx().db, &app.superuser_url())
+        .await
+        .unwrap();
     // A second start changes nothing.
-    ensure_demo(&app.ctx().db, &app.superuser_url()).await.unwrap();
+    ensure_demo(&app.ctx().db, &app.superuser_url())
+        .await
+        .unwrap();
     let host = format!("{DEMO_SLUG}.{}", lms_tests::BASE_DOMAIN);
     let login = app
         .send(
@@ -228,5 +232,8 @@ async fn the_demo_tenant_starts_with_courses_learners_and_their_progress() {
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    assert!(learners >= 10 && progress >= 50 && reviews >= 1, "{learners} {progress} {reviews}");
+    assert!(
+        learners >= 10 && progress >= 50 && reviews >= 1,
+        "{learners} {progress} {reviews}"
+    );
 }

@@ -133,7 +133,11 @@ pub async fn generate(
     for (i, size) in tenant_sizes(scale).into_iter().enumerate() {
         let mut t = Tenant::new(&mut rng, as_of, password_hash);
         let slug = format!("{prefix}{:04}", i + 1);
-        let name = format!("{} {}", title_case(pick(&mut t.rng, WORDS)), pick(&mut t.rng, KINDS));
+        let name = format!(
+            "{} {}",
+            title_case(pick(t.rng, WORDS)),
+            pick(t.rng, KINDS)
+        );
         t.organization(&mut out, &slug, &name);
         t.roles(&mut out);
         t.fill(&mut out, &slug, size, &mut totals);
@@ -215,7 +219,11 @@ struct Batch {
 impl Batch {
     fn tables(&mut self) -> [(&'static str, &'static str, &mut String); 15] {
         [
-            ("organizations", "id, slug, name, created_at, updated_at", &mut self.organizations),
+            (
+                "organizations",
+                "id, slug, name, created_at, updated_at",
+                &mut self.organizations,
+            ),
             (
                 "roles",
                 "organization_id, id, name, description, permissions, is_system, created_at, updated_at",
@@ -226,13 +234,21 @@ impl Batch {
                 "organization_id, id, email, first_name, last_name, password_hash, last_login_at, created_at, updated_at",
                 &mut self.users,
             ),
-            ("user_roles", "organization_id, user_id, role_id, created_at", &mut self.user_roles),
+            (
+                "user_roles",
+                "organization_id, user_id, role_id, created_at",
+                &mut self.user_roles,
+            ),
             (
                 "categories",
                 "organization_id, id, name, slug, description, parent_id, color, created_at, updated_at",
                 &mut self.categories,
             ),
-            ("tags", "organization_id, id, name, color, created_at", &mut self.tags),
+            (
+                "tags",
+                "organization_id, id, name, color, created_at",
+                &mut self.tags,
+            ),
             (
                 "courses",
                 "organization_id, id, title, description, difficulty, is_published, average_rating, \
@@ -250,8 +266,16 @@ impl Batch {
                  created_at, updated_at",
                 &mut self.sections,
             ),
-            ("course_categories", "organization_id, course_id, category_id", &mut self.course_categories),
-            ("course_tags", "organization_id, course_id, tag_id", &mut self.course_tags),
+            (
+                "course_categories",
+                "organization_id, course_id, category_id",
+                &mut self.course_categories,
+            ),
+            (
+                "course_tags",
+                "organization_id, course_id, tag_id",
+                &mut self.course_tags,
+            ),
             (
                 "enrollments",
                 "organization_id, id, user_id, course_id, status, enrolled_at, course_version, updated_at",
@@ -369,7 +393,10 @@ impl<'a> Tenant<'a> {
 
     fn organization(&mut self, out: &mut Batch, slug: &str, name: &str) {
         let at = self.now - Duration::days(400);
-        row(&mut out.organizations, &[&self.org.to_string(), slug, name, &ts(at), &ts(at)]);
+        row(
+            &mut out.organizations,
+            &[&self.org.to_string(), slug, name, &ts(at), &ts(at)],
+        );
     }
 
     fn roles(&mut self, out: &mut Batch) {
@@ -411,11 +438,26 @@ impl<'a> Tenant<'a> {
         let org = self.org.to_string();
         row(
             &mut out.users,
-            &[&org, &id.to_string(), email, first, last, self.hash, &ts(login), &ts(created), &ts(created)],
+            &[
+                &org,
+                &id.to_string(),
+                email,
+                first,
+                last,
+                self.hash,
+                &ts(login),
+                &ts(created),
+                &ts(created),
+            ],
         );
         row(
             &mut out.user_roles,
-            &[&org, &id.to_string(), &self.role_ids[role].to_string(), &ts(created)],
+            &[
+                &org,
+                &id.to_string(),
+                &self.role_ids[role].to_string(),
+                &ts(created),
+            ],
         );
         id
     }
@@ -443,7 +485,11 @@ impl<'a> Tenant<'a> {
         for n in 0..(3 + size.courses / 8).min(30) {
             let at = self.ago(390);
             let id = self.id(at);
-            let name = format!("{} {}", title_case(pick(self.rng, WORDS)), title_case(pick(self.rng, WORDS)));
+            let name = format!(
+                "{} {}",
+                title_case(pick(self.rng, WORDS)),
+                title_case(pick(self.rng, WORDS))
+            );
             let parent = (n > 2 && self.rng.random_bool(0.33))
                 .then(|| categories[self.rng.random_range(0..categories.len())]);
             let slug = format!("{}-{n}", name.to_lowercase().replace(' ', "-"));
@@ -469,7 +515,16 @@ impl<'a> Tenant<'a> {
             let at = self.ago(390);
             let id = self.id(at);
             let name = format!("{}-{n}", pick(self.rng, WORDS));
-            row(&mut out.tags, &[&org, &id.to_string(), &name, pick(self.rng, COLOURS), &ts(at)]);
+            row(
+                &mut out.tags,
+                &[
+                    &org,
+                    &id.to_string(),
+                    &name,
+                    pick(self.rng, COLOURS),
+                    &ts(at),
+                ],
+            );
             tags.push(id);
         }
 
@@ -487,15 +542,24 @@ impl<'a> Tenant<'a> {
                 ratings: (0, 0),
             };
             let lessons = 1 + (self.rng.random::<f64>().powi(2) * 10.0) as i32;
-            for lp in 1..=lessons {
+            for lp in 0..lessons {
                 let lesson = self.id(created);
                 let title = sentence(self.rng, 3, 7);
                 let description = sentence(self.rng, 10, 30);
                 row(
                     &mut out.lessons,
-                    &[&org, &lesson.to_string(), &id.to_string(), &title, &description, &lp.to_string(), &ts(created), &ts(created)],
+                    &[
+                        &org,
+                        &lesson.to_string(),
+                        &id.to_string(),
+                        &title,
+                        &description,
+                        &lp.to_string(),
+                        &ts(created),
+                        &ts(created),
+                    ],
                 );
-                for sp in 1..=self.rng.random_range(1..=8) {
+                for sp in 0..self.rng.random_range(1..=8) {
                     let section = self.id(created);
                     let kind = pick(self.rng, SECTION_TYPES);
                     let title = sentence(self.rng, 2, 6);
@@ -503,7 +567,18 @@ impl<'a> Tenant<'a> {
                     let minutes = self.rng.random_range(3..=30).to_string();
                     row(
                         &mut out.sections,
-                        &[&org, &section.to_string(), &lesson.to_string(), &title, &content, kind, &sp.to_string(), &minutes, &ts(created), &ts(created)],
+                        &[
+                            &org,
+                            &section.to_string(),
+                            &lesson.to_string(),
+                            &title,
+                            &content,
+                            kind,
+                            &sp.to_string(),
+                            &minutes,
+                            &ts(created),
+                            &ts(created),
+                        ],
                     );
                     shape.sections.push((lesson, section, kind == "QUIZ"));
                 }
@@ -511,10 +586,16 @@ impl<'a> Tenant<'a> {
             totals.lessons += lessons as u64;
             totals.sections += shape.sections.len() as u64;
             for &c in pick_some(self.rng, &categories, 0..=2).iter() {
-                row(&mut out.course_categories, &[&org, &id.to_string(), &c.to_string()]);
+                row(
+                    &mut out.course_categories,
+                    &[&org, &id.to_string(), &c.to_string()],
+                );
             }
             for &t in pick_some(self.rng, &tags, 0..=3).iter() {
-                row(&mut out.course_tags, &[&org, &id.to_string(), &t.to_string()]);
+                row(
+                    &mut out.course_tags,
+                    &[&org, &id.to_string(), &t.to_string()],
+                );
             }
             courses.push((shape, author));
         }
@@ -522,7 +603,9 @@ impl<'a> Tenant<'a> {
 
         // Enrollments in published courses, progress through them in order,
         // learning sessions, and a review from about a quarter of learners.
-        let published: Vec<usize> = (0..courses.len()).filter(|&i| courses[i].0.published).collect();
+        let published: Vec<usize> = (0..courses.len())
+            .filter(|&i| courses[i].0.published)
+            .collect();
         if !published.is_empty() {
             let mean_sections = published
                 .iter()
@@ -531,10 +614,12 @@ impl<'a> Tenant<'a> {
                 / published.len() as f64;
             // Enrollments per learner aimed at the progress budget (half of
             // each course done on average).
-            let per_learner = (size.progress as f64 / (learners.len() as f64 * mean_sections * 0.5))
+            let per_learner = (size.progress as f64
+                / (learners.len() as f64 * mean_sections * 0.46))
                 .clamp(0.3, published.len() as f64);
             for &learner in &learners {
-                let n = ((per_learner * 2.0 * self.rng.random::<f64>()).round() as usize).min(published.len());
+                let n = ((per_learner * 2.0 * self.rng.random::<f64>()).round() as usize)
+                    .min(published.len());
                 for pos in pick_indexes(self.rng, published.len(), n) {
                     let course = &mut courses[published[pos]].0;
                     self.enroll(out, learner, course, totals);
@@ -543,7 +628,11 @@ impl<'a> Tenant<'a> {
         }
         for (shape, author) in &courses {
             let (count, sum) = shape.ratings;
-            let average = if count > 0 { format!("{:.2}", sum as f64 / f64::from(count)) } else { "0".into() };
+            let average = if count > 0 {
+                format!("{:.2}", sum as f64 / f64::from(count))
+            } else {
+                "0".into()
+            };
             let title = title_case(&sentence(self.rng, 2, 6));
             let description = paragraph(self.rng, 30, 150);
             let difficulty = pick(self.rng, DIFFICULTIES);
@@ -568,14 +657,29 @@ impl<'a> Tenant<'a> {
         }
     }
 
-    fn enroll(&mut self, out: &mut Batch, learner: Uuid, course: &mut CourseShape, totals: &mut Totals) {
+    fn enroll(
+        &mut self,
+        out: &mut Batch,
+        learner: Uuid,
+        course: &mut CourseShape,
+        totals: &mut Totals,
+    ) {
         let org = self.org.to_string();
         let (user, course_id) = (learner.to_string(), course.id.to_string());
         let enrolled = self.since(course.created.max(self.now - Duration::days(180)));
         let id = self.id(enrolled);
         row(
             &mut out.enrollments,
-            &[&org, &id.to_string(), &user, &course_id, "ACTIVE", &ts(enrolled), "1", &ts(enrolled)],
+            &[
+                &org,
+                &id.to_string(),
+                &user,
+                &course_id,
+                "ACTIVE",
+                &ts(enrolled),
+                "1",
+                &ts(enrolled),
+            ],
         );
         totals.enrollments += 1;
         let done = (course.sections.len() as f64 * self.rng.random::<f64>()).round() as usize;
@@ -583,7 +687,11 @@ impl<'a> Tenant<'a> {
         for &(lesson, section, quiz) in course.sections.iter().take(done) {
             let step = (self.now - at).num_seconds().max(2) / 4;
             at += Duration::seconds(self.rng.random_range(1..=step.max(1)));
-            let score = if quiz { self.rng.random_range(40..=100).to_string() } else { "\\N".into() };
+            let score = if quiz {
+                self.rng.random_range(40..=100).to_string()
+            } else {
+                "\\N".into()
+            };
             let pid = self.id(at);
             row(
                 &mut out.progress,
@@ -610,18 +718,42 @@ impl<'a> Tenant<'a> {
             let duration = (end - start).num_seconds().to_string();
             row(
                 &mut out.learning_sessions,
-                &[&org, &sid.to_string(), &user, &course_id, &ts(start), &ts(end), &duration, &ts(end)],
+                &[
+                    &org,
+                    &sid.to_string(),
+                    &user,
+                    &course_id,
+                    &ts(start),
+                    &ts(end),
+                    &duration,
+                    &ts(end),
+                ],
             );
             totals.sessions += 1;
         }
         if done > 0 && self.rng.random_bool(0.25) {
-            let rating: i32 = *[5, 5, 5, 4, 4, 4, 3, 3, 2, 1].get(self.rng.random_range(0..10)).unwrap_or(&4);
+            let rating: i32 = *[5, 5, 5, 4, 4, 4, 3, 3, 2, 1]
+                .get(self.rng.random_range(0..10))
+                .unwrap_or(&4);
             let at = self.since(enrolled);
             let rid = self.id(at);
-            let body = if self.rng.random_bool(0.6) { paragraph(self.rng, 10, 80) } else { "\\N".into() };
+            let body = if self.rng.random_bool(0.6) {
+                paragraph(self.rng, 10, 80)
+            } else {
+                "\\N".into()
+            };
             row(
                 &mut out.reviews,
-                &[&org, &rid.to_string(), &course_id, &user, &rating.to_string(), &body, &ts(at), &ts(at)],
+                &[
+                    &org,
+                    &rid.to_string(),
+                    &course_id,
+                    &user,
+                    &rating.to_string(),
+                    &body,
+                    &ts(at),
+                    &ts(at),
+                ],
             );
             course.ratings.0 += 1;
             course.ratings.1 += i64::from(rating);
@@ -673,9 +805,16 @@ fn pick_indexes(rng: &mut ChaCha8Rng, len: usize, n: usize) -> Vec<usize> {
     picked
 }
 
-fn pick_some<T: Copy>(rng: &mut ChaCha8Rng, from: &[T], n: std::ops::RangeInclusive<usize>) -> Vec<T> {
+fn pick_some<T: Copy>(
+    rng: &mut ChaCha8Rng,
+    from: &[T],
+    n: std::ops::RangeInclusive<usize>,
+) -> Vec<T> {
     let n = rng.random_range(n);
-    pick_indexes(rng, from.len(), n).into_iter().map(|i| from[i]).collect()
+    pick_indexes(rng, from.len(), n)
+        .into_iter()
+        .map(|i| from[i])
+        .collect()
 }
 
 fn title_case(w: &str) -> String {
@@ -718,30 +857,137 @@ fn paragraph(rng: &mut ChaCha8Rng, min: usize, max: usize) -> String {
     s
 }
 
-const KINDS: &[&str] = &["Academy", "Institute", "School", "College", "Learning", "University", "Training"];
-const DIFFICULTIES: &[&str] = &["BEGINNER", "BEGINNER", "INTERMEDIATE", "INTERMEDIATE", "ADVANCED", "EXPERT"];
-const SECTION_TYPES: &[&str] = &["TEXT", "TEXT", "TEXT", "VIDEO", "VIDEO", "QUIZ", "ASSIGNMENT", "CODE_EXERCISE"];
-const COLOURS: &[&str] = &["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+const KINDS: &[&str] = &[
+    "Academy",
+    "Institute",
+    "School",
+    "College",
+    "Learning",
+    "University",
+    "Training",
+];
+const DIFFICULTIES: &[&str] = &[
+    "BEGINNER",
+    "BEGINNER",
+    "INTERMEDIATE",
+    "INTERMEDIATE",
+    "ADVANCED",
+    "EXPERT",
+];
+const SECTION_TYPES: &[&str] = &[
+    "TEXT",
+    "TEXT",
+    "TEXT",
+    "VIDEO",
+    "VIDEO",
+    "QUIZ",
+    "ASSIGNMENT",
+    "CODE_EXERCISE",
+];
+const COLOURS: &[&str] = &[
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
 const FIRST_NAMES: &[&str] = &[
-    "Ada", "Alan", "Amara", "Ana", "Ben", "Chen", "Dara", "Elif", "Emma", "Farah", "Grace", "Hugo", "Ines",
-    "Ivan", "Jonas", "Kai", "Lea", "Liam", "Maya", "Mina", "Noah", "Omar", "Priya", "Rosa", "Sami", "Sofia",
-    "Tariq", "Uma", "Yuki", "Zoe",
+    "Ada", "Alan", "Amara", "Ana", "Ben", "Chen", "Dara", "Elif", "Emma", "Farah", "Grace", "Hugo",
+    "Ines", "Ivan", "Jonas", "Kai", "Lea", "Liam", "Maya", "Mina", "Noah", "Omar", "Priya", "Rosa",
+    "Sami", "Sofia", "Tariq", "Uma", "Yuki", "Zoe",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Adeyemi", "Bauer", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jansen", "Kowalski",
-    "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Silva", "Tanaka", "Usman", "Varga",
-    "Weber", "Xu", "Yilmaz", "Zhang",
+    "Adeyemi", "Bauer", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito",
+    "Jansen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi",
+    "Silva", "Tanaka", "Usman", "Varga", "Weber", "Xu", "Yilmaz", "Zhang",
 ];
 const WORDS: &[&str] = &[
-    "algebra", "analysis", "applied", "architecture", "basics", "biology", "budget", "chemistry", "climate",
-    "coaching", "communication", "compliance", "data", "design", "drawing", "economics", "energy", "english",
-    "ethics", "finance", "first", "fundamentals", "geometry", "grammar", "history", "hygiene", "leadership",
-    "learning", "literature", "logic", "management", "marketing", "methods", "music", "negotiation", "nursing",
-    "onboarding", "physics", "planning", "practice", "programming", "project", "public", "quality", "reading",
-    "research", "safety", "sales", "science", "security", "service", "skills", "software", "speaking",
-    "statistics", "strategy", "systems", "teamwork", "theory", "tools", "writing", "with", "and", "the", "for",
-    "your", "how", "to", "of", "in", "a", "from", "every", "day", "work", "team", "new", "advanced", "modern",
-    "simple", "clear", "better", "steps", "guide", "notes", "ideas", "cases", "examples", "questions", "review",
+    "algebra",
+    "analysis",
+    "applied",
+    "architecture",
+    "basics",
+    "biology",
+    "budget",
+    "chemistry",
+    "climate",
+    "coaching",
+    "communication",
+    "compliance",
+    "data",
+    "design",
+    "drawing",
+    "economics",
+    "energy",
+    "english",
+    "ethics",
+    "finance",
+    "first",
+    "fundamentals",
+    "geometry",
+    "grammar",
+    "history",
+    "hygiene",
+    "leadership",
+    "learning",
+    "literature",
+    "logic",
+    "management",
+    "marketing",
+    "methods",
+    "music",
+    "negotiation",
+    "nursing",
+    "onboarding",
+    "physics",
+    "planning",
+    "practice",
+    "programming",
+    "project",
+    "public",
+    "quality",
+    "reading",
+    "research",
+    "safety",
+    "sales",
+    "science",
+    "security",
+    "service",
+    "skills",
+    "software",
+    "speaking",
+    "statistics",
+    "strategy",
+    "systems",
+    "teamwork",
+    "theory",
+    "tools",
+    "writing",
+    "with",
+    "and",
+    "the",
+    "for",
+    "your",
+    "how",
+    "to",
+    "of",
+    "in",
+    "a",
+    "from",
+    "every",
+    "day",
+    "work",
+    "team",
+    "new",
+    "advanced",
+    "modern",
+    "simple",
+    "clear",
+    "better",
+    "steps",
+    "guide",
+    "notes",
+    "ideas",
+    "cases",
+    "examples",
+    "questions",
+    "review",
 ];
 
 #[cfg(test)]
@@ -754,7 +1000,10 @@ mod tests {
         assert_eq!(sizes.len(), 1_000);
         let users: u64 = sizes.iter().map(|s| s.users).sum();
         assert!((95_000..=110_000).contains(&users), "{users}");
-        assert!(sizes[0].users > 50 * sizes[999].users, "a few large, a long tail");
+        assert!(
+            sizes[0].users > 50 * sizes[999].users,
+            "a few large, a long tail"
+        );
         assert!(sizes.iter().all(|s| s.users >= 2 && s.courses >= 1));
     }
 

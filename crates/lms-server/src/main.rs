@@ -12,7 +12,7 @@ use lms_server::{embedded, startup, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let _log_writer = telemetry::init(cli.log_format);
     match cli.command {
         None => serve(&cli.db, ServeArgs::from_env()).await,
         Some(Command::Serve(args)) => serve(&cli.db, *args).await,

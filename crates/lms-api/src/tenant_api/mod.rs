@@ -12,6 +12,7 @@ mod reviews;
 mod roles;
 mod users;
 
+pub use catalog::typed_detail;
 pub use learning::SESSION_IDLE;
 
 use lms_domain::UserId;

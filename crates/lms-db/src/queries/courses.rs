@@ -904,10 +904,81 @@ pub async fn detail_json(
 ) -> Result<Option<Value>, DbError> {
     let org = tx.org();
     Ok(sqlx::query_scalar(concat!(
-        "SELECT ", course_tree!(), " \
+        "SELECT ",
+        course_tree!(),
+        " \
          FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
            AND ($3 OR c.is_published)"
     ))
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .bind(drafts)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// The response document of a live course (the API's `CourseDetail`):
+/// built by PostgreSQL as JSON text and sent as it is, never parsed and
+/// serialized again. One statement: the lessons joined with their sections
+/// and aggregated once (no correlated subquery per lesson), with the
+/// `json` forms, which build text without the `jsonb` conversions. Drafts
+/// only when `drafts` is true. With the course's version.
+pub async fn detail_document(
+    tx: &mut TenantTx,
+    id: CourseId,
+    drafts: bool,
+) -> Result<Option<(i32, String)>, DbError> {
+    let org = tx.org();
+    Ok(sqlx::query_as(
+        "WITH c AS ( \
+             SELECT * FROM courses \
+              WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL AND ($3 OR is_published)), \
+         l AS ( \
+             SELECT l.position, COALESCE(sum(s.duration_minutes), 0) AS minutes, \
+                    json_build_object( \
+                        'lesson', json_strip_nulls(json_build_object( \
+                            'id', l.id, 'course_id', l.course_id, 'title', l.title, \
+                            'description', l.description, 'position', l.position, \
+                            'is_required', l.is_required, 'unlock_after_days', l.unlock_after_days, \
+                            'unlock_at', l.unlock_at, 'version', l.version, \
+                            'created_at', l.created_at, 'updated_at', l.updated_at)), \
+                        'sections', COALESCE(json_agg(json_build_object( \
+                            'id', s.id, 'lesson_id', s.lesson_id, 'title', s.title, 'content', s.content, \
+                            'type', s.type, 'position', s.position, 'duration_minutes', s.duration_minutes, \
+                            'is_optional', s.is_optional, 'version', s.version, \
+                            'created_at', s.created_at, 'updated_at', s.updated_at) \
+                          ORDER BY s.position) FILTER (WHERE s.id IS NOT NULL), '[]')) AS doc \
+               FROM c JOIN lessons l ON l.organization_id = c.organization_id AND l.course_id = c.id \
+                                    AND l.deleted_at IS NULL \
+               LEFT JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
+                                   AND s.deleted_at IS NULL \
+              GROUP BY l.organization_id, l.id) \
+         SELECT c.version, json_build_object( \
+                    'course', (SELECT CASE WHEN c.metadata IS NULL THEN o::text \
+                                      ELSE left(o::text, -1) || ', \"metadata\" : ' || c.metadata::text || '}' END::json \
+                                 FROM json_strip_nulls(json_build_object( \
+                        'id', c.id, 'title', c.title, 'description', c.description, \
+                        'difficulty', c.difficulty, \
+                        'estimated_hours', COALESCE(c.estimated_hours, \
+                            (SELECT ceil(COALESCE(sum(l.minutes), 0) / 60.0)::int FROM l)), \
+                        'estimated_hours_derived', c.estimated_hours IS NULL, \
+                        'image_url', c.image_url, 'is_published', c.is_published, \
+                        'pacing', c.pacing, 'score_rule', c.score_rule, \
+                        'average_rating', c.average_rating::float8, 'rating_count', c.rating_count, \
+                        'version', c.version, 'created_at', c.created_at, 'updated_at', c.updated_at)) o), \
+                    'lessons', COALESCE((SELECT json_agg(l.doc ORDER BY l.position) FROM l), '[]'), \
+                    'categories', COALESCE((SELECT json_agg(json_build_object('id', k.id, 'name', k.name, 'slug', k.slug) \
+                            ORDER BY lower(k.name)) \
+                          FROM course_categories cc JOIN categories k \
+                            ON k.organization_id = cc.organization_id AND k.id = cc.category_id \
+                           AND k.deleted_at IS NULL \
+                         WHERE cc.organization_id = c.organization_id AND cc.course_id = c.id), '[]'), \
+                    'tags', COALESCE((SELECT json_agg(json_strip_nulls(json_build_object('id', t.id, 'name', t.name, 'color', t.color)) \
+                            ORDER BY lower(t.name)) \
+                          FROM course_tags ct JOIN tags t ON t.organization_id = ct.organization_id AND t.id = ct.tag_id \
+                         WHERE ct.organization_id = c.organization_id AND ct.course_id = c.id), '[]'))::text \
+           FROM c",
+    )
     .bind(org.as_uuid())
     .bind(id.as_uuid())
     .bind(drafts)

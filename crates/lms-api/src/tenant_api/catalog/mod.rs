@@ -17,7 +17,7 @@ use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
 pub use content::ContentApi;
-pub use courses::{CoursesApi, Pacing};
+pub use courses::{CoursesApi, Pacing, typed_detail};
 pub use staff::StaffApi;
 pub use taxonomy::TaxonomyApi;
 pub use versions::VersionsApi;
