@@ -94,6 +94,18 @@ async fn a_generated_dataset_keeps_every_rule_of_the_schema() {
     .await
     .unwrap();
     assert_eq!(outside, 0, "progress only in enrolled courses");
+    let (certified, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE e.status <> 'COMPLETED' \
+                OR e.completed_at IS DISTINCT FROM c.completed_at \
+                OR e.final_grade IS DISTINCT FROM c.final_grade) \
+           FROM certificates c JOIN enrollments e \
+             ON e.organization_id = c.organization_id AND e.id = c.enrollment_id",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(certified > 0);
+    assert_eq!(wrong, 0, "certificates belong to completed enrollments");
 
     // Sizes are skewed: the largest tenant is many times the smallest.
     let (large, small): (i64, i64) = sqlx::query_as(

@@ -18,6 +18,7 @@ mod isolation;
 mod learning;
 mod matrix;
 mod openapi;
+mod plans;
 mod platform;
 mod schema;
 mod staff;

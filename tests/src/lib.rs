@@ -26,7 +26,7 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 mod statements;
-pub use statements::round_trips_of;
+pub use statements::{round_trips_of, statements_of};
 
 /// Base domain of tenants in tests.
 pub const BASE_DOMAIN: &str = "lms.test";

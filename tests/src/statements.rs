@@ -21,9 +21,25 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 static COUNTS: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+static TEXTS: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
 
 fn counts() -> &'static Mutex<HashMap<String, u32>> {
     COUNTS.get_or_init(Default::default)
+}
+
+fn texts() -> &'static Mutex<HashMap<String, Vec<String>>> {
+    TEXTS.get_or_init(Default::default)
+}
+
+/// The statements the request with this `X-Request-Id` ran, in order, as
+/// sent (the `BEGIN` of a transaction is not among them).
+pub fn statements_of(request_id: &str) -> Vec<String> {
+    texts()
+        .lock()
+        .unwrap()
+        .get(request_id)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Installs the counter as this process's subscriber (once).
@@ -71,9 +87,14 @@ where
         let Some(scope) = ctx.event_scope(event) else {
             return;
         };
-        let mut statement = FindStatement(String::new());
+        let mut statement = FindStatement::default();
         event.record(&mut statement);
-        let sql = statement.0.trim_start().to_ascii_uppercase();
+        let text = if statement.full.trim().is_empty() {
+            statement.summary
+        } else {
+            statement.full.trim().to_owned()
+        };
+        let sql = text.trim_start().to_ascii_uppercase();
         let trips = if sql.starts_with("COMMIT") || sql.starts_with("ROLLBACK") {
             2
         } else {
@@ -82,6 +103,12 @@ where
         for span in scope {
             if let Some(rid) = span.extensions().get::<RequestId>() {
                 *counts().lock().unwrap().entry(rid.0.clone()).or_default() += trips;
+                texts()
+                    .lock()
+                    .unwrap()
+                    .entry(rid.0.clone())
+                    .or_default()
+                    .push(text);
                 return;
             }
         }
@@ -104,19 +131,24 @@ impl Visit for FindRequestId {
     }
 }
 
-/// The statement text of a sqlx event (its `summary`, or the whole text).
-struct FindStatement(String);
+/// The statement of a sqlx event: its `summary` (the first words) and,
+/// when that is not all of it, the whole text.
+#[derive(Default)]
+struct FindStatement {
+    summary: String,
+    full: String,
+}
 
 impl Visit for FindStatement {
     fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        if self.0.is_empty() && (field.name() == "summary" || field.name() == "db.statement") {
-            self.0 = format!("{value:?}").trim_matches('"').to_owned();
-        }
+        self.record_str(field, format!("{value:?}").trim_matches('"'));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.0.is_empty() && (field.name() == "summary" || field.name() == "db.statement") {
-            self.0 = value.to_owned();
+        match field.name() {
+            "summary" => self.summary = value.to_owned(),
+            "db.statement" => self.full = value.to_owned(),
+            _ => {}
         }
     }
 }

@@ -133,11 +133,7 @@ pub async fn generate(
     for (i, size) in tenant_sizes(scale).into_iter().enumerate() {
         let mut t = Tenant::new(&mut rng, as_of, password_hash);
         let slug = format!("{prefix}{:04}", i + 1);
-        let name = format!(
-            "{} {}",
-            title_case(pick(t.rng, WORDS)),
-            pick(t.rng, KINDS)
-        );
+        let name = format!("{} {}", title_case(pick(t.rng, WORDS)), pick(t.rng, KINDS));
         t.organization(&mut out, &slug, &name);
         t.roles(&mut out);
         t.fill(&mut out, &slug, size, &mut totals);
@@ -209,6 +205,8 @@ struct Batch {
     course_categories: String,
     course_tags: String,
     enrollments: String,
+    certificates: String,
+    auth_sessions: String,
     progress: String,
     learning_sessions: String,
     reviews: String,
@@ -217,7 +215,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn tables(&mut self) -> [(&'static str, &'static str, &mut String); 15] {
+    fn tables(&mut self) -> [(&'static str, &'static str, &mut String); 17] {
         [
             (
                 "organizations",
@@ -278,8 +276,20 @@ impl Batch {
             ),
             (
                 "enrollments",
-                "organization_id, id, user_id, course_id, status, enrolled_at, course_version, updated_at",
+                "organization_id, id, user_id, course_id, status, enrolled_at, completed_at, final_grade, \
+                 course_version, updated_at",
                 &mut self.enrollments,
+            ),
+            (
+                "certificates",
+                "organization_id, id, code, enrollment_id, user_id, course_id, learner_name, course_title, \
+                 final_grade, completed_at, issued_at",
+                &mut self.certificates,
+            ),
+            (
+                "auth_sessions",
+                "organization_id, id, user_id, created_at, last_used_at, revoked_at",
+                &mut self.auth_sessions,
             ),
             (
                 "progress",
@@ -357,6 +367,7 @@ struct CourseShape {
     /// (lesson, section, is a quiz), in order.
     sections: Vec<(Uuid, Uuid, bool)>,
     ratings: (i32, i64),
+    title: String,
 }
 
 impl<'a> Tenant<'a> {
@@ -429,7 +440,14 @@ impl<'a> Tenant<'a> {
         }
     }
 
-    fn user(&mut self, out: &mut Batch, email: &str, role: usize, since_days: i64) -> Uuid {
+    /// A user with one role and the login session of their last visit.
+    fn user(
+        &mut self,
+        out: &mut Batch,
+        email: &str,
+        role: usize,
+        since_days: i64,
+    ) -> (Uuid, String) {
         let created = self.ago(since_days);
         let id = self.id(created);
         let first = pick(self.rng, FIRST_NAMES);
@@ -459,7 +477,25 @@ impl<'a> Tenant<'a> {
                 &ts(created),
             ],
         );
-        id
+        let session = self.id(login);
+        let used = self.since(login);
+        let revoked = if self.rng.random_bool(0.5) {
+            ts(used)
+        } else {
+            "\\N".into()
+        };
+        row(
+            &mut out.auth_sessions,
+            &[
+                &org,
+                &session.to_string(),
+                &id.to_string(),
+                &ts(login),
+                &ts(used),
+                &revoked,
+            ],
+        );
+        (id, format!("{first} {last}"))
     }
 
     /// Users, catalog and learning of one tenant.
@@ -472,10 +508,10 @@ impl<'a> Tenant<'a> {
             users += 1;
         }
         let instructors: Vec<Uuid> = (0..(size.users / 40).max(1))
-            .map(|n| self.user(out, &format!("instructor{n}@{domain}"), 1, 390))
+            .map(|n| self.user(out, &format!("instructor{n}@{domain}"), 1, 390).0)
             .collect();
         users += instructors.len() as u64;
-        let learners: Vec<Uuid> = (0..size.users.saturating_sub(users).max(1))
+        let learners: Vec<(Uuid, String)> = (0..size.users.saturating_sub(users).max(1))
             .map(|n| self.user(out, &format!("learner{n}@{domain}"), 0, 365))
             .collect();
         totals.users += users + learners.len() as u64;
@@ -540,6 +576,7 @@ impl<'a> Tenant<'a> {
                 created,
                 sections: Vec::new(),
                 ratings: (0, 0),
+                title: title_case(sentence(self.rng, 2, 6).trim_end_matches('.')),
             };
             let lessons = 1 + (self.rng.random::<f64>().powi(2) * 10.0) as i32;
             for lp in 0..lessons {
@@ -617,12 +654,12 @@ impl<'a> Tenant<'a> {
             let per_learner = (size.progress as f64
                 / (learners.len() as f64 * mean_sections * 0.46))
                 .clamp(0.3, published.len() as f64);
-            for &learner in &learners {
+            for learner in &learners {
                 let n = ((per_learner * 2.0 * self.rng.random::<f64>()).round() as usize)
                     .min(published.len());
                 for pos in pick_indexes(self.rng, published.len(), n) {
                     let course = &mut courses[published[pos]].0;
-                    self.enroll(out, learner, course, totals);
+                    self.enroll(out, (learner.0, &learner.1), course, totals);
                 }
             }
         }
@@ -633,7 +670,6 @@ impl<'a> Tenant<'a> {
             } else {
                 "0".into()
             };
-            let title = title_case(&sentence(self.rng, 2, 6));
             let description = paragraph(self.rng, 30, 150);
             let difficulty = pick(self.rng, DIFFICULTIES);
             row(
@@ -641,7 +677,7 @@ impl<'a> Tenant<'a> {
                 &[
                     &org,
                     &shape.id.to_string(),
-                    title.trim_end_matches('.'),
+                    &shape.title,
                     &description,
                     difficulty,
                     if shape.published { "t" } else { "f" },
@@ -660,7 +696,7 @@ impl<'a> Tenant<'a> {
     fn enroll(
         &mut self,
         out: &mut Batch,
-        learner: Uuid,
+        (learner, learner_name): (Uuid, &str),
         course: &mut CourseShape,
         totals: &mut Totals,
     ) {
@@ -668,27 +704,16 @@ impl<'a> Tenant<'a> {
         let (user, course_id) = (learner.to_string(), course.id.to_string());
         let enrolled = self.since(course.created.max(self.now - Duration::days(180)));
         let id = self.id(enrolled);
-        row(
-            &mut out.enrollments,
-            &[
-                &org,
-                &id.to_string(),
-                &user,
-                &course_id,
-                "ACTIVE",
-                &ts(enrolled),
-                "1",
-                &ts(enrolled),
-            ],
-        );
-        totals.enrollments += 1;
         let done = (course.sections.len() as f64 * self.rng.random::<f64>()).round() as usize;
         let mut at = enrolled;
+        let mut scores = Vec::new();
         for &(lesson, section, quiz) in course.sections.iter().take(done) {
             let step = (self.now - at).num_seconds().max(2) / 4;
             at += Duration::seconds(self.rng.random_range(1..=step.max(1)));
             let score = if quiz {
-                self.rng.random_range(40..=100).to_string()
+                let s: i32 = self.rng.random_range(40..=100);
+                scores.push(s);
+                s.to_string()
             } else {
                 "\\N".into()
             };
@@ -706,6 +731,57 @@ impl<'a> Tenant<'a> {
                     &self.rng.random_range(60..=1800).to_string(),
                     &self.rng.random_range(1..=3).to_string(),
                     &score,
+                ],
+            );
+        }
+        // Every section done: completed, graded by the mean quiz score, and
+        // certified.
+        let complete = done > 0 && done == course.sections.len();
+        let grade = (!scores.is_empty()).then(|| {
+            format!(
+                "{:.2}",
+                f64::from(scores.iter().sum::<i32>()) / scores.len() as f64
+            )
+        });
+        row(
+            &mut out.enrollments,
+            &[
+                &org,
+                &id.to_string(),
+                &user,
+                &course_id,
+                if complete { "COMPLETED" } else { "ACTIVE" },
+                &ts(enrolled),
+                &if complete { ts(at) } else { "\\N".into() },
+                &if complete {
+                    opt(grade.clone())
+                } else {
+                    "\\N".into()
+                },
+                "1",
+                &ts(if complete { at } else { enrolled }),
+            ],
+        );
+        totals.enrollments += 1;
+        if complete {
+            let code: String = (0..24)
+                .map(|_| CODE_CHARS[self.rng.random_range(0..CODE_CHARS.len())] as char)
+                .collect();
+            let cid = self.id(at);
+            row(
+                &mut out.certificates,
+                &[
+                    &org,
+                    &cid.to_string(),
+                    &code,
+                    &id.to_string(),
+                    &user,
+                    &course_id,
+                    learner_name,
+                    &course.title,
+                    &opt(grade),
+                    &ts(at),
+                    &ts(at),
                 ],
             );
         }
@@ -857,6 +933,8 @@ fn paragraph(rng: &mut ChaCha8Rng, min: usize, max: usize) -> String {
     s
 }
 
+/// Characters of a certificate code.
+const CODE_CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 const KINDS: &[&str] = &[
     "Academy",
     "Institute",
