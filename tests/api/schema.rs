@@ -333,3 +333,51 @@ async fn an_organization_with_content_can_be_deleted_whole() {
         1
     );
 }
+
+/// A start that changes nothing re-applies no policy file, so it takes no
+/// table lock: a replica starts while another holds a long transaction on a
+/// table (here, an open lock on `courses`). A changed file is re-applied.
+#[tokio::test]
+async fn a_start_reapplies_only_changed_policy_files() {
+    let app = lms_tests::TestApp::spawn().await;
+    let mut su = app.connect_as_superuser().await;
+    let stamps = "SELECT string_agg(file || '@' || applied_at::text, ',' ORDER BY file) \
+                  FROM app.applied_policies";
+    let before: String = sqlx::query_scalar(stamps).fetch_one(&mut su).await.unwrap();
+    assert!(before.contains("30_catalog.sql@"), "{before}");
+
+    let mut holder = app.connect_as_superuser().await;
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("LOCK TABLE courses IN ACCESS SHARE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        lms_db::migrate::run(&app.superuser_url()),
+    )
+    .await
+    .expect("a start does not wait on a running transaction")
+    .unwrap();
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let after: String = sqlx::query_scalar(stamps).fetch_one(&mut su).await.unwrap();
+    assert_eq!(before, after, "nothing re-applied");
+
+    sqlx::query("UPDATE app.applied_policies SET sha256 = 'old' WHERE file = '30_catalog.sql'")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    let start: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut su)
+        .await
+        .unwrap();
+    lms_db::migrate::run(&app.superuser_url()).await.unwrap();
+    let changed: Vec<String> = sqlx::query_scalar(
+        "SELECT file FROM app.applied_policies WHERE applied_at > $1 ORDER BY file",
+    )
+    .bind(start)
+    .fetch_all(&mut su)
+    .await
+    .unwrap();
+    assert_eq!(changed, ["30_catalog.sql"]);
+}

@@ -47,6 +47,13 @@ pub enum Command {
     /// enrollments, progress, sessions and reviews), deterministic from a
     /// seed, loaded with COPY. Defaults: the benchmark scale.
     Generate(GenerateArgs),
+    /// Serve the benchmark's static-body ceiling (`GET /bytes/{n}`).
+    #[command(hide = true)]
+    Ceiling {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18101")]
+        listen: std::net::SocketAddr,
+    },
     /// Create a platform admin (the first one is made this way).
     CreatePlatformAdmin {
         /// Login e-mail.

@@ -1,5 +1,6 @@
 //! The `lms` binary's library: configuration, telemetry, startup.
 
+pub mod ceiling;
 pub mod config;
 pub mod embedded;
 pub mod slow_clients;

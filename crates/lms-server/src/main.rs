@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Generate(args)) => generate(&cli.db, args).await,
+        Some(Command::Ceiling { listen }) => lms_server::ceiling::serve(listen).await,
         Some(Command::CreatePlatformAdmin {
             email,
             name,
