@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -49,26 +49,117 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
-/// [`hash_password`] on the blocking pool.
-pub async fn hash_password_async(password: String) -> anyhow::Result<String> {
-    Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await??)
+thread_local! {
+    /// The argon2 working memory of this thread, reused from one hash to
+    /// the next (19 MiB with the default parameters).
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Verifies `password` against `hash`, on the blocking pool. With no hash
+/// Whether `password` matches the PHC string `hash`, computed in this
+/// thread's reused working memory. Any malformed hash is a mismatch.
+fn verify_in_place(password: &[u8], hash: &str) -> bool {
+    use argon2::password_hash::{Output, Salt};
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        argon2::Params::try_from(&parsed),
+        argon2::Algorithm::try_from(parsed.algorithm),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    let computed = MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() < blocks {
+            m.resize(blocks, argon2::Block::default());
+        }
+        Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+            password,
+            salt,
+            &mut out,
+            &mut m[..blocks],
+        )
+    });
+    // `Output` compares in constant time.
+    computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
+}
+
+/// The password hashers: one thread per core, fed through a queue. Hashing
+/// is CPU-bound, so more at once adds no throughput, only memory (each hash
+/// takes argon2's 19 MiB, which a thread's allocator keeps for its next
+/// one): with a fixed set of threads, a burst of logins waits its turn and
+/// the process keeps a bounded few of those blocks instead of growing by
+/// gigabytes.
+type Job = Box<dyn FnOnce() + Send>;
+
+fn hashers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
+    static QUEUE: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
+            let rx = rx.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("lms-hasher-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+        }
+        std::sync::Mutex::new(tx)
+    })
+}
+
+/// Runs `work` on a hasher thread.
+async fn on_hasher<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(work());
+    });
+    hashers()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the password hashers are gone"))?
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("the password hashers are gone"))?;
+    Ok(result.await?)
+}
+
+/// [`hash_password`] on a hasher thread.
+pub async fn hash_password_async(password: String) -> anyhow::Result<String> {
+    Ok(on_hasher(move || hash_password(&password)).await??)
+}
+
+/// Verifies `password` against `hash`, on a hasher thread. With no hash
 /// (unknown user, or no password set) a dummy hash is verified instead, so
 /// an unknown e-mail takes as long as a wrong password.
 pub async fn verify_password_async(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
-        let ok = PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        ok && known
+        verify_in_place(password.as_bytes(), &hash) && known
     })
     .await
     .unwrap_or(false)
@@ -235,6 +326,39 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verifying_in_reused_memory_agrees_with_argon2() {
+        use argon2::password_hash::PasswordVerifier;
+        let hash = hash_password("correct horse battery").unwrap();
+        let parsed = PasswordHash::new(&hash).unwrap();
+        for (guess, ok) in [
+            ("correct horse battery", true),
+            ("correct horse batterY", false),
+        ] {
+            let reference = Argon2::default()
+                .verify_password(guess.as_bytes(), &parsed)
+                .is_ok();
+            assert_eq!(reference, ok);
+            // Twice: the second runs in the memory the first left behind.
+            assert_eq!(verify_in_place(guess.as_bytes(), &hash), ok);
+            assert_eq!(verify_in_place(guess.as_bytes(), &hash), ok);
+        }
+        // Other parameters, and malformed hashes, are handled.
+        let light = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8 * 1024, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let other = light.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(verify_in_place(b"pw", &other));
+        assert!(!verify_in_place(b"pw", "not a hash"));
+        assert!(!verify_in_place(
+            b"pw",
+            "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$"
+        ));
+    }
 
     fn keys() -> TokenKeys {
         TokenKeys::hs256(
