@@ -2140,3 +2140,50 @@ async fn learners_stay_on_their_version_while_the_course_changes() {
         "course_not_found"
     );
 }
+
+/// Round trips of the hot learning writes and of a login, counted (the
+/// README lists them): each a fixed number, whatever the data.
+#[tokio::test]
+async fn login_enrollment_and_progress_take_a_fixed_number_of_round_trips() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let (course, sections) = published_course(&acme, "Counted").await;
+    acme.user_with_role("counted@acme.test", "learner").await;
+    let trips = |a: &Answer| lms_tests::round_trips_of(a.headers["x-request-id"].to_str().unwrap());
+
+    let login = acme.login("counted@acme.test", lms_tests::PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK);
+    let token = login.json["access_token"].as_str().unwrap().to_owned();
+    let enroll = acme
+        .send_as(
+            &token,
+            Method::POST,
+            &format!("/api/v1/courses/{course}/enrollment"),
+            None,
+        )
+        .await;
+    assert!(enroll.status.is_success(), "{}", enroll.text);
+    let first = acme
+        .send_as(
+            &token,
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/sections/{}/progress", sections[0]),
+            Some(json!({ "time_spent_seconds": 30 })),
+        )
+        .await;
+    assert!(first.status.is_success(), "{}", first.text);
+    let again = acme
+        .send_as(
+            &token,
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/sections/{}/progress", sections[0]),
+            Some(json!({ "time_spent_seconds": 30 })),
+        )
+        .await;
+    assert!(again.status.is_success(), "{}", again.text);
+    assert_eq!(
+        [trips(&login), trips(&enroll), trips(&first), trips(&again)],
+        [6, 7, 9, 9],
+        "login, enrollment, first progress, repeated progress"
+    );
+}

@@ -331,7 +331,7 @@ def run(cluster, scale, secs, conns, seed, servers, quick):
             "email": f"learner0@{slug}.example.com", "password": PASSWORD})
         token = json.loads(body)["access_token"]
         rows = cluster.psql(
-            "SELECT c.id, e.id IS NOT NULL, (SELECT count(*) FROM lessons l JOIN sections s "
+            "SELECT c.id, e.status IS NOT DISTINCT FROM 'ACTIVE', (SELECT count(*) FROM lessons l JOIN sections s "
             "ON s.organization_id = l.organization_id AND s.lesson_id = l.id "
             "WHERE l.organization_id = c.organization_id AND l.course_id = c.id) "
             "FROM courses c JOIN organizations o ON o.id = c.organization_id "
