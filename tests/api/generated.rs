@@ -2,13 +2,11 @@
 //! values triggers would have derived, is the same for the same seed, and
 //! is a dataset the service works on.
 
-use chrono::{TimeZone, Utc};
 use lms_db::generate::{self, Scale};
-use lms_tests::TestApp;
+use lms_tests::{TestApp, dataset};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
-use uuid::Uuid;
 
 const SMALL: Scale = Scale {
     tenants: 12,
@@ -16,17 +14,8 @@ const SMALL: Scale = Scale {
     courses: 60,
     progress: 4_000,
 };
-const PASSWORD: &str = "generated-password";
-
 async fn generated(app: &TestApp, seed: u64) -> generate::Totals {
-    let hash = lms_api::auth::hash_password_async(PASSWORD.into())
-        .await
-        .unwrap();
-    let as_of = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
-    let mut conn = app.connect_as_superuser().await;
-    generate::generate(&mut conn, seed, &SMALL, "g", &hash, as_of, |_| {})
-        .await
-        .expect("generating")
+    dataset::generate(app, seed, &SMALL, "g").await
 }
 
 /// Every foreign key, re-checked over the whole data: each constraint is
@@ -142,35 +131,9 @@ async fn a_generated_learner_logs_in_reads_and_makes_progress() {
     let app = TestApp::spawn().await;
     generated(&app, 3).await;
     let host = format!("g0001.{}", lms_tests::BASE_DOMAIN);
-    let mut conn = app.connect_as_superuser().await;
     // A learner of the largest tenant with a section still to do.
-    let (email, course, section): (String, Uuid, Uuid) = sqlx::query_as(
-        "SELECT u.email, e.course_id, s.id FROM organizations o \
-           JOIN users u ON u.organization_id = o.id \
-           JOIN enrollments e ON e.organization_id = u.organization_id AND e.user_id = u.id \
-           JOIN lessons l ON l.organization_id = e.organization_id AND l.course_id = e.course_id \
-           JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
-          WHERE o.slug = 'g0001' AND u.email LIKE 'learner%' \
-            AND NOT EXISTS (SELECT 1 FROM progress p WHERE p.organization_id = s.organization_id \
-                               AND p.user_id = u.id AND p.section_id = s.id) \
-          ORDER BY u.email, l.position, s.position LIMIT 1",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-
-    let login = app
-        .send(
-            Method::POST,
-            &host,
-            "/api/v1/auth/token",
-            None,
-            Some(lms_tests::Body::Json(
-                json!({ "email": email, "password": PASSWORD }),
-            )),
-        )
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    let (_, email, course, section) = dataset::learner_with_work(&app, "g0001").await;
+    let login = dataset::login(&app, &host, &email, dataset::PASSWORD).await;
     let token = login.json["access_token"].as_str().unwrap().to_owned();
     let get = |path: String| {
         let (app, host, token) = (&app, host.clone(), token.clone());
@@ -214,18 +177,7 @@ async fn the_demo_tenant_starts_with_courses_learners_and_their_progress() {
         .await
         .unwrap();
     let host = format!("{DEMO_SLUG}.{}", lms_tests::BASE_DOMAIN);
-    let login = app
-        .send(
-            Method::POST,
-            &host,
-            "/api/v1/auth/token",
-            None,
-            Some(lms_tests::Body::Json(
-                json!({ "email": DEMO_LEARNER_EMAIL, "password": DEMO_PASSWORD }),
-            )),
-        )
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    let login = dataset::login(&app, &host, DEMO_LEARNER_EMAIL, DEMO_PASSWORD).await;
     let token = login.json["access_token"].as_str().unwrap();
     let catalog = app
         .send(Method::GET, &host, "/api/v1/courses", Some(token), None)

@@ -4,15 +4,12 @@
 //! tenant table through an index that starts with `organization_id`,
 //! never by a sequential scan.
 
-use chrono::{TimeZone, Utc};
-use lms_db::generate::{self, Scale};
-use lms_tests::{Body, TestApp, statements_of};
-use reqwest::{Method, StatusCode};
+use lms_db::generate::Scale;
+use lms_tests::{Body, TestApp, dataset, statements_of};
+use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use uuid::Uuid;
-
-const PASSWORD: &str = "generated-password";
 
 /// Walks a plan and lists what is wrong with it.
 fn faults(
@@ -44,39 +41,20 @@ fn faults(
 #[tokio::test]
 async fn hot_endpoints_reach_tenant_rows_through_tenant_leading_indexes() {
     let app = TestApp::spawn().await;
-    let hash = lms_api::auth::hash_password_async(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut su = app.connect_as_superuser().await;
     let scale = Scale {
         tenants: 150,
         users: 12_000,
         courses: 2_400,
         progress: 150_000,
     };
-    let as_of = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
-    generate::generate(&mut su, 2, &scale, "p", &hash, as_of, |_| {})
-        .await
-        .unwrap();
+    dataset::generate(&app, 2, &scale, "p").await;
+    let mut su = app.connect_as_superuser().await;
     sqlx::query("ANALYZE").execute(&mut su).await.unwrap();
 
     // A learner of the largest tenant, a course they take, one they do not,
     // a section still to do, a category and a tag in use.
     let host = format!("p0001.{}", lms_tests::BASE_DOMAIN);
-    let (org, learner, course, section): (Uuid, String, Uuid, Uuid) = sqlx::query_as(
-        "SELECT o.id, u.email, e.course_id, s.id FROM organizations o \
-           JOIN users u ON u.organization_id = o.id \
-           JOIN enrollments e ON e.organization_id = u.organization_id AND e.user_id = u.id \
-           JOIN lessons l ON l.organization_id = e.organization_id AND l.course_id = e.course_id \
-           JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
-          WHERE o.slug = 'p0001' AND u.email LIKE 'learner%' \
-            AND NOT EXISTS (SELECT 1 FROM progress p WHERE p.organization_id = s.organization_id \
-                               AND p.user_id = u.id AND p.section_id = s.id) \
-          ORDER BY u.email, l.position, s.position LIMIT 1",
-    )
-    .fetch_one(&mut su)
-    .await
-    .unwrap();
+    let (org, learner, course, section) = dataset::learner_with_work(&app, "p0001").await;
     let (other, category, tag): (Uuid, Uuid, Uuid) = sqlx::query_as(
         "SELECT c.id, (SELECT category_id FROM course_categories WHERE organization_id = $1 LIMIT 1), \
                 (SELECT tag_id FROM course_tags WHERE organization_id = $1 LIMIT 1) \
@@ -93,19 +71,7 @@ async fn hot_endpoints_reach_tenant_rows_through_tenant_leading_indexes() {
 
     let login = |email: String| {
         let (app, host) = (&app, host.clone());
-        async move {
-            let a = app
-                .send(
-                    Method::POST,
-                    &host,
-                    "/api/v1/auth/token",
-                    None,
-                    Some(Body::Json(json!({ "email": email, "password": PASSWORD }))),
-                )
-                .await;
-            assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-            a
-        }
+        async move { dataset::login(app, &host, &email, dataset::PASSWORD).await }
     };
     let mut captured: Vec<(String, Vec<String>)> = Vec::new();
     let first = login(learner.clone()).await;

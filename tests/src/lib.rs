@@ -741,3 +741,66 @@ impl Tenant<'_> {
         a.json
     }
 }
+
+/// Generated datasets (`lms generate`) for tests that need realistic data.
+pub mod dataset {
+    use super::{Answer, Body, TestApp};
+    use chrono::{TimeZone, Utc};
+    use lms_db::generate::{self, Scale, Totals};
+    use reqwest::StatusCode;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    /// Every generated user's password.
+    pub const PASSWORD: &str = "generated-password";
+
+    /// Generates `scale` into the app's database as organizations
+    /// `<prefix>0001`…, at a fixed day so that a seed gives the same rows.
+    pub async fn generate(app: &TestApp, seed: u64, scale: &Scale, prefix: &str) -> Totals {
+        let hash = lms_api::auth::hash_password_async(PASSWORD.into())
+            .await
+            .unwrap();
+        let as_of = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let mut conn = app.connect_as_superuser().await;
+        generate::generate(&mut conn, seed, scale, prefix, &hash, as_of, |_| {})
+            .await
+            .expect("generating")
+    }
+
+    /// A learner of organization `slug` with a section still to do:
+    /// (organization, e-mail, course, section).
+    pub async fn learner_with_work(app: &TestApp, slug: &str) -> (Uuid, String, Uuid, Uuid) {
+        let mut conn = app.connect_as_superuser().await;
+        sqlx::query_as(
+            "SELECT o.id, u.email, e.course_id, s.id FROM organizations o \
+               JOIN users u ON u.organization_id = o.id \
+               JOIN enrollments e ON e.organization_id = u.organization_id AND e.user_id = u.id \
+                AND e.status = 'ACTIVE' \
+               JOIN lessons l ON l.organization_id = e.organization_id AND l.course_id = e.course_id \
+               JOIN sections s ON s.organization_id = l.organization_id AND s.lesson_id = l.id \
+              WHERE o.slug = $1 AND u.email LIKE 'learner%' \
+                AND NOT EXISTS (SELECT 1 FROM progress p WHERE p.organization_id = s.organization_id \
+                                   AND p.user_id = u.id AND p.section_id = s.id) \
+              ORDER BY u.email, l.position, s.position LIMIT 1",
+        )
+        .bind(slug)
+        .fetch_one(&mut conn)
+        .await
+        .expect("a learner with a section to do")
+    }
+
+    /// Logs `email` in on `host`; the answer must be 200.
+    pub async fn login(app: &TestApp, host: &str, email: &str, password: &str) -> Answer {
+        let a = app
+            .send(
+                reqwest::Method::POST,
+                host,
+                "/api/v1/auth/token",
+                None,
+                Some(Body::Json(json!({ "email": email, "password": password }))),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "login {email}: {}", a.text);
+        a
+    }
+}
