@@ -146,8 +146,9 @@ def serve(cluster, db, port, cache_bytes):
     env = dict(os.environ, DATABASE_URL=cluster.url(db), LMS_LISTEN=f"127.0.0.1:{port}",
                LMS_BASE_DOMAIN=BASE, LMS_JWT_SECRET="bench-secret-bench-secret-bench-secret!",
                LMS_CATALOG_CACHE_BYTES=str(cache_bytes), LMS_LOG_FORMAT="json",
-               LMS_LOGIN_ATTEMPTS_PER_CLIENT="1000000", LMS_LOGIN_FAILURES_PER_ADDRESS="1000000",
-               RUST_LOG="warn")
+               LMS_LOGIN_ATTEMPTS_PER_CLIENT="1000000", LMS_LOGIN_FAILURES_PER_ADDRESS="1000000")
+    # The default log filter: one JSON access line per request, as deployed.
+    env.pop("RUST_LOG", None)
     env.pop("LMS_DATA_DIR", None)
     return Server(["serve"], env, port)
 
