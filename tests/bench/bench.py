@@ -165,8 +165,9 @@ def request(port, method, host, path, token=None, body=None):
         return r.status, r.read(), dict(r.headers)
 
 
-def lua_list(requests):
-    """A wrk script sending `requests` (method, host, path, token, body) at random."""
+def lua_list(requests, once=False):
+    """A wrk script sending `requests` (method, host, path, token, body) at
+    random, or each once in turn (`once`: the two threads take alternate ones)."""
     def q(s):
         return json.dumps(s)
     rows = ",\n".join(
@@ -177,8 +178,21 @@ local reqs = {{
 {rows}
 }}
 math.randomseed(os.time() + (tonumber(tostring({{}}):sub(8), 16) or 0))
+local once = {"true" if once else "false"}
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads)
+  threads = threads + 1
+end
 request = function()
-  local r = reqs[math.random(#reqs)]
+  local r
+  if once then
+    r = reqs[((counter * 2 + (offset or 0)) % #reqs) + 1]
+    counter = counter + 1
+  else
+    r = reqs[math.random(#reqs)]
+  end
   local headers = {{ ["Host"] = r[2] }}
   if r[4] ~= "" then headers["Authorization"] = "Bearer " .. r[4] end
   local body = nil
@@ -188,9 +202,9 @@ end
 """
 
 
-def wrk(port, requests, seconds, connections):
+def wrk(port, requests, seconds, connections, once=False):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua_list(requests))
+        f.write(lua_list(requests, once))
         script = f.name
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
                           f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
@@ -332,14 +346,16 @@ def run(cluster, scale, secs, conns, seed, servers, quick):
             "email": f"learner0@{slug}.example.com", "password": PASSWORD})
         token = json.loads(body)["access_token"]
         rows = cluster.psql(
-            "SELECT c.id, e.status IS NOT DISTINCT FROM 'ACTIVE', (SELECT count(*) FROM lessons l JOIN sections s "
+            "SELECT c.id, COALESCE(e.status::text, ''), (SELECT count(*) FROM lessons l JOIN sections s "
             "ON s.organization_id = l.organization_id AND s.lesson_id = l.id "
             "WHERE l.organization_id = c.organization_id AND l.course_id = c.id) "
             "FROM courses c JOIN organizations o ON o.id = c.organization_id "
             "JOIN users u ON u.organization_id = o.id AND u.email = 'learner0@' || o.slug || '.example.com' "
             "LEFT JOIN enrollments e ON e.organization_id = c.organization_id AND e.user_id = u.id AND e.course_id = c.id "
             f"WHERE o.slug = '{slug}' AND c.is_published").splitlines()
-        courses = [(r.split("|")[0], r.split("|")[1] == "t", int(r.split("|")[2])) for r in rows]
+        # (course, enrolled and active, sections, not enrolled at all)
+        courses = [(r.split("|")[0], r.split("|")[1] == "ACTIVE", int(r.split("|")[2]), r.split("|")[1] == "")
+                   for r in rows]
         sample.append({"slug": slug, "host": host, "token": token, "courses": courses})
     big = sample[0] if sample[0]["slug"] == "t0001" else next(s for s in sample if s["slug"] == "t0001")
     large = max(big["courses"], key=lambda c: c[2])
@@ -424,6 +440,28 @@ def run(cluster, scale, secs, conns, seed, servers, quick):
         record("record progress", wrk(cached.port, [
             ("PUT", s["host"], f"/api/v1/courses/{c}/sections/{sec}/progress", s["token"], {"time_spent_seconds": 30})
             for s, c, sec in sections], secs, conns))
+    # Enrollments: each (learner, course) pair once, none enrolled before.
+    # Ten learners of each of the five largest tenants, with every
+    # published course none of them has an enrollment in.
+    pairs = []
+    for i in range(1, 6):
+        slug = f"t{i:04d}"
+        host = f"{slug}.{BASE}"
+        for n in range(10):
+            email = f"learner{n}@{slug}.example.com"
+            _, body, _ = request(cached.port, "POST", host, "/api/v1/auth/token",
+                                 body={"email": email, "password": PASSWORD})
+            tok = json.loads(body)["access_token"]
+            for cid in cluster.psql(
+                    "SELECT c.id FROM courses c JOIN organizations o ON o.id = c.organization_id "
+                    "JOIN users u ON u.organization_id = o.id "
+                    f"WHERE o.slug = '{slug}' AND u.email = '{email}' AND c.is_published "
+                    "AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.organization_id = c.organization_id "
+                    "AND e.user_id = u.id AND e.course_id = c.id)").splitlines():
+                pairs.append(("POST", host, f"/api/v1/courses/{cid}/enrollment", tok, None))
+    random.shuffle(pairs)
+    res = wrk(cached.port, pairs, secs, conns, once=True)
+    record("enrollment", res, distinct_pairs=len(pairs))
     record("login", wrk(cached.port, [
         ("POST", s["host"], "/api/v1/auth/token", None, {"email": f"learner0@{s['slug']}.example.com", "password": PASSWORD})
         for s in sample], secs, conns))
