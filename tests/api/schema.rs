@@ -334,17 +334,19 @@ async fn an_organization_with_content_can_be_deleted_whole() {
     );
 }
 
-/// A start that changes nothing re-applies no policy file, so it takes no
-/// table lock: a replica starts while another holds a long transaction on a
-/// table (here, an open lock on `courses`). A changed file is re-applied.
+/// A service start that changes nothing re-applies no policy file, so it
+/// takes no table lock: a replica starts while another holds a long
+/// transaction on a table (here, a lock on `courses`). Once the files or
+/// the migrations differ from what was recorded, every file is re-applied
+/// (they depend on each other), and `lms migrate` always re-applies them.
 #[tokio::test]
-async fn a_start_reapplies_only_changed_policy_files() {
+async fn a_start_reapplies_the_policies_only_when_they_changed() {
     let app = lms_tests::TestApp::spawn().await;
+    let url = app.superuser_url();
     let mut su = app.connect_as_superuser().await;
-    let stamps = "SELECT string_agg(file || '@' || applied_at::text, ',' ORDER BY file) \
-                  FROM app.applied_policies";
-    let before: String = sqlx::query_scalar(stamps).fetch_one(&mut su).await.unwrap();
-    assert!(before.contains("30_catalog.sql@"), "{before}");
+    let stamp = "SELECT applied_at FROM app.policy_state";
+    let first: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar(stamp).fetch_one(&mut su).await.unwrap();
 
     let mut holder = app.connect_as_superuser().await;
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
@@ -354,30 +356,40 @@ async fn a_start_reapplies_only_changed_policy_files() {
         .unwrap();
     tokio::time::timeout(
         std::time::Duration::from_secs(20),
-        lms_db::migrate::run(&app.superuser_url()),
+        lms_db::migrate::run_on_start(&url),
     )
     .await
     .expect("a start does not wait on a running transaction")
     .unwrap();
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
-    let after: String = sqlx::query_scalar(stamps).fetch_one(&mut su).await.unwrap();
-    assert_eq!(before, after, "nothing re-applied");
+    let unchanged: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar(stamp).fetch_one(&mut su).await.unwrap();
+    assert_eq!(first, unchanged, "nothing re-applied");
 
-    sqlx::query("UPDATE app.applied_policies SET sha256 = 'old' WHERE file = '30_catalog.sql'")
+    // A policy dropped by hand and a recorded state that no longer matches:
+    // the next start re-applies everything, the dropped policy included.
+    sqlx::query("DROP POLICY courses_changed ON courses")
         .execute(&mut su)
         .await
         .unwrap();
-    let start: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
-        .fetch_one(&mut su)
+    sqlx::query("UPDATE app.policy_state SET digest = 'old'")
+        .execute(&mut su)
         .await
         .unwrap();
-    lms_db::migrate::run(&app.superuser_url()).await.unwrap();
-    let changed: Vec<String> = sqlx::query_scalar(
-        "SELECT file FROM app.applied_policies WHERE applied_at > $1 ORDER BY file",
-    )
-    .bind(start)
-    .fetch_all(&mut su)
-    .await
-    .unwrap();
-    assert_eq!(changed, ["30_catalog.sql"]);
+    lms_db::migrate::run_on_start(&url).await.unwrap();
+    let policy = "SELECT count(*) FROM pg_policy WHERE polname = 'courses_changed'";
+    let restored: i64 = sqlx::query_scalar(policy).fetch_one(&mut su).await.unwrap();
+    assert_eq!(restored, 1, "re-applied in full");
+    let moved: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar(stamp).fetch_one(&mut su).await.unwrap();
+    assert!(moved > first);
+
+    // `lms migrate` repairs a hand-made change even when nothing differs.
+    sqlx::query("DROP POLICY courses_changed ON courses")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    lms_db::migrate::run(&url).await.unwrap();
+    let repaired: i64 = sqlx::query_scalar(policy).fetch_one(&mut su).await.unwrap();
+    assert_eq!(repaired, 1, "lms migrate re-applies every time");
 }

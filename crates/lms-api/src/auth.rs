@@ -55,46 +55,61 @@ thread_local! {
     static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Largest argon2 memory cost accepted in a stored hash (KiB): four times
+/// the default. A hash asking for more is refused rather than allowed to
+/// allocate without bound.
+const MAX_M_COST: u32 = 4 * argon2::Params::DEFAULT_M_COST;
+
 /// Whether `password` matches the PHC string `hash`, computed in this
-/// thread's reused working memory. Any malformed hash is a mismatch.
+/// thread's reused working memory. A malformed hash, or one with parameters
+/// out of bounds, is a mismatch that still costs one default hash, so it
+/// cannot be told apart by time.
 fn verify_in_place(password: &[u8], hash: &str) -> bool {
+    match checked(password, hash) {
+        Some(ok) => ok,
+        None => {
+            let _ = checked(password, dummy_hash());
+            false
+        }
+    }
+}
+
+/// `Some(matches)`, or `None` when `hash` is not a usable argon2 hash.
+fn checked(password: &[u8], hash: &str) -> Option<bool> {
     use argon2::password_hash::{Output, Salt};
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return false;
-    };
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return false;
-    };
-    let (Ok(params), Ok(algorithm)) = (
-        argon2::Params::try_from(&parsed),
-        argon2::Algorithm::try_from(parsed.algorithm),
-    ) else {
-        return false;
-    };
-    let version = match parsed.version.map(argon2::Version::try_from).transpose() {
-        Ok(v) => v.unwrap_or_default(),
-        Err(_) => return false,
-    };
+    let parsed = PasswordHash::new(hash).ok()?;
+    let (salt, expected) = (parsed.salt?, parsed.hash?);
+    let params = argon2::Params::try_from(&parsed).ok()?;
+    if params.m_cost() > MAX_M_COST {
+        return None;
+    }
+    let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = parsed
+        .version
+        .map(argon2::Version::try_from)
+        .transpose()
+        .ok()?
+        .unwrap_or_default();
     let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
-    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
-        return false;
-    };
+    let salt = salt.decode_b64(&mut salt_bytes).ok()?;
     let mut out = vec![0u8; expected.len()];
     let blocks = params.block_count();
-    let computed = MEMORY.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() < blocks {
-            m.resize(blocks, argon2::Block::default());
-        }
-        Argon2::new(algorithm, version, params).hash_password_into_with_memory(
-            password,
-            salt,
-            &mut out,
-            &mut m[..blocks],
-        )
-    });
+    MEMORY
+        .with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() < blocks {
+                m.resize(blocks, argon2::Block::default());
+            }
+            Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+                password,
+                salt,
+                &mut out,
+                &mut m[..blocks],
+            )
+        })
+        .ok()?;
     // `Output` compares in constant time.
-    computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
+    Some(Output::new(&out).is_ok_and(|o| o == expected))
 }
 
 /// The password hashers: one thread per core, fed through a queue. Hashing
@@ -121,7 +136,11 @@ fn hashers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            // A job that panics loses its answer (the
+                            // caller sees an error), not the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
                             Err(_) => return,
                         }
                     }
@@ -137,7 +156,10 @@ async fn on_hasher<T: Send + 'static>(
 ) -> anyhow::Result<T> {
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let _ = done.send(work());
+        // The request was abandoned while queued: nobody wants the answer.
+        if !done.is_closed() {
+            let _ = done.send(work());
+        }
     });
     hashers()
         .lock()
@@ -354,6 +376,10 @@ mod tests {
         let other = light.hash_password(b"pw", &salt).unwrap().to_string();
         assert!(verify_in_place(b"pw", &other));
         assert!(!verify_in_place(b"pw", "not a hash"));
+        // A memory cost beyond the bound is refused, not allocated (4 GiB).
+        let greedy = other.replace("m=8192", "m=4194304");
+        assert_ne!(greedy, other);
+        assert!(!verify_in_place(b"pw", &greedy));
         assert!(!verify_in_place(
             b"pw",
             "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$"

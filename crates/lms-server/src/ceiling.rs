@@ -13,6 +13,8 @@ use poem::{EndpointExt, Response, Route, Server, get, handler};
 
 /// Largest body served.
 const MAX: usize = 4 << 20;
+/// Sizes kept in memory, at most.
+const MAX_SIZES: usize = 64;
 
 type Bodies = Arc<RwLock<HashMap<usize, Bytes>>>;
 
@@ -25,7 +27,9 @@ fn sized(Path(n): Path<usize>, Data(bodies): Data<&Bodies>) -> Response {
         v[0] = b'"';
         v[n - 1] = b'"';
         let b = Bytes::from(v);
-        if let Ok(mut all) = bodies.write() {
+        if let Ok(mut all) = bodies.write()
+            && all.len() < MAX_SIZES
+        {
             all.insert(n, b.clone());
         }
         b

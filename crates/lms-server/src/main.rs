@@ -106,7 +106,7 @@ async fn connect(db: &DbArgs, admin: &str) -> anyhow::Result<lms_db::Database> {
 
 async fn serve(db_args: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let (cluster, admin) = admin_url(db_args).await?;
-    lms_db::migrate::run(&admin)
+    lms_db::migrate::run_on_start(&admin)
         .await
         .context("migrating the database")?;
     let db = connect(db_args, &admin).await?;
