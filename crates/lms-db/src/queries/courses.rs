@@ -964,7 +964,10 @@ pub async fn detail_document(
                         'estimated_hours_derived', c.estimated_hours IS NULL, \
                         'image_url', c.image_url, 'is_published', c.is_published, \
                         'pacing', c.pacing, 'score_rule', c.score_rule, \
-                        'average_rating', c.average_rating::float8, 'rating_count', c.rating_count, \
+                        'average_rating', CASE WHEN c.average_rating = trunc(c.average_rating) \
+                                               THEN (trunc(c.average_rating)::int || '.0')::json \
+                                               ELSE to_json(c.average_rating::float8) END, \
+                        'rating_count', c.rating_count, \
                         'version', c.version, 'created_at', c.created_at, 'updated_at', c.updated_at)) o), \
                     'lessons', COALESCE((SELECT json_agg(l.doc ORDER BY l.position) FROM l), '[]'), \
                     'categories', COALESCE((SELECT json_agg(json_build_object('id', k.id, 'name', k.name, 'slug', k.slug) \
