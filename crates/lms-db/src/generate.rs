@@ -126,10 +126,7 @@ pub async fn generate(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Batch::default();
     let mut totals = Totals::default();
-    let mut tx = conn.begin().await?;
-    sqlx::query("SET LOCAL session_replication_role = replica")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = bulk(conn).await?;
     for (i, size) in tenant_sizes(scale).into_iter().enumerate() {
         let mut t = Tenant::new(&mut rng, as_of, password_hash);
         let slug = format!("{prefix}{:04}", i + 1);
@@ -161,7 +158,7 @@ pub async fn populate(
     as_of: DateTime<Utc>,
 ) -> anyhow::Result<Totals> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut tx = conn.begin().await?;
+    let mut tx = bulk(conn).await?;
     let roles: Vec<(String, Uuid)> =
         sqlx::query_as("SELECT name, id FROM roles WHERE organization_id = $1 AND is_system")
             .bind(org)
@@ -178,9 +175,6 @@ pub async fn populate(
     t.org = org;
     t.role_ids = [role("learner")?, role("instructor")?, role("admin")?];
     t.has_admin = true;
-    sqlx::query("SET LOCAL session_replication_role = replica")
-        .execute(&mut *tx)
-        .await?;
     let mut out = Batch::default();
     let mut totals = Totals::default();
     t.fill(&mut out, slug, size, &mut totals);
@@ -188,6 +182,16 @@ pub async fn populate(
     out.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(totals)
+}
+
+/// The one transaction a load runs in, triggers off: the generator writes
+/// what they would derive.
+async fn bulk(conn: &mut PgConnection) -> anyhow::Result<sqlx::Transaction<'_, sqlx::Postgres>> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// COPY buffers, one per table, in text format.
