@@ -1,7 +1,7 @@
--- lms_usage: counts every tenant's rows for usage.tenant_usage (the only
--- object it owns; migrations/0028_tenant_usage.sql) and nothing else. A
--- SELECT policy of its own on every tenant table (usage_counts), the grant
--- to read them, and the schema; no other role inherits it.
+-- lms_usage: owns the usage functions (migrations/0028_tenant_usage.sql,
+-- 0032_usage_counters.sql): the per-tenant row counters and the usage
+-- report. A SELECT policy of its own on every tenant table (usage_counts),
+-- the grant to read them, and the schema; no other role inherits it.
 DO $$
 DECLARE
     t text;
@@ -18,3 +18,13 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The row counters (migrations/0032_usage_counters.sql): triggers on every
+-- tenant table, a table added since included. The counters' triggers ask
+-- whether an organization still exists: its id, nothing else.
+SELECT usage.install_counters();
+REVOKE ALL ON organizations FROM lms_usage;
+GRANT SELECT (id) ON organizations TO lms_usage;
+DROP POLICY IF EXISTS usage_reads_registry ON organizations;
+CREATE POLICY usage_reads_registry ON organizations AS PERMISSIVE FOR SELECT TO lms_usage
+    USING (true);

@@ -300,3 +300,40 @@ async fn the_tenant_context_does_not_outlive_its_transaction() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn one_tenants_branding_is_shown_on_its_host_only() {
+    let app = TestApp::spawn().await;
+    let a = app.tenant("acme").await;
+    let b = app.tenant("globex").await;
+    let secret = "https://cdn.acme.test/acme-unreleased-logo.png";
+    let set = a
+        .patch(
+            "/api/v1/organization/settings",
+            json!({ "branding": { "logo_url": secret, "primary_color": "#abcdef" } }),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    for answer in [
+        app.send(reqwest::Method::GET, &b.host, "/api/v1/branding", None, None)
+            .await,
+        b.get("/api/v1/organization").await,
+        // A's token on B's host is refused without a word of A.
+        app.send(
+            reqwest::Method::GET,
+            &b.host,
+            "/api/v1/organization",
+            Some(&a.token),
+            None,
+        )
+        .await,
+    ] {
+        for leak in [secret, "#abcdef", "acme"] {
+            assert!(!answer.text.contains(leak), "{leak}: {}", answer.text);
+        }
+    }
+    let own = app
+        .send(reqwest::Method::GET, &a.host, "/api/v1/branding", None, None)
+        .await;
+    assert_eq!(own.json["branding"]["logo_url"], secret);
+}

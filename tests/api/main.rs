@@ -21,6 +21,7 @@ mod openapi;
 mod plans;
 mod platform;
 mod schema;
+mod settings;
 mod staff;
 mod trash;
 mod versions;

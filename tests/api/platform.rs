@@ -326,6 +326,136 @@ async fn counts(app: &TestApp, orgs: &[uuid::Uuid]) -> Vec<(String, Vec<i64>)> {
     out
 }
 
+/// What the usage counters say of `orgs`, table by table, in the shape of
+/// [`counts`].
+async fn counters(app: &TestApp, op: &str, orgs: &[uuid::Uuid]) -> Vec<(String, Vec<i64>)> {
+    let mut per_org = Vec::new();
+    for org in orgs {
+        let a = platform(
+            app,
+            op,
+            Method::GET,
+            &format!("/organizations/{org}/usage"),
+            None,
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        let mut tables: Vec<(String, i64)> = a.json["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["table"].as_str().unwrap().to_owned(),
+                    t["rows"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        tables.sort();
+        per_org.push(tables);
+    }
+    per_org[0]
+        .iter()
+        .enumerate()
+        .map(|(i, (table, _))| (table.clone(), per_org.iter().map(|t| t[i].1).collect()))
+        .collect()
+}
+
+#[tokio::test]
+async fn usage_counters_follow_every_write_and_deletion() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let tenants = [
+        app.tenant("acme").await,
+        app.tenant("globex").await,
+        app.tenant("initech").await,
+    ];
+    for t in &tenants {
+        populate(t).await;
+    }
+    // acme also empties a course out of its trash: rows deleted, cascading
+    // through lessons, sections, enrollments, progress and reviews.
+    let course = tenants[0].create_course("Short-lived").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tenants[0]
+        .post(
+            &format!("/api/v1/courses/{course}/lessons"),
+            json!({ "title": "L" }),
+        )
+        .await;
+    let a = tenants[0]
+        .delete(&format!("/api/v1/courses/{course}"))
+        .await;
+    assert!(a.status.is_success(), "{}", a.text);
+    let mut su = app.connect_as_superuser().await;
+    sqlx::query("UPDATE courses SET deleted_at = now() - interval '1 year' WHERE id = $1::uuid")
+        .bind(&course)
+        .execute(&mut su)
+        .await
+        .unwrap();
+    let swept = lms_api::maintenance::sweep(app.ctx()).await.unwrap();
+    assert_eq!(swept.trash_purged, 1);
+
+    let orgs: Vec<uuid::Uuid> = tenants.iter().map(|t| t.org_id).collect();
+    let rows = counts(&app, &orgs).await;
+    assert!(
+        rows.iter().any(|(t, n)| t == "progress" && n == &[1, 1, 1]),
+        "{rows:?}"
+    );
+    assert_eq!(counters(&app, &op, &orgs).await, rows);
+
+    // globex goes; the others' counters stay right, and its own are dropped
+    // at the next sweep, which also folds every counter into one row.
+    let path = format!("/organizations/{}", tenants[1].org_id);
+    let a = platform(&app, &op, Method::DELETE, &path, None).await;
+    let token = a.json["confirmation_token"].as_str().unwrap().to_owned();
+    let a = platform(
+        &app,
+        &op,
+        Method::DELETE,
+        &format!("{path}?confirmation_token={token}"),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    let left = [orgs[0], orgs[2]];
+    assert_eq!(counters(&app, &op, &left).await, counts(&app, &left).await);
+    lms_api::maintenance::sweep(app.ctx()).await.unwrap();
+    assert_eq!(counters(&app, &op, &left).await, counts(&app, &left).await);
+    let (of_globex, most): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE organization_id = $1), \
+                COALESCE(max(n), 0) FROM usage.row_deltas, \
+                LATERAL (SELECT count(*) AS n FROM usage.row_deltas d \
+                          WHERE d.organization_id = row_deltas.organization_id \
+                            AND d.table_name = row_deltas.table_name) x",
+    )
+    .bind(orgs[1])
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert_eq!((of_globex, most), (0, 1));
+
+    // The counters are nobody's to read or write but the usage functions'.
+    let mut conn = app.connect_as_app().await;
+    for statement in [
+        "INSERT INTO usage.row_deltas (organization_id, table_name, delta) \
+         VALUES (current_setting('app.org_id')::uuid, 'users', -1)",
+        "SELECT usage.recount(ARRAY[current_setting('app.org_id')::uuid])",
+        "SELECT usage.compact()",
+        "SELECT count(*) FROM usage.row_deltas",
+    ] {
+        let mut tx = lms_tests::acting_as(&mut conn, orgs[0], tenants[0].admin_id).await;
+        let err = sqlx::query(statement).execute(&mut *tx).await.unwrap_err();
+        assert_eq!(
+            err.as_database_error().and_then(|d| d.code()).as_deref(),
+            Some("42501"),
+            "{statement}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn deleting_an_organization_takes_every_row_of_it_and_nothing_else() {
     let app = TestApp::spawn().await;

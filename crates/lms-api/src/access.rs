@@ -41,6 +41,7 @@ pub const TENANT_OPERATIONS: &[(&str, Access)] = &[
     ("updateMe", Authenticated),
     ("changePassword", Authenticated),
     ("getOrganization", Authenticated),
+    ("getBranding", Public),
     ("updateOrganizationSettings", Requires(OrganizationManage)),
     ("listUsers", Requires(UserManage)),
     ("createUser", Requires(UserManage)),

@@ -1,6 +1,7 @@
 //! Periodic housekeeping: learning sessions left open end at their last
 //! heartbeat, enrollments past their access end become EXPIRED, deleted
-//! courses past the organization's retention period are purged. Every
+//! courses past the organization's retention period are purged, and the
+//! usage counters' deltas are folded into one row per tenant and table. Every
 //! replica runs it; the updates are idempotent, so replicas racing each
 //! other change nothing twice.
 
@@ -34,8 +35,10 @@ pub fn spawn_sweeper(ctx: Ctx) -> JoinHandle<()> {
 /// One sweep over every tenant, each in its own short transaction.
 pub async fn sweep(ctx: &Ctx) -> ApiResult<learning::Swept> {
     let mut tx = ctx.db.platform().await?;
+    let folded = lms_db::queries::orgs::compact_usage(&mut tx).await?;
     let orgs = learning::organization_ids(&mut tx).await?;
     tx.commit().await?;
+    tracing::debug!(folded, "usage counters folded");
     let mut total = learning::Swept::default();
     for org in orgs {
         // One tenant's trouble does not stop the others' housekeeping.

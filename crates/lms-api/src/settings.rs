@@ -1,8 +1,10 @@
 //! An organization's own settings, stored as JSON in `organizations.settings`
 //! and read with defaults, so adding a setting needs no migration.
 
-use lms_domain::InputError;
+use lms_domain::input::Colour;
+use lms_domain::{InputError, WebUrl};
 use poem_openapi::Object;
+use poem_openapi::types::MaybeUndefined;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -33,9 +35,60 @@ pub const SEARCH_LANGUAGES: &[&str] = &[
     "turkish",
 ];
 
+/// Fewest and most days a deleted item may stay in the trash.
+pub const TRASH_RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
+
+/// How an organization's pages look: shown on its login page before anyone
+/// logs in, so nothing here is secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    /// Logo, an https URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    /// Favicon, an https URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favicon_url: Option<String>,
+    /// Main colour, `#rrggbb`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// Accent colour, `#rrggbb`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accent_color: Option<String>,
+}
+
+impl Branding {
+    /// Reads stored branding; a value that is not valid is left out.
+    pub fn from_json(v: Option<&Value>) -> Self {
+        let text = |k: &str| v.and_then(|v| v.get(k)).and_then(Value::as_str);
+        let url = |k: &'static str| text(k).and_then(|u| https_url(k, u).ok());
+        let colour = |k: &'static str| {
+            text(k).and_then(|c| Colour::parse(k, c).ok().map(Colour::into_inner))
+        };
+        Self {
+            logo_url: url("logo_url"),
+            favicon_url: url("favicon_url"),
+            primary_color: colour("primary_color"),
+            accent_color: colour("accent_color"),
+        }
+    }
+}
+
+/// `raw` as an https URL (an organization's pages are served over https: an
+/// http image on them would be blocked or flagged by browsers).
+fn https_url(field: &'static str, raw: &str) -> Result<String, InputError> {
+    let url = WebUrl::parse(field, raw)?.into_inner();
+    if url.starts_with("https://") {
+        Ok(url)
+    } else {
+        Err(InputError::new(
+            field,
+            "must be an https URL of at most 2048 characters",
+        ))
+    }
+}
+
 /// The settings of one organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
 pub struct OrgSettings {
     /// Whether anyone may create a learner account at `POST /auth/signup`.
     pub self_signup: bool,
@@ -48,6 +101,8 @@ pub struct OrgSettings {
     /// Web origins whose pages may call the API from a browser (CORS);
     /// none by default.
     pub cors_allowed_origins: Vec<String>,
+    /// How its pages look.
+    pub branding: Branding,
 }
 
 impl Default for OrgSettings {
@@ -58,19 +113,125 @@ impl Default for OrgSettings {
             certificate_shows_grade: true,
             trash_retention_days: 30,
             cors_allowed_origins: Vec::new(),
+            branding: Branding::default(),
         }
     }
 }
 
 impl OrgSettings {
-    /// Reads stored settings; unknown or malformed keys fall back to defaults.
-    pub fn from_json(v: &serde_json::Value) -> Self {
-        serde_json::from_value(v.clone()).unwrap_or_default()
+    /// Reads stored settings key by key: a missing or malformed key reads as
+    /// its default (the others stay), a retention out of range as its
+    /// nearest bound (as the purge reads it: `app.trash_retention`).
+    pub fn from_json(v: &Value) -> Self {
+        let d = Self::default();
+        let flag = |k: &str, default: bool| v.get(k).and_then(Value::as_bool).unwrap_or(default);
+        Self {
+            self_signup: flag("self_signup", d.self_signup),
+            certificate_shows_grade: flag("certificate_shows_grade", d.certificate_shows_grade),
+            search_language: v
+                .get("search_language")
+                .and_then(Value::as_str)
+                .filter(|l| SEARCH_LANGUAGES.contains(l))
+                .map_or(d.search_language, str::to_owned),
+            trash_retention_days: v
+                .get("trash_retention_days")
+                .and_then(Value::as_f64)
+                .map_or(d.trash_retention_days, |n| {
+                    n.round().clamp(
+                        f64::from(*TRASH_RETENTION_DAYS.start()),
+                        f64::from(*TRASH_RETENTION_DAYS.end()),
+                    ) as u32
+                }),
+            cors_allowed_origins: v
+                .get("cors_allowed_origins")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(|o| cors_origin(o).ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            branding: Branding::from_json(v.get("branding")),
+        }
     }
 
     /// The stored form.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// Changes to the branding; absent fields stay, `null` removes.
+#[derive(Object, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateBranding {
+    /// Logo, an https URL, or `null`.
+    #[oai(validator(max_length = 2048))]
+    #[oai(nullable)]
+    pub logo_url: MaybeUndefined<String>,
+    /// Favicon, an https URL, or `null`.
+    #[oai(validator(max_length = 2048))]
+    #[oai(nullable)]
+    pub favicon_url: MaybeUndefined<String>,
+    /// Main colour, `#rrggbb`, or `null`.
+    #[oai(validator(max_length = 7))]
+    #[oai(nullable)]
+    pub primary_color: MaybeUndefined<String>,
+    /// Accent colour, `#rrggbb`, or `null`.
+    #[oai(validator(max_length = 7))]
+    #[oai(nullable)]
+    pub accent_color: MaybeUndefined<String>,
+}
+
+impl UpdateBranding {
+    fn check(&self) -> Result<(), InputError> {
+        for (field, v) in [
+            ("logo_url", &self.logo_url),
+            ("favicon_url", &self.favicon_url),
+        ] {
+            if let MaybeUndefined::Value(u) = v {
+                https_url(field, u)?;
+            }
+        }
+        for (field, v) in [
+            ("primary_color", &self.primary_color),
+            ("accent_color", &self.accent_color),
+        ] {
+            if let MaybeUndefined::Value(c) = v {
+                Colour::parse(field, c)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, b: &mut Branding) {
+        let set = |slot: &mut Option<String>,
+                   v: &MaybeUndefined<String>,
+                   norm: fn(&str) -> Option<String>| {
+            match v {
+                MaybeUndefined::Undefined => {}
+                MaybeUndefined::Null => *slot = None,
+                MaybeUndefined::Value(x) => *slot = norm(x),
+            }
+        };
+        set(&mut b.logo_url, &self.logo_url, |u| {
+            https_url("logo_url", u).ok()
+        });
+        set(&mut b.favicon_url, &self.favicon_url, |u| {
+            https_url("favicon_url", u).ok()
+        });
+        set(&mut b.primary_color, &self.primary_color, |c| {
+            Colour::parse("primary_color", c)
+                .ok()
+                .map(Colour::into_inner)
+        });
+        set(&mut b.accent_color, &self.accent_color, |c| {
+            Colour::parse("accent_color", c)
+                .ok()
+                .map(Colour::into_inner)
+        });
     }
 }
 
@@ -86,7 +247,7 @@ pub struct UpdateSettings {
     pub search_language: Option<String>,
     /// Show the final grade on certificates.
     pub certificate_shows_grade: Option<bool>,
-    /// Days a deleted course stays in the trash, 1–3650.
+    /// Days a deleted item stays in the trash, 1–3650.
     #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
     pub trash_retention_days: Option<u32>,
     /// Web origins (`https://app.example.com`, scheme, host and port only)
@@ -94,6 +255,8 @@ pub struct UpdateSettings {
     /// list is replaced; `[]` allows none (the default).
     #[oai(validator(max_items = 20))]
     pub cors_allowed_origins: Option<Vec<String>>,
+    /// How the organization's pages look (public: shown before login).
+    pub branding: Option<UpdateBranding>,
 }
 
 /// `raw` as a web origin in its serialised form (`scheme://host[:port]`,
@@ -134,6 +297,9 @@ impl UpdateSettings {
         for o in self.cors_allowed_origins.iter().flatten() {
             cors_origin(o).map_err(|why| InputError::new("cors_allowed_origins", why))?;
         }
+        if let Some(b) = &self.branding {
+            b.check()?;
+        }
         Ok(())
     }
 
@@ -162,6 +328,9 @@ impl UpdateSettings {
             }
             settings.cors_allowed_origins = origins;
         }
+        if let Some(b) = &self.branding {
+            b.apply(&mut settings.branding);
+        }
         let mut out = stored.clone();
         if let (Some(obj), Value::Object(new)) = (out.as_object_mut(), settings.to_json()) {
             obj.extend(new);
@@ -179,6 +348,7 @@ impl OrgSettings {
             "certificate_shows_grade": self.certificate_shows_grade,
             "trash_retention_days": self.trash_retention_days,
             "cors_allowed_origins": self.cors_allowed_origins,
+            "branding": self.branding,
         })
     }
 }

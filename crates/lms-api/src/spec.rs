@@ -184,6 +184,11 @@ const SLUG: TextRule = TextRule::pattern(
     r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
     "must be 1-63 lower-case letters, digits or inner hyphens",
 );
+/// An https URL without spaces or control characters.
+const HTTPS_URL: TextRule = TextRule::pattern(
+    r"^https://[^\s\x00-\x1F\x7F-\x9F]+$",
+    "must be an https URL of at most 2048 characters",
+);
 const COLOUR: TextRule = TextRule::pattern(r"^#[0-9A-Fa-f]{6}$", "must be a colour like #1a2b3c");
 /// A name without spaces.
 const WORD: TextRule = TextRule::pattern(
@@ -387,6 +392,10 @@ pub(crate) const TEXT_RULES: &[(&str, &str, TextRule)] = &[
     ("UpdateCategory", "icon", WORD),
     ("UpdateSettings", "cors_allowed_origins", ORIGIN),
     ("UpdateSettings", "search_language", LANGUAGE),
+    ("UpdateBranding", "logo_url", HTTPS_URL),
+    ("UpdateBranding", "favicon_url", HTTPS_URL),
+    ("UpdateBranding", "primary_color", COLOUR),
+    ("UpdateBranding", "accent_color", COLOUR),
     ("AddDomain", "domain", DOMAIN),
     ("CreateOrganization", "domains", DOMAINS),
     ("CreateRole", "permissions", PERMISSIONS),

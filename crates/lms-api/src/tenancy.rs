@@ -9,6 +9,7 @@ use lms_domain::{HostTarget, OrgId, OrgStatus};
 
 use crate::coherence::{Freshness, Guarded};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::settings::Branding;
 
 /// The tenant a request is for, resolved from its Host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,17 @@ pub struct Tenant {
     pub slug: String,
     /// Web origins allowed to call its API from a browser.
     pub cors_origins: Arc<[String]>,
+    /// What it shows before anyone logs in.
+    pub profile: Arc<Profile>,
+}
+
+/// An organization's public face: what its login page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Display name.
+    pub name: String,
+    /// Its branding settings.
+    pub branding: Branding,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +39,7 @@ struct Entry {
     slug: String,
     status: OrgStatus,
     cors_origins: Arc<[String]>,
+    profile: Arc<Profile>,
 }
 
 /// Resolves hosts to tenants through a moka cache keyed by the normalised
@@ -78,6 +91,10 @@ impl TenantResolver {
                     slug: o.slug,
                     status: o.status.parse().unwrap_or(OrgStatus::Suspended),
                     cors_origins: o.cors_origins.into(),
+                    profile: Arc::new(Profile {
+                        name: o.name,
+                        branding: Branding::from_json(Some(&o.branding)),
+                    }),
                 });
                 self.cache.put(ticket, key, entry.clone());
                 entry
@@ -100,6 +117,7 @@ impl TenantResolver {
                 id: e.id,
                 slug: e.slug,
                 cors_origins: e.cors_origins,
+                profile: e.profile,
             }),
         }
     }

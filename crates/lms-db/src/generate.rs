@@ -127,6 +127,7 @@ pub async fn generate(
     let mut out = Batch::default();
     let mut totals = Totals::default();
     let mut tx = bulk(conn).await?;
+    let mut loaded = Vec::new();
     for (i, size) in tenant_sizes(scale).into_iter().enumerate() {
         let mut t = Tenant::new(&mut rng, as_of, password_hash);
         let slug = format!("{prefix}{:04}", i + 1);
@@ -135,6 +136,7 @@ pub async fn generate(
         t.roles(&mut out);
         t.fill(&mut out, &slug, size, &mut totals);
         totals.tenants += 1;
+        loaded.push(t.org);
         out.orgs.push(t.org);
         if out.bytes() > 16 << 20 {
             out.flush(&mut tx).await?;
@@ -142,7 +144,7 @@ pub async fn generate(
         on_tenant(&totals);
     }
     out.flush(&mut tx).await?;
-    tx.commit().await?;
+    finish(tx, &loaded).await?;
     Ok(totals)
 }
 
@@ -180,7 +182,7 @@ pub async fn populate(
     t.fill(&mut out, slug, size, &mut totals);
     out.orgs.push(org);
     out.flush(&mut tx).await?;
-    tx.commit().await?;
+    finish(tx, &[org]).await?;
     Ok(totals)
 }
 
@@ -192,6 +194,20 @@ async fn bulk(conn: &mut PgConnection) -> anyhow::Result<sqlx::Transaction<'_, s
         .execute(&mut *tx)
         .await?;
     Ok(tx)
+}
+
+/// Counts the loaded tenants' rows for their usage (the triggers that would
+/// have were off), then commits.
+async fn finish(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    orgs: &[Uuid],
+) -> anyhow::Result<()> {
+    sqlx::query("SELECT usage.recount($1)")
+        .bind(orgs)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// COPY buffers, one per table, in text format.

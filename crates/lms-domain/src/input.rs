@@ -210,6 +210,23 @@ impl WebUrl {
 }
 
 string_newtype!(
+    /// A colour, `#rrggbb`, stored lower-case.
+    Colour
+);
+
+impl Colour {
+    /// Parses a colour for `field`.
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, InputError> {
+        if raw.len() == 7 && raw.starts_with('#') && raw[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            Ok(Self(raw.to_ascii_lowercase()))
+        } else {
+            Err(InputError::new(field, "must be a colour like #1a2b3c"))
+        }
+    }
+}
+
+string_newtype!(
     /// A person's first or last name.
     PersonName
 );

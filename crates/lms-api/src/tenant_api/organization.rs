@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{TenantBearer, TenantTags};
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::settings::{OrgSettings, UpdateSettings};
+use crate::settings::{Branding, OrgSettings, UpdateSettings};
 use crate::tenancy::Tenant;
 
 /// Settings an organization manages itself.
@@ -27,6 +27,49 @@ pub struct Settings {
     pub trash_retention_days: u32,
     /// Web origins whose pages may call the API from a browser.
     pub cors_allowed_origins: Vec<String>,
+    /// How its pages look.
+    pub branding: BrandingView,
+}
+
+/// How an organization's pages look; unset parts are left out.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct BrandingView {
+    /// Logo, an https URL.
+    pub logo_url: Option<String>,
+    /// Favicon, an https URL.
+    pub favicon_url: Option<String>,
+    /// Main colour, `#rrggbb`.
+    pub primary_color: Option<String>,
+    /// Accent colour, `#rrggbb`.
+    pub accent_color: Option<String>,
+}
+
+impl From<Branding> for BrandingView {
+    fn from(b: Branding) -> Self {
+        Self {
+            logo_url: b.logo_url,
+            favicon_url: b.favicon_url,
+            primary_color: b.primary_color,
+            accent_color: b.accent_color,
+        }
+    }
+}
+
+/// What an organization shows anyone, before login.
+#[derive(Object, Debug)]
+pub struct PublicProfile {
+    /// Display name.
+    pub name: String,
+    /// How its pages look.
+    pub branding: BrandingView,
+}
+
+#[derive(ApiResponse)]
+enum ProfileFound {
+    /// The organization's public face.
+    #[oai(status = 200)]
+    Ok(Json<PublicProfile>),
 }
 
 /// The organization.
@@ -64,6 +107,7 @@ fn view(row: orgs::OrgRow) -> OrganizationView {
             certificate_shows_grade: s.certificate_shows_grade,
             trash_retention_days: s.trash_retention_days,
             cors_allowed_origins: s.cors_allowed_origins,
+            branding: s.branding.into(),
         },
     }
 }
@@ -94,6 +138,17 @@ impl OrganizationApi {
         Ok(OrganizationFound::Ok(Json(view(row))))
     }
 
+    /// The organization's name and branding, for anyone (no
+    /// authentication): what a login page shows.
+    #[oai(path = "/branding", method = "get", operation_id = "getBranding")]
+    async fn branding(&self, tenant: Data<&Tenant>) -> ApiResult<ProfileFound> {
+        let p = &tenant.profile;
+        Ok(ProfileFound::Ok(Json(PublicProfile {
+            name: p.name.clone(),
+            branding: p.branding.clone().into(),
+        })))
+    }
+
     /// Change the organization's settings.
     #[oai(
         path = "/organization/settings",
@@ -119,8 +174,9 @@ impl OrganizationApi {
         let (stored, settings) = b.apply(&row.settings);
         let language_changed = b.search_language.is_some();
         orgs::save_settings(tx, &stored).await?;
-        if b.cors_allowed_origins.is_some() {
-            // Every replica answers browsers from the new list.
+        if b.cors_allowed_origins.is_some() || b.branding.is_some() {
+            // Every replica answers browsers from the new list, and shows
+            // the new branding.
             unit.registry_changed();
         }
         let tx = unit.tx();

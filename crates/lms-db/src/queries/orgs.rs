@@ -301,14 +301,20 @@ pub struct ResolvedOrg {
     pub status: String,
     /// Web origins allowed to call its API from a browser.
     pub cors_origins: Vec<String>,
+    /// Display name.
+    pub name: String,
+    /// Its `branding` settings (an object, `{}` when unset).
+    pub branding: Value,
 }
 
-/// The allowed origins of `organizations o`, from its settings.
+/// The allowed origins of `organizations o`, from its settings, its name
+/// and its branding.
 macro_rules! cors_origins {
     () => {
         "CASE WHEN jsonb_typeof(o.settings -> 'cors_allowed_origins') = 'array' \
               THEN ARRAY(SELECT jsonb_array_elements_text(o.settings -> 'cors_allowed_origins')) \
-              ELSE '{}'::text[] END AS cors_origins"
+              ELSE '{}'::text[] END AS cors_origins, o.name, \
+         COALESCE(o.settings -> 'branding', '{}') AS branding"
     };
 }
 
@@ -363,7 +369,8 @@ pub async fn save_settings(tx: &mut TenantTx, settings: &Value) -> Result<(), Db
 }
 
 /// What one tenant uses: rows and estimated bytes per tenant table, and
-/// learners active in the last 30 days (`usage.tenant_usage`).
+/// learners active in the last 30 days (`usage.tenant_usage`, from the row
+/// counters that triggers keep).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UsageRow {
     /// The organization.
@@ -391,4 +398,13 @@ pub async fn apply_search_language(tx: &mut PlatformTx, org: OrgId) -> Result<()
         .execute(tx.conn())
         .await?;
     Ok(())
+}
+
+/// Folds the usage counters' deltas (one row per organization and table
+/// remains); returns how many rows it folded. Another replica folding at the
+/// same moment makes this one return 0.
+pub async fn compact_usage(tx: &mut PlatformTx) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT usage.compact()")
+        .fetch_one(tx.conn())
+        .await?)
 }

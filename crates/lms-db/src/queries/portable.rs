@@ -141,6 +141,18 @@ pub async fn import(
             .map(serde_json::from_slice)
             .collect::<Result<_, _>>()
             .map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))?;
+        // Every row is the organization's own: an archive cannot write into
+        // another tenant.
+        let own = org.to_string();
+        if rows
+            .iter()
+            .any(|r| r["organization_id"].as_str() != Some(own.as_str()))
+        {
+            return Err(DbError::Other(sqlx::Error::Protocol(format!(
+                "a row of {} belongs to another organization than the archive's",
+                t.table
+            ))));
+        }
         for chunk in rows.chunks(1000) {
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO public.{table} ({cols}) SELECT {cols} \
@@ -152,6 +164,11 @@ pub async fn import(
             .await?;
         }
     }
+    // Its usage counters (the triggers that count were off).
+    sqlx::query("SELECT usage.recount(ARRAY[$1::uuid])")
+        .bind(org)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(org)
 }

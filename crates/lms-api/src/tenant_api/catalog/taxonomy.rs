@@ -233,17 +233,8 @@ enum Deleted {
 }
 
 fn color(field: &'static str, c: Option<&String>) -> Result<Option<String>, InputError> {
-    match c {
-        Some(c)
-            if c.len() == 7
-                && c.starts_with('#')
-                && c[1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
-            Ok(Some(c.to_ascii_lowercase()))
-        }
-        Some(_) => Err(InputError::new(field, "must be a colour like #1a2b3c")),
-        None => Ok(None),
-    }
+    c.map(|c| lms_domain::input::Colour::parse(field, c).map(|c| c.into_inner()))
+        .transpose()
 }
 
 fn icon(i: Option<&String>) -> Result<Option<String>, InputError> {
