@@ -23,6 +23,11 @@
 --                 new organization, the periodic housekeeping, re-indexing
 --                 the catalog in a new language); lms_platform itself only
 --                 reads tenant rows.
+--   lms_importer  NOLOGIN, owns the functions of schema `import` through
+--                 which an exported organization is loaded as a new one (ids
+--                 kept, rows written as they were: it may turn triggers off
+--                 for its own statements, `session_replication_role`, and
+--                 checks every foreign key itself afterwards).
 --
 -- Passwords are not set here: that is the operator's business (or trust /
 -- certificate authentication), and a password in a versioned file would be
@@ -37,7 +42,8 @@ BEGIN
         ('lms_app',      'LOGIN'),
         ('lms_platform', 'LOGIN'),
         ('lms_usage',    'NOLOGIN'),
-        ('lms_steward',  'NOLOGIN')) AS t(name, login)
+        ('lms_steward',  'NOLOGIN'),
+        ('lms_importer', 'NOLOGIN')) AS t(name, login)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
             BEGIN
@@ -62,7 +68,7 @@ DECLARE
     r record;
 BEGIN
     FOR r IN SELECT rolname FROM pg_roles
-              WHERE rolname IN ('lms_owner', 'lms_app', 'lms_platform', 'lms_usage', 'lms_steward')
+              WHERE rolname IN ('lms_owner', 'lms_app', 'lms_platform', 'lms_usage', 'lms_steward', 'lms_importer')
                 AND (rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole OR rolreplication)
     LOOP
         EXECUTE format('ALTER ROLE %I NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION',
@@ -111,7 +117,7 @@ $$;
 -- not have).
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO lms_owner;
-GRANT USAGE ON SCHEMA public TO lms_app, lms_platform, lms_usage, lms_steward;
+GRANT USAGE ON SCHEMA public TO lms_app, lms_platform, lms_usage, lms_steward, lms_importer;
 
 -- The owner hands usage.tenant_usage to lms_usage and the steward functions
 -- to lms_steward (ALTER FUNCTION … OWNER needs membership); NOINHERIT keeps
@@ -120,7 +126,7 @@ DO $$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['lms_usage', 'lms_steward'] LOOP
+    FOREACH r IN ARRAY ARRAY['lms_usage', 'lms_steward', 'lms_importer'] LOOP
         IF NOT pg_has_role('lms_owner', r, 'MEMBER') THEN
             BEGIN
                 EXECUTE format('GRANT %I TO lms_owner', r);
@@ -171,5 +177,19 @@ BEGIN
     END IF;
 EXCEPTION WHEN insufficient_privilege OR unique_violation OR duplicate_object THEN
     NULL;
+END
+$$;
+
+-- An import writes the rows of an archive as they were, without the
+-- triggers that would judge them as new writes: lms_importer may set
+-- `session_replication_role` (PostgreSQL 15's parameter privileges), which
+-- only a superuser may grant. Under a mere CREATEROLE administrator the
+-- grant is skipped and imports answer 503 `import_unavailable`.
+DO $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND NOT has_parameter_privilege('lms_importer', 'session_replication_role', 'SET') THEN
+        GRANT SET ON PARAMETER session_replication_role TO lms_importer;
+    END IF;
 END
 $$;

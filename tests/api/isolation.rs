@@ -315,8 +315,14 @@ async fn one_tenants_branding_is_shown_on_its_host_only() {
         .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
     for answer in [
-        app.send(reqwest::Method::GET, &b.host, "/api/v1/branding", None, None)
-            .await,
+        app.send(
+            reqwest::Method::GET,
+            &b.host,
+            "/api/v1/branding",
+            None,
+            None,
+        )
+        .await,
         b.get("/api/v1/organization").await,
         // A's token on B's host is refused without a word of A.
         app.send(
@@ -333,7 +339,13 @@ async fn one_tenants_branding_is_shown_on_its_host_only() {
         }
     }
     let own = app
-        .send(reqwest::Method::GET, &a.host, "/api/v1/branding", None, None)
+        .send(
+            reqwest::Method::GET,
+            &a.host,
+            "/api/v1/branding",
+            None,
+            None,
+        )
         .await;
     assert_eq!(own.json["branding"]["logo_url"], secret);
 }

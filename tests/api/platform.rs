@@ -585,7 +585,12 @@ async fn support_admins_read_and_operators_change() {
                 _ if method == Method::POST || method == Method::PATCH => Some(json!({})),
                 _ => None,
             };
-            let a = platform(&app, &support, method, &path, body).await;
+            // An archive, not JSON; the caller is checked before it is read.
+            let a = if id == "importOrganization" {
+                import(&app, &support, "", "not an archive".into()).await
+            } else {
+                platform(&app, &support, method, &path, body).await
+            };
             let refused = a.code() == "platform_role_required";
             assert_eq!(
                 refused,
@@ -865,6 +870,26 @@ async fn an_exported_organization_arrives_elsewhere_whole() {
         assert!(t.rows > 0, "{table} is empty");
     }
     assert!(archive.tables.iter().all(|t| t.table != "refresh_tokens"));
+    // Streamed in parts (here of one row each): the same archive.
+    let snapshot = app.ctx().db.platform_snapshot().await.unwrap();
+    let (registry, exporter) = lms_db::queries::portable::Exporter::open(snapshot, acme.org_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let bytes = lms_api::portable::stream_in_parts(registry, exporter, 1)
+        .into_vec()
+        .await
+        .unwrap();
+    let parts = lms_api::portable::read(&bytes).unwrap();
+    assert!(parts.manifest.tables["audit_logs"].parts > 2);
+    let digests = |a: &lms_api::portable::Archive| -> Vec<(String, u64, String)> {
+        a.manifest
+            .tables
+            .iter()
+            .map(|(t, e)| (t.clone(), e.rows, e.sha256.clone()))
+            .collect()
+    };
+    assert_eq!(digests(&parts), digests(&archive));
     let support = app.support_token().await;
     let a = platform(
         &app,
@@ -887,7 +912,7 @@ async fn an_exported_organization_arrives_elsewhere_whole() {
     assert_eq!(org, acme.org_id);
     let again = export(&other, &other.platform_token().await, acme.org_id).await;
     assert_eq!(again.organization, archive.organization);
-    assert_eq!(again.tables, archive.tables);
+    assert_eq!(digests(&again), digests(&archive));
     // And it serves: its admin logs in there with the same password.
     let a = other
         .send(
@@ -915,6 +940,208 @@ async fn an_exported_organization_arrives_elsewhere_whole() {
     assert_ne!(raw, damaged);
     let err = lms_api::portable::read(damaged.as_bytes()).unwrap_err();
     assert!(err.to_string().contains("checksum"), "{err}");
+}
+
+/// `archive` with `table`'s rows changed by `edit` (checksums recomputed:
+/// a well-formed archive whose rows break a rule).
+fn altered(
+    archive: &lms_api::portable::Archive,
+    table: &str,
+    edit: impl Fn(Vec<Value>) -> Vec<Value>,
+) -> String {
+    let tables: Vec<lms_db::queries::portable::TableData> = archive
+        .tables
+        .iter()
+        .map(|t| {
+            if t.table != table {
+                return t.clone();
+            }
+            let rows: Vec<Value> = t
+                .ndjson
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect();
+            let rows = edit(rows);
+            let mut ndjson = Vec::new();
+            for r in &rows {
+                ndjson.extend(serde_json::to_vec(r).unwrap());
+                ndjson.push(b'\n');
+            }
+            lms_db::queries::portable::TableData {
+                table: t.table.clone(),
+                rows: rows.len() as u64,
+                ndjson,
+            }
+        })
+        .collect();
+    String::from_utf8(lms_api::portable::write(&archive.organization, &tables).unwrap()).unwrap()
+}
+
+async fn import(app: &TestApp, token: &str, query: &str, archive: String) -> Answer {
+    app.send(
+        Method::POST,
+        PLATFORM_HOST,
+        &format!("/platform/v1/organizations/import{query}"),
+        Some(token),
+        Some(Body::Raw("application/x-tar", archive)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_operator_imports_an_archive_whole_or_not_at_all() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let acme = app.tenant("acme").await;
+    populate(&acme).await;
+    let raw = platform(
+        &app,
+        &op,
+        Method::GET,
+        &format!("/organizations/{}/export", acme.org_id),
+        None,
+    )
+    .await
+    .text;
+    let archive = lms_api::portable::read(raw.as_bytes()).unwrap();
+
+    let other = TestApp::spawn().await;
+    let op2 = other.platform_token().await;
+    let organizations = || async {
+        let a = platform(&other, &op2, Method::GET, "/organizations?limit=100", None).await;
+        a.json["items"].as_array().unwrap().len()
+    };
+    let before = organizations().await;
+    // Support admins read; they do not load tenants.
+    let a = import(&other, &other.support_token().await, "", raw.clone()).await;
+    assert_eq!(a.code(), "platform_role_required", "{}", a.text);
+    // Refused whole, with nothing written: a damaged archive, a row of
+    // another organization, a row naming one the archive does not carry,
+    // a reserved slug.
+    let damaged = raw.replacen("\"Everything\"", "\"Everythinx\"", 1);
+    let intruder = altered(&archive, "courses", |mut rows| {
+        rows[0]["organization_id"] = json!(uuid::Uuid::now_v7());
+        rows
+    });
+    let orphan = altered(&archive, "courses", |_| Vec::new());
+    for (what, body, query) in [
+        ("damaged", damaged, ""),
+        ("another organization's row", intruder, ""),
+        ("a missing parent", orphan, ""),
+    ] {
+        let a = import(&other, &op2, query, body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            a.text
+        );
+        assert_eq!(a.code(), "invalid_archive", "{what}");
+    }
+    let a = import(&other, &op2, "?slug=admin", raw.clone()).await;
+    assert_eq!(a.code(), "validation_failed", "{}", a.text);
+    assert_eq!(organizations().await, before, "nothing was written");
+
+    // Loaded under another slug: exported again it is the same, table by
+    // table; it is served there, its admin logs in, its usage is counted.
+    let a = import(&other, &op2, "?slug=acme-moved", raw.clone()).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.json["id"], json!(acme.org_id));
+    assert_eq!(a.json["slug"], "acme-moved");
+    let again = export(&other, &op2, acme.org_id).await;
+    assert_eq!(again.manifest.tables, archive.manifest.tables);
+    let login = other
+        .send(
+            Method::POST,
+            &format!("acme-moved.{}", lms_tests::BASE_DOMAIN),
+            "/api/v1/auth/token",
+            None,
+            Some(Body::Json(
+                json!({ "email": "admin@acme.test", "password": lms_tests::PASSWORD }),
+            )),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    assert_eq!(
+        counters(&other, &op2, &[acme.org_id]).await,
+        counts(&other, &[acme.org_id]).await
+    );
+    // Once only: the id is taken now.
+    let a = import(&other, &op2, "?slug=acme-twice", raw).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text);
+    assert_eq!(a.code(), "organization_exists");
+    let trail = platform(
+        &other,
+        &op2,
+        Method::GET,
+        &format!("/audit-logs?organization_id={}", acme.org_id),
+        None,
+    )
+    .await;
+    assert_eq!(
+        trail.json["items"][1]["action"], "organization.imported",
+        "{}",
+        trail.text
+    );
+}
+
+/// The import functions write only into an organization the same
+/// transaction registered, only its rows; the runtime roles cannot call
+/// them otherwise.
+#[tokio::test]
+async fn the_import_functions_reach_no_existing_tenant() {
+    use lms_tests::sql_outcome;
+    use sqlx::Connection;
+
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let mut platform_conn = app.connect_as_platform().await;
+    let row = json!([{ "organization_id": acme.org_id, "id": uuid::Uuid::now_v7(),
+                        "email": "mallory@acme.test", "password_hash": "x",
+                        "first_name": "M", "last_name": "M" }]);
+    // Into an existing tenant: refused.
+    let mut tx = platform_conn.begin().await.unwrap();
+    let outcome = sql_outcome(
+        sqlx::query("SELECT import.load_rows($1, 'users', $2)")
+            .bind(acme.org_id)
+            .bind(&row)
+            .execute(&mut *tx)
+            .await,
+    );
+    assert_eq!(outcome, "42501", "load_rows into an existing tenant");
+    drop(tx);
+    // A new organization's import cannot carry rows of another.
+    let mut tx = platform_conn.begin().await.unwrap();
+    let new_org = uuid::Uuid::now_v7();
+    sqlx::query("SELECT import.register($1, 'newco')")
+        .bind(json!({ "id": new_org, "slug": "newco", "name": "New Co",
+                      "status": "ACTIVE", "settings": {},
+                      "created_at": "2026-01-01T00:00:00Z",
+                      "updated_at": "2026-01-01T00:00:00Z" }))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let outcome = sql_outcome(
+        sqlx::query("SELECT import.load_rows($1, 'users', $2)")
+            .bind(new_org)
+            .bind(&row)
+            .execute(&mut *tx)
+            .await,
+    );
+    assert_eq!(outcome, "42501", "a row of acme in newco's import");
+    drop(tx);
+    // The tenant role has no reach at all.
+    let mut conn = app.connect_as_app().await;
+    let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, acme.admin_id).await;
+    let outcome = sql_outcome(
+        sqlx::query("SELECT import.load_rows($1, 'users', $2)")
+            .bind(acme.org_id)
+            .bind(&row)
+            .execute(&mut *tx)
+            .await,
+    );
+    assert_eq!(outcome, "42501", "the tenant role");
 }
 
 /// The platform role reads every tenant table inside a tenant context but

@@ -176,6 +176,7 @@ pub const PLATFORM_OPERATIONS: &[(&str, Access)] = &[
     ("listUnusedIndexes", Authenticated),
     ("getCacheStats", Authenticated),
     ("exportOrganization", Operator),
+    ("importOrganization", Operator),
 ];
 
 /// What the platform operation `operation_id` requires.

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use lms_domain::HostTarget;
 use poem::endpoint::BoxEndpoint;
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 use tracing::Instrument;
@@ -66,6 +66,7 @@ pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
         inner: std::sync::Arc::new(BodyLimit {
             inner: app,
             max: ctx.config.max_body_bytes,
+            max_import: ctx.config.max_import_bytes,
         }),
         routes,
         timeout: ctx.config.request_timeout,
@@ -255,6 +256,9 @@ fn refused_input(answer: &poem::Result<Response>) -> Option<&'static str> {
 /// error into the API's JSON error shape, and sets the headers HTTP asks
 /// for: `WWW-Authenticate` on a 401, `Allow` on a 405, `Cache-Control` on
 /// the APIs' answers (`no-store`: they are per caller, tokens included).
+/// How long an organization's import may take.
+const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 struct RequestScope<E> {
     inner: std::sync::Arc<E>,
     routes: std::sync::Arc<crate::routes::Routes>,
@@ -283,6 +287,13 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
         let mut req = req;
         req.extensions_mut().insert(allowed.clone());
         let started = Instant::now();
+        // An import runs as long as its archive takes to load (the operator
+        // waits for its answer); everything else is held to the limit.
+        let limit = if is_import(&req) {
+            IMPORT_TIMEOUT
+        } else {
+            self.timeout
+        };
         // The handler runs in a task of its own: past the time limit the
         // caller is answered, and the handler is left to finish rather than
         // cut off in the middle of a commit (a write is applied whole or not
@@ -295,15 +306,12 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
             .instrument(span.clone()),
         );
         let mut resp = crate::request_id::scope(id.clone(), async {
-            match tokio::time::timeout(self.timeout, handler).await {
+            match tokio::time::timeout(limit, handler).await {
                 Ok(Ok(Ok(r))) => r,
                 Ok(Ok(Err(e))) => self.error_response(e, &path),
                 Ok(Err(panicked)) => ApiError::internal(panicked).into_response(),
                 Err(_) => {
-                    tracing::warn!(
-                        timeout_ms = self.timeout.as_millis() as u64,
-                        "request timed out"
-                    );
+                    tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
                     ApiError::unavailable_because(
                         ErrorCode::RequestTimeout,
                         "the request took too long and the service stopped waiting for it; \
@@ -391,6 +399,14 @@ impl<E> RequestScope<E> {
 struct BodyLimit<E> {
     inner: E,
     max: usize,
+    /// The limit of an organization's import (an archive).
+    max_import: usize,
+}
+
+/// Whether `req` loads an organization's archive: a large body, and a
+/// request that runs as long as the load does.
+fn is_import(req: &Request) -> bool {
+    req.method() == Method::POST && req.uri().path() == "/platform/v1/organizations/import"
 }
 
 impl<E: Endpoint> Endpoint for BodyLimit<E> {
@@ -398,10 +414,16 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
         let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
+        // An import's archive is read by its handler, after the caller is
+        // authorized, within its own limit.
+        let import = is_import(&req);
+        let max = if import { self.max_import } else { self.max };
         match req.header("content-length").map(str::parse::<usize>) {
-            Some(Ok(len)) if len > self.max => return Err(too_large()),
+            Some(Ok(len)) if len > max => return Err(too_large()),
             Some(Ok(_)) => {}
             Some(Err(_)) => return Err(poem::Error::from_status(StatusCode::BAD_REQUEST)),
+            // An archive comes with its length, checked before it is read.
+            None if import => return Err(poem::Error::from_status(StatusCode::LENGTH_REQUIRED)),
             None if req.header("transfer-encoding").is_some() => {
                 let body = req
                     .take_body()

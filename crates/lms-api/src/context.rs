@@ -36,6 +36,9 @@ pub struct ApiConfig {
     pub listener_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest archive `POST /platform/v1/organizations/import` accepts, in
+    /// bytes (held in memory while it loads; `lms import` has no limit).
+    pub max_import_bytes: usize,
     /// Web origins allowed to call the platform API from a browser.
     pub platform_cors_origins: Arc<[String]>,
     /// The scheme clients reach the service with (`http` or `https`).

@@ -117,9 +117,11 @@ pub enum ErrorCode {
     EnrollmentNotActive,
     EnrollmentNotFound,
     ExtensionUnavailable,
+    ImportUnavailable,
     InUse,
     InactiveUser,
     Internal,
+    InvalidArchive,
     InvalidBody,
     InvalidCredentials,
     InvalidCursor,
@@ -146,6 +148,7 @@ pub enum ErrorCode {
     NotEnrolled,
     NotFound,
     OrderMismatch,
+    OrganizationExists,
     OrganizationNotFound,
     OriginNotAllowed,
     ParentNotFound,
@@ -225,9 +228,11 @@ impl ErrorCode {
         ErrorCode::EnrollmentNotActive,
         ErrorCode::EnrollmentNotFound,
         ErrorCode::ExtensionUnavailable,
+        ErrorCode::ImportUnavailable,
         ErrorCode::InUse,
         ErrorCode::InactiveUser,
         ErrorCode::Internal,
+        ErrorCode::InvalidArchive,
         ErrorCode::InvalidBody,
         ErrorCode::InvalidCredentials,
         ErrorCode::InvalidCursor,
@@ -254,6 +259,7 @@ impl ErrorCode {
         ErrorCode::NotEnrolled,
         ErrorCode::NotFound,
         ErrorCode::OrderMismatch,
+        ErrorCode::OrganizationExists,
         ErrorCode::OrganizationNotFound,
         ErrorCode::OriginNotAllowed,
         ErrorCode::ParentNotFound,
@@ -333,9 +339,11 @@ impl ErrorCode {
             ErrorCode::EnrollmentNotActive => "enrollment_not_active",
             ErrorCode::EnrollmentNotFound => "enrollment_not_found",
             ErrorCode::ExtensionUnavailable => "extension_unavailable",
+            ErrorCode::ImportUnavailable => "import_unavailable",
             ErrorCode::InUse => "in_use",
             ErrorCode::InactiveUser => "inactive_user",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidArchive => "invalid_archive",
             ErrorCode::InvalidBody => "invalid_body",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::InvalidCursor => "invalid_cursor",
@@ -362,6 +370,7 @@ impl ErrorCode {
             ErrorCode::NotEnrolled => "not_enrolled",
             ErrorCode::NotFound => "not_found",
             ErrorCode::OrderMismatch => "order_mismatch",
+            ErrorCode::OrganizationExists => "organization_exists",
             ErrorCode::OrganizationNotFound => "organization_not_found",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::ParentNotFound => "parent_not_found",
@@ -454,9 +463,15 @@ impl ErrorCode {
             ErrorCode::ExtensionUnavailable => {
                 "The database server does not load pg_stat_statements."
             }
+            ErrorCode::ImportUnavailable => {
+                "This installation's database roles cannot load archives (see deploy/postgres/roles.sql)."
+            }
             ErrorCode::InUse => "Something still depends on it.",
             ErrorCode::InactiveUser => "The user is deactivated.",
             ErrorCode::Internal => "Internal error.",
+            ErrorCode::InvalidArchive => {
+                "The archive is damaged, of another format or a newer schema, or breaks a rule of this schema."
+            }
             ErrorCode::InvalidBody => {
                 "The body does not have the documented shape: not JSON, a wrong type, a missing or unknown property."
             }
@@ -498,6 +513,9 @@ impl ErrorCode {
             ErrorCode::NotFound => "The resource does not exist.",
             ErrorCode::OrderMismatch => {
                 "`ids` must list every current child exactly once, and nothing else."
+            }
+            ErrorCode::OrganizationExists => {
+                "An organization with this id, slug or domain already exists here."
             }
             ErrorCode::OrganizationNotFound => "No such organization.",
             ErrorCode::OriginNotAllowed => "This origin may not call the API from a browser.",

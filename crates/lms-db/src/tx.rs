@@ -81,6 +81,18 @@ impl Database {
         })
     }
 
+    /// Opens a read-only transaction on the platform pool that sees one
+    /// snapshot throughout (`REPEATABLE READ`): a long read of many
+    /// statements, such as an export, sees the data of one moment.
+    pub async fn platform_snapshot(&self) -> Result<PlatformTx, sqlx::Error> {
+        Ok(PlatformTx {
+            tx: self
+                .platform
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await?,
+        })
+    }
+
     /// The connection settings of the platform pool (for a session
     /// connection of the same role, such as a `LISTEN`er).
     pub fn platform_options(&self) -> PgConnectOptions {

@@ -254,6 +254,10 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "LMS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest archive the platform API's import accepts, in bytes (it is
+    /// held in memory while it loads; `lms import FILE` takes any size).
+    #[arg(long, env = "LMS_MAX_IMPORT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_import_bytes: usize,
     /// Longest time a request may take before it is answered 503
     /// `request_timeout`, in milliseconds (the handler still runs to its
     /// end: a write is applied whole or not at all).

@@ -79,6 +79,7 @@ pub fn api_context(db: Database, args: &ServeArgs) -> anyhow::Result<Ctx> {
         actor_cache_ttl: Duration::from_secs(args.actor_cache_ttl_secs),
         listener_grace: Duration::from_secs(args.listener_grace_secs),
         max_body_bytes: args.max_body_bytes,
+        max_import_bytes: args.max_import_bytes,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),

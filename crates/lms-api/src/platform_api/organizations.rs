@@ -3,6 +3,7 @@
 use crate::contract::Body;
 use chrono::{DateTime, Utc};
 use lms_db::queries::orgs::{self, Deletion, OrgRow};
+use lms_db::queries::portable::Exporter;
 use lms_domain::{
     Email, HostTarget, InputError, OrgId, OrgStatus, PersonName, Slug, Title, normalize_host,
 };
@@ -390,13 +391,30 @@ enum DomainRemoved {
 
 #[derive(ApiResponse)]
 enum Exported {
-    /// The archive (tar): `manifest.json` (format, schema version, rows and
-    /// SHA-256 per table), `organization.json`, `tables/<table>.ndjson`.
+    /// The archive (tar), streamed: `organization.json`, each table's rows
+    /// as NDJSON parts (`tables/<table>/00001.ndjson`, …), and last
+    /// `manifest.json` (format, schema version, per table rows, parts and
+    /// SHA-256).
     #[oai(status = 200, content_type = "application/x-tar")]
     Ok(
-        Binary<Vec<u8>>,
+        Binary<poem::Body>,
         #[oai(header = "Content-Disposition")] String,
     ),
+}
+
+/// An organization's archive, as `GET …/export` wrote it.
+#[derive(poem_openapi::ApiRequest, Debug)]
+pub enum ArchiveUpload {
+    /// The tar file.
+    #[oai(content_type = "application/x-tar")]
+    Tar(Binary<poem::Body>),
+}
+
+#[derive(ApiResponse)]
+enum Imported {
+    /// Loaded: the organization, as it is served here.
+    #[oai(status = 201)]
+    Created(Json<Organization>),
 }
 
 fn org_not_found() -> ApiError {
@@ -556,8 +574,9 @@ impl OrganizationsApi {
     }
 
     /// Export every row of an organization as an archive another
-    /// installation loads with `lms import` (ids kept). Login sessions and
-    /// refresh tokens are not carried: users log in again.
+    /// installation loads with `lms import` (ids kept), streamed from one
+    /// snapshot of the database. Login sessions and refresh tokens are not
+    /// carried: users log in again.
     #[oai(
         path = "/organizations/:organization_id/export",
         method = "get",
@@ -572,26 +591,116 @@ impl OrganizationsApi {
         let org = OrgId::from_uuid(organization_id.0);
         let mut unit = ctx.platform_unit().await?;
         authorize(unit.tx(), auth.0, "exportOrganization").await?;
-        let (registry, tables) = lms_db::queries::portable::export(unit.tx(), org.as_uuid())
+        orgs::get(unit.tx(), org).await?.ok_or_else(org_not_found)?;
+        unit.audit(auth.0.admin, "organization.exported", Some(org), json!({}))
+            .await?;
+        unit.commit().await?;
+        // The rows, from one snapshot, as they are read.
+        let snapshot = ctx.db.platform_snapshot().await?;
+        let (registry, exporter) = Exporter::open(snapshot, org.as_uuid())
             .await?
             .ok_or_else(org_not_found)?;
-        let archive = crate::portable::write(&registry, &tables).map_err(ApiError::internal)?;
+        let slug = registry["slug"]
+            .as_str()
+            .unwrap_or("organization")
+            .to_owned();
+        Ok(Exported::Ok(
+            Binary(crate::portable::stream(registry, exporter)),
+            format!("attachment; filename=\"{slug}.tar\""),
+        ))
+    }
+
+    /// Load an organization exported from another installation (the
+    /// archive `GET …/export` streams) as a new organization here, ids
+    /// kept, under the archive's slug or `slug`. All or nothing: a damaged
+    /// archive, one of another format or of a newer schema, or one whose
+    /// rows break a rule of this schema (a foreign key, a row of another
+    /// organization) → 422 `invalid_archive`; an organization with its id,
+    /// the slug or one of its domains exists → 409 `organization_exists`.
+    /// Archives up to the service's import limit (256 MiB by default);
+    /// `lms import FILE` takes any size.
+    #[oai(
+        path = "/organizations/import",
+        method = "post",
+        operation_id = "importOrganization"
+    )]
+    async fn import(
+        &self,
+        ctx: Data<&Ctx>,
+        auth: PlatformBearer,
+        /// The slug to serve it under, instead of the archive's.
+        #[oai(validator(max_length = 63))]
+        slug: Query<Option<String>>,
+        body: ArchiveUpload,
+    ) -> ApiResult<Imported> {
+        {
+            // The caller first: only then is the archive read.
+            let mut tx = ctx.db.platform().await?;
+            authorize(&mut tx, auth.0, "importOrganization").await?;
+            tx.commit().await?;
+        }
+        let ArchiveUpload::Tar(Binary(body)) = body;
+        // (Its length was checked against the limit before.)
+        let bytes = body
+            .into_bytes_limit(ctx.config.max_import_bytes)
+            .await
+            .map_err(|_| {
+                ApiError::bad_request(ErrorCode::BadRequest, "the archive could not be read")
+            })?;
+        let archive = crate::portable::read(&bytes)
+            .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidArchive, format!("{e:#}")))?;
+        let slug = match (slug.0.as_deref(), archive.organization["slug"].as_str()) {
+            (Some(s), _) | (None, Some(s)) => free_slug(&ctx, s)?,
+            (None, None) => return Err(InputError::new("slug", "is missing").into()),
+        };
+        let mut unit = ctx.platform_unit().await?;
+        authorize(unit.tx(), auth.0, "importOrganization").await?;
+        let org = lms_db::queries::portable::import_in(
+            unit.tx(),
+            &archive.organization,
+            Some(slug.as_str()),
+            &archive.tables,
+        )
+        .await
+        .map_err(|e| {
+            use lms_db::queries::portable::ImportError;
+            match e {
+                ImportError::Exists(_) => ApiError::conflict(
+                    ErrorCode::OrganizationExists,
+                    "an organization with this id, slug or domain exists here",
+                ),
+                ImportError::Invalid(why) => {
+                    ApiError::unprocessable(ErrorCode::InvalidArchive, why)
+                }
+                ImportError::Unavailable(_) => ApiError::unavailable_because(
+                    ErrorCode::ImportUnavailable,
+                    "this installation's database roles cannot load archives",
+                ),
+                ImportError::Db(e) => ApiError::from(lms_db::DbError::from(e)),
+            }
+        })?;
+        let org = OrgId::from_uuid(org);
+        let rows: u64 = archive.tables.iter().map(|t| t.rows).sum();
         unit.audit(
             auth.0.admin,
-            "organization.exported",
+            "organization.imported",
             Some(org),
             json!({
-                "bytes": archive.len(),
-                "rows": tables.iter().map(|t| t.rows).sum::<u64>(),
+                "slug": slug.as_str(),
+                "rows": rows,
+                "schema_version": archive.manifest.schema_version,
+                "exported_at": archive.manifest.exported_at,
             }),
         )
         .await?;
+        // Its hosts may be cached as unknown.
+        unit.tenant_changed(org);
+        let row = orgs::get(unit.tx(), org)
+            .await?
+            .ok_or_else(|| ApiError::internal("imported organization not visible"))?;
         unit.commit().await?;
-        let slug = registry["slug"].as_str().unwrap_or("organization");
-        Ok(Exported::Ok(
-            Binary(archive),
-            format!("attachment; filename=\"{slug}.tar\""),
-        ))
+        tracing::info!(org_id = %org, slug = %row.slug, rows, "organization imported");
+        Ok(Imported::Created(Json(organization(row, &ctx.config))))
     }
 
     /// What one organization uses: users, active learners, courses,

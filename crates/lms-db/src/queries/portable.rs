@@ -44,131 +44,200 @@ async fn carried_tables(conn: &mut PgConnection) -> Result<Vec<(String, Vec<Stri
         .collect())
 }
 
-/// Every row of tenant `org`: its registry row, then each carried table.
-/// `None` when there is no such organization.
-pub async fn export(
-    tx: &mut PlatformTx,
-    org: Uuid,
-) -> Result<Option<(Value, Vec<TableData>)>, DbError> {
-    let conn = tx.conn();
-    let Some(registry): Option<Value> =
-        sqlx::query_scalar("SELECT to_jsonb(o) FROM organizations o WHERE o.id = $1")
-            .bind(org)
-            .fetch_optional(&mut *conn)
-            .await?
-    else {
-        return Ok(None);
-    };
-    sqlx::query("SELECT set_config('app.org_id', $1::text, true)")
-        .bind(org.to_string())
-        .execute(&mut *conn)
-        .await?;
-    let mut out = Vec::new();
-    for (table, generated) in carried_tables(conn).await? {
-        let lines: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT (to_jsonb(t) - $2::text[])::text AS line FROM public.{table} t \
-              WHERE t.organization_id = $1 ORDER BY 1"
-        )))
-        .bind(org)
-        .bind(&generated)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut ndjson = Vec::new();
-        for l in &lines {
-            ndjson.extend_from_slice(l.as_bytes());
-            ndjson.push(b'\n');
-        }
-        out.push(TableData {
-            table,
-            rows: lines.len() as u64,
-            ndjson,
-        });
-    }
-    sqlx::query("SELECT set_config('app.org_id', '', true)")
-        .execute(&mut *conn)
-        .await?;
-    Ok(Some((registry, out)))
+/// One page of an export: rows of one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The table.
+    pub table: String,
+    /// Its rows, one JSON object each, in the table's export order.
+    pub lines: Vec<String>,
+    /// Whether this is the table's last page.
+    pub last: bool,
 }
 
-/// Loads an exported tenant into this installation, ids kept, as one
-/// transaction: the registry row (under `slug` when given), then every
-/// table. Runs on an administrative connection (a superuser): the rows are
-/// written as they were, without the triggers that would judge them as new
-/// writes (audit entries, completion rules), and the foreign keys hold
-/// because the export carries every row they name.
+/// Reads every row of one tenant, table after table, a page at a time,
+/// through a cursor in one snapshot transaction: an export of any size
+/// holds one page in memory, and sees the tenant as it was at one moment.
+pub struct Exporter {
+    tx: PlatformTx,
+    org: Uuid,
+    tables: std::collections::VecDeque<(String, Vec<String>)>,
+    /// The table the cursor is open on.
+    open: Option<String>,
+}
+
+impl Exporter {
+    /// Starts the export of `org` in `tx` (opened with
+    /// [`crate::Database::platform_snapshot`]): its registry row and the
+    /// exporter of its tables, or `None` when there is no such organization.
+    pub async fn open(mut tx: PlatformTx, org: Uuid) -> Result<Option<(Value, Self)>, DbError> {
+        let conn = tx.conn();
+        let Some(registry): Option<Value> =
+            sqlx::query_scalar("SELECT to_jsonb(o) FROM organizations o WHERE o.id = $1")
+                .bind(org)
+                .fetch_optional(&mut *conn)
+                .await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query("SELECT set_config('app.org_id', $1::text, true)")
+            .bind(org.to_string())
+            .execute(&mut *conn)
+            .await?;
+        let tables = carried_tables(conn).await?.into();
+        Ok(Some((
+            registry,
+            Self {
+                tx,
+                org,
+                tables,
+                open: None,
+            },
+        )))
+    }
+
+    /// The next page of at most `rows` rows; every table has at least one
+    /// (empty when the tenant has no row there). `None` after the last.
+    pub async fn next_page(&mut self, rows: i64) -> Result<Option<Page>, DbError> {
+        let conn = self.tx.conn();
+        let table = match &self.open {
+            Some(t) => t.clone(),
+            None => {
+                let Some((table, generated)) = self.tables.pop_front() else {
+                    return Ok(None);
+                };
+                // Rows in the order of their text: the same data exports to
+                // the same bytes.
+                sqlx::query(AssertSqlSafe(format!(
+                    "DECLARE export_rows NO SCROLL CURSOR FOR \
+                     SELECT (to_jsonb(t) - $2::text[])::text AS line FROM public.{table} t \
+                      WHERE t.organization_id = $1 ORDER BY 1"
+                )))
+                .bind(self.org)
+                .bind(&generated)
+                .execute(&mut *conn)
+                .await?;
+                self.open = Some(table.clone());
+                table
+            }
+        };
+        let lines: Vec<String> =
+            sqlx::query_scalar(AssertSqlSafe(format!("FETCH {rows} FROM export_rows")))
+                .fetch_all(&mut *conn)
+                .await?;
+        let last = (lines.len() as i64) < rows;
+        if last {
+            sqlx::query("CLOSE export_rows").execute(&mut *conn).await?;
+            self.open = None;
+        }
+        Ok(Some(Page { table, lines, last }))
+    }
+}
+
+/// Why an import was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// An organization with the archive's id, or the slug, or one of its
+    /// custom domains, exists here (the constraint).
+    #[error("an organization with this id, slug or domain exists here ({0})")]
+    Exists(String),
+    /// The archive breaks a rule of this schema (a foreign key, a check, a
+    /// row of another organization, a table this installation does not
+    /// carry, a malformed row).
+    #[error("the archive cannot be loaded: {0}")]
+    Invalid(String),
+    /// This installation's roles cannot write rows as they were (see
+    /// deploy/postgres/roles.sql).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error(transparent)]
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(e: sqlx::Error) -> Self {
+        let Some(db) = e.as_database_error() else {
+            return Self::Db(e);
+        };
+        let message = db.message().to_owned();
+        match db.code().as_deref().unwrap_or_default() {
+            "23505" => Self::Exists(db.constraint().unwrap_or_default().to_owned()),
+            "55000" => Self::Unavailable(message),
+            "23503" | "23514" | "23502" | "42501" => Self::Invalid(message),
+            c if c.starts_with("22") => Self::Invalid(message),
+            _ => Self::Db(e),
+        }
+    }
+}
+
+/// Loads an exported tenant into this installation as a new organization,
+/// ids kept, as one transaction of `conn` (an administrator's connection,
+/// or the platform role's): the registry row (under `slug` when given),
+/// then every table, then every foreign key checked. Through the functions
+/// of schema `import`, which write only into an organization the same
+/// transaction registered, and only its rows.
 pub async fn import(
     conn: &mut PgConnection,
     registry: &Value,
     slug: Option<&str>,
     tables: &[TableData],
-) -> Result<Uuid, DbError> {
+) -> Result<Uuid, ImportError> {
     let mut tx = conn.begin().await?;
-    sqlx::query("SET LOCAL session_replication_role = replica")
-        .execute(&mut *tx)
+    let org = load(&mut tx, registry, slug, tables).await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+/// [`import`] inside the platform transaction `tx`, which the caller
+/// commits.
+pub async fn import_in(
+    tx: &mut PlatformTx,
+    registry: &Value,
+    slug: Option<&str>,
+    tables: &[TableData],
+) -> Result<Uuid, ImportError> {
+    load(tx.conn(), registry, slug, tables).await
+}
+
+async fn load(
+    conn: &mut PgConnection,
+    registry: &Value,
+    slug: Option<&str>,
+    tables: &[TableData],
+) -> Result<Uuid, ImportError> {
+    let org: Uuid = sqlx::query_scalar("SELECT import.register($1, $2)")
+        .bind(registry)
+        .bind(slug)
+        .fetch_one(&mut *conn)
         .await?;
-    let mut registry = registry.clone();
-    if let (Some(slug), Some(obj)) = (slug, registry.as_object_mut()) {
-        obj.insert("slug".into(), Value::String(slug.to_owned()));
-    }
-    let org: Uuid = sqlx::query_scalar(
-        "INSERT INTO organizations SELECT * FROM jsonb_populate_record(NULL::organizations, $1) \
-         RETURNING id",
-    )
-    .bind(&registry)
-    .fetch_one(&mut *tx)
-    .await?;
-    let known = carried_tables(&mut tx).await?;
+    let own = org.to_string();
     for t in tables {
-        if !known.iter().any(|(name, _)| *name == t.table) {
-            return Err(DbError::Other(sqlx::Error::Protocol(format!(
-                "the archive names a table this installation does not have: {}",
-                t.table
-            ))));
-        }
-        let columns: Vec<String> = sqlx::query_scalar(
-            "SELECT quote_ident(a.attname) FROM pg_attribute a \
-              WHERE a.attrelid = ('public.' || quote_ident($1))::regclass AND a.attnum > 0 \
-                AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
-        )
-        .bind(&t.table)
-        .fetch_all(&mut *tx)
-        .await?;
-        let cols = columns.join(", ");
-        let rows: Vec<Value> = t
-            .ndjson
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(serde_json::from_slice)
-            .collect::<Result<_, _>>()
-            .map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))?;
-        // Every row is the organization's own: an archive cannot write into
-        // another tenant.
-        let own = org.to_string();
-        if rows
-            .iter()
-            .any(|r| r["organization_id"].as_str() != Some(own.as_str()))
-        {
-            return Err(DbError::Other(sqlx::Error::Protocol(format!(
-                "a row of {} belongs to another organization than the archive's",
-                t.table
-            ))));
+        let mut rows = Vec::new();
+        for line in t.ndjson.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let row: Value = serde_json::from_slice(line)
+                .map_err(|e| ImportError::Invalid(format!("a row of {}: {e}", t.table)))?;
+            // The database refuses it too; this says which table.
+            if row["organization_id"].as_str() != Some(own.as_str()) {
+                return Err(ImportError::Invalid(format!(
+                    "a row of {} belongs to another organization than the archive's",
+                    t.table
+                )));
+            }
+            rows.push(row);
         }
         for chunk in rows.chunks(1000) {
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO public.{table} ({cols}) SELECT {cols} \
-                   FROM jsonb_populate_recordset(NULL::public.{table}, $1)",
-                table = t.table
-            )))
-            .bind(Value::Array(chunk.to_vec()))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("SELECT import.load_rows($1, $2, $3)")
+                .bind(org)
+                .bind(&t.table)
+                .bind(Value::Array(chunk.to_vec()))
+                .execute(&mut *conn)
+                .await?;
         }
     }
-    // Its usage counters (the triggers that count were off).
-    sqlx::query("SELECT usage.recount(ARRAY[$1::uuid])")
+    sqlx::query("SELECT import.finish($1)")
         .bind(org)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     Ok(org)
 }

@@ -1,0 +1,143 @@
+-- Learners active in the last 30 days, kept as they act instead of counted
+-- from their progress on every usage call (the last count of the largest of
+-- a thousand tenants read half a million progress rows).
+--
+-- usage.last_active holds each learner's latest activity: statement-level
+-- triggers on progress (recorded or updated) and learning_sessions
+-- (started) note the learners a statement names, at most once an hour each
+-- (a read, not a write, otherwise). A usage call counts one index range.
+-- usage.recount rebuilds it from the rows (bulk loads, imports); the
+-- housekeeping drops what belongs to deleted organizations.
+CREATE TABLE usage.last_active (
+    organization_id uuid        NOT NULL,
+    user_id         uuid        NOT NULL,
+    active_at       timestamptz NOT NULL,
+    CONSTRAINT last_active_pkey PRIMARY KEY (organization_id, user_id)
+);
+CREATE INDEX last_active_recent_idx ON usage.last_active (organization_id, active_at);
+REVOKE ALL ON usage.last_active FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON usage.last_active TO lms_usage;
+
+GRANT CREATE ON SCHEMA usage TO lms_usage;
+SET LOCAL ROLE lms_usage;
+
+CREATE FUNCTION usage.note_activity() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    AS $$
+BEGIN
+    INSERT INTO usage.last_active AS a (organization_id, user_id, active_at)
+    SELECT DISTINCT n.organization_id, n.user_id, now() FROM new_rows n
+     WHERE NOT EXISTS (SELECT 1 FROM usage.last_active r
+                        WHERE r.organization_id = n.organization_id AND r.user_id = n.user_id
+                          AND r.active_at > now() - interval '1 hour')
+    ON CONFLICT (organization_id, user_id)
+        DO UPDATE SET active_at = EXCLUDED.active_at WHERE a.active_at < EXCLUDED.active_at;
+    RETURN NULL;
+END $$;
+
+-- Counts afresh: rows and learners' latest activity.
+CREATE OR REPLACE FUNCTION usage.recount(p_orgs uuid[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    AS $$
+DECLARE
+    t text;
+BEGIN
+    DELETE FROM usage.row_deltas WHERE organization_id = ANY (p_orgs);
+    DELETE FROM usage.last_active WHERE organization_id = ANY (p_orgs);
+    INSERT INTO usage.last_active (organization_id, user_id, active_at)
+    SELECT x.organization_id, x.user_id, max(x.at) FROM (
+        SELECT p.organization_id, p.user_id, p.completed_at AS at FROM public.progress p
+         WHERE p.organization_id = ANY (p_orgs)
+        UNION ALL
+        SELECT s.organization_id, s.user_id, s.started_at FROM public.learning_sessions s
+         WHERE s.organization_id = ANY (p_orgs)
+    ) x GROUP BY x.organization_id, x.user_id;
+    FOR t IN
+        SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r'
+           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                          AND a.attname = 'organization_id' AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format(
+            'INSERT INTO usage.row_deltas (organization_id, table_name, delta)
+             SELECT organization_id, %L, count(*) FROM public.%I
+              WHERE organization_id = ANY ($1) GROUP BY organization_id', t, t)
+            USING p_orgs;
+    END LOOP;
+END $$;
+
+-- Also drops the activity of deleted organizations.
+CREATE OR REPLACE FUNCTION usage.compact() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7526735726341181285) THEN  -- "usage_co"
+        RETURN 0;
+    END IF;
+    WITH groups AS (
+        SELECT r.organization_id, r.table_name FROM usage.row_deltas r
+         GROUP BY r.organization_id, r.table_name
+        HAVING count(*) > 1
+            OR NOT EXISTS (SELECT 1 FROM public.organizations o WHERE o.id = r.organization_id)),
+    gone AS (
+        DELETE FROM usage.row_deltas d USING groups g
+         WHERE d.organization_id = g.organization_id AND d.table_name = g.table_name
+        RETURNING d.organization_id, d.table_name, d.delta),
+    folded AS (
+        INSERT INTO usage.row_deltas (organization_id, table_name, delta)
+        SELECT x.organization_id, x.table_name, sum(x.delta) FROM gone x
+         WHERE EXISTS (SELECT 1 FROM public.organizations o WHERE o.id = x.organization_id)
+         GROUP BY x.organization_id, x.table_name)
+    SELECT count(*) INTO n FROM gone;
+    DELETE FROM usage.last_active a
+     WHERE NOT EXISTS (SELECT 1 FROM public.organizations o WHERE o.id = a.organization_id);
+    RETURN n;
+END $$;
+
+CREATE OR REPLACE FUNCTION usage.tenant_usage(p_orgs uuid[])
+    RETURNS TABLE (organization_id uuid, usage jsonb)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    AS $$
+    WITH tables AS (
+        SELECT c.relname::text AS name,
+               pg_total_relation_size(c.oid)::float8 / GREATEST(c.reltuples, 1) AS row_bytes
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r'
+           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                          AND a.attname = 'organization_id' AND NOT a.attisdropped)),
+    counts AS (
+        SELECT r.organization_id, r.table_name, sum(r.delta)::bigint AS n
+          FROM usage.row_deltas r WHERE r.organization_id = ANY (p_orgs)
+         GROUP BY r.organization_id, r.table_name),
+    active AS (
+        SELECT a.organization_id, count(*) AS n FROM usage.last_active a
+         WHERE a.organization_id = ANY (p_orgs) AND a.active_at > now() - interval '30 days'
+         GROUP BY a.organization_id)
+    SELECT o.id, jsonb_build_object(
+               'active_learners_30d', COALESCE(a.n, 0),
+               'tables', (SELECT jsonb_object_agg(t.name, jsonb_build_object(
+                                     'rows', COALESCE(c.n, 0),
+                                     'bytes', round(COALESCE(c.n, 0) * t.row_bytes)::bigint))
+                            FROM tables t
+                            LEFT JOIN counts c ON c.organization_id = o.id AND c.table_name = t.name))
+      FROM unnest(p_orgs) AS o(id)
+      LEFT JOIN active a ON a.organization_id = o.id
+$$;
+
+SET LOCAL ROLE lms_owner;
+REVOKE CREATE ON SCHEMA usage FROM lms_usage;
+
+CREATE TRIGGER usage_progress_recorded AFTER INSERT ON progress
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage.note_activity();
+CREATE TRIGGER usage_progress_updated AFTER UPDATE ON progress
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage.note_activity();
+CREATE TRIGGER usage_session_started AFTER INSERT ON learning_sessions
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage.note_activity();
+
+SELECT usage.recount(ARRAY(SELECT id FROM organizations));
