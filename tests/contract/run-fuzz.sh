@@ -29,6 +29,9 @@ python3 -m venv "$work/venv"
 serve_wait
 
 base="http://127.0.0.1:$port"
+# Media types Schemathesis does not generate by itself (organization archives).
+export PYTHONPATH="$here/schemathesis${PYTHONPATH:+:$PYTHONPATH}"
+export SCHEMATHESIS_HOOKS=hooks
 eval "$("$work/venv/bin/python" "$here/schemathesis/tokens.py" "$base")"
 
 fuzz() {
