@@ -11,8 +11,11 @@
 -- are dropped; rows written with triggers off (bulk loads, imports) are
 -- counted afresh with usage.recount by whoever wrote them.
 --
+-- Learners active in the last 30 days come from each learner's latest
+-- activity (usage.last_active), kept the same way.
+--
 -- Owned by lms_usage, like usage.tenant_usage; no runtime role reads or
--- writes the table.
+-- writes these tables.
 CREATE TABLE usage.row_deltas (
     organization_id uuid        NOT NULL,
     table_name      text        NOT NULL,
@@ -22,6 +25,19 @@ CREATE TABLE usage.row_deltas (
 CREATE INDEX row_deltas_org_table_idx ON usage.row_deltas (organization_id, table_name);
 REVOKE ALL ON usage.row_deltas FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON usage.row_deltas TO lms_usage;
+
+-- Each learner's latest activity: learners active in the last 30 days are
+-- one index range of it, not a scan of their progress (the count for the
+-- largest of a thousand tenants read half a million progress rows).
+CREATE TABLE usage.last_active (
+    organization_id uuid        NOT NULL,
+    user_id         uuid        NOT NULL,
+    active_at       timestamptz NOT NULL,
+    CONSTRAINT last_active_pkey PRIMARY KEY (organization_id, user_id)
+);
+CREATE INDEX last_active_recent_idx ON usage.last_active (organization_id, active_at);
+REVOKE ALL ON usage.last_active FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON usage.last_active TO lms_usage;
 
 -- The triggers' functions. A delete of rows whose organization is already
 -- gone (the cascade of a tenant's deletion) records nothing.
@@ -44,6 +60,24 @@ BEGIN
     SELECT d.organization_id, TG_TABLE_NAME, -count(*) FROM old_rows d
      GROUP BY d.organization_id
     HAVING EXISTS (SELECT 1 FROM public.organizations o WHERE o.id = d.organization_id);
+    RETURN NULL;
+END $$;
+
+-- Statement-level triggers on progress (recorded, updated) and
+-- learning_sessions (started) note the learners a statement names, at most
+-- once an hour each (a read, not a write, otherwise).
+CREATE FUNCTION usage.note_activity() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    AS $$
+BEGIN
+    INSERT INTO usage.last_active AS a (organization_id, user_id, active_at)
+    SELECT DISTINCT n.organization_id, n.user_id, now() FROM new_rows n
+     WHERE NOT EXISTS (SELECT 1 FROM usage.last_active r
+                        WHERE r.organization_id = n.organization_id AND r.user_id = n.user_id
+                          AND r.active_at > now() - interval '1 hour')
+    ON CONFLICT (organization_id, user_id)
+        DO UPDATE SET active_at = EXCLUDED.active_at WHERE a.active_at < EXCLUDED.active_at;
     RETURN NULL;
 END $$;
 
@@ -84,6 +118,15 @@ DECLARE
     t text;
 BEGIN
     DELETE FROM usage.row_deltas WHERE organization_id = ANY (p_orgs);
+    DELETE FROM usage.last_active WHERE organization_id = ANY (p_orgs);
+    INSERT INTO usage.last_active (organization_id, user_id, active_at)
+    SELECT x.organization_id, x.user_id, max(x.at) FROM (
+        SELECT p.organization_id, p.user_id, p.completed_at AS at FROM public.progress p
+         WHERE p.organization_id = ANY (p_orgs)
+        UNION ALL
+        SELECT s.organization_id, s.user_id, s.started_at FROM public.learning_sessions s
+         WHERE s.organization_id = ANY (p_orgs)
+    ) x GROUP BY x.organization_id, x.user_id;
     FOR t IN
         SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'public' AND c.relkind = 'r'
@@ -127,6 +170,8 @@ BEGIN
          WHERE EXISTS (SELECT 1 FROM public.organizations o WHERE o.id = x.organization_id)
          GROUP BY x.organization_id, x.table_name)
     SELECT count(*) INTO n FROM gone;
+    DELETE FROM usage.last_active a
+     WHERE NOT EXISTS (SELECT 1 FROM public.organizations o WHERE o.id = a.organization_id);
     RETURN n;
 END $$;
 REVOKE ALL ON FUNCTION usage.compact() FROM PUBLIC;
@@ -136,6 +181,7 @@ GRANT EXECUTE ON FUNCTION usage.compact() TO lms_platform;
 GRANT CREATE ON SCHEMA usage TO lms_usage;
 ALTER FUNCTION usage.count_inserted() OWNER TO lms_usage;
 ALTER FUNCTION usage.count_deleted() OWNER TO lms_usage;
+ALTER FUNCTION usage.note_activity() OWNER TO lms_usage;
 ALTER FUNCTION usage.recount(uuid[]) OWNER TO lms_usage;
 ALTER FUNCTION usage.compact() OWNER TO lms_usage;
 
@@ -144,10 +190,11 @@ ALTER FUNCTION usage.compact() OWNER TO lms_usage;
 -- new owner's), and the usage report is replaced.
 SET LOCAL ROLE lms_usage;
 GRANT EXECUTE ON FUNCTION usage.recount(uuid[]) TO lms_owner;
+
 -- Usage from the counters: rows per table summed from the deltas, bytes as
 -- those rows times the table's average row size (indexes and TOAST
--- included), learners active in the last 30 days from the recent-activity
--- indexes. No count of a tenant's rows.
+-- included), learners active in the last 30 days from usage.last_active.
+-- No count of a tenant's rows.
 CREATE OR REPLACE FUNCTION usage.tenant_usage(p_orgs uuid[])
     RETURNS TABLE (organization_id uuid, usage jsonb)
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -165,13 +212,9 @@ CREATE OR REPLACE FUNCTION usage.tenant_usage(p_orgs uuid[])
           FROM usage.row_deltas r WHERE r.organization_id = ANY (p_orgs)
          GROUP BY r.organization_id, r.table_name),
     active AS (
-        SELECT x.organization_id, count(DISTINCT x.user_id) AS n FROM (
-            SELECT p.organization_id, p.user_id FROM public.progress p
-             WHERE p.organization_id = ANY (p_orgs) AND p.completed_at > now() - interval '30 days'
-            UNION ALL
-            SELECT s.organization_id, s.user_id FROM public.learning_sessions s
-             WHERE s.organization_id = ANY (p_orgs) AND s.started_at > now() - interval '30 days'
-        ) x GROUP BY x.organization_id)
+        SELECT a.organization_id, count(*) AS n FROM usage.last_active a
+         WHERE a.organization_id = ANY (p_orgs) AND a.active_at > now() - interval '30 days'
+         GROUP BY a.organization_id)
     SELECT o.id, jsonb_build_object(
                'active_learners_30d', COALESCE(a.n, 0),
                'tables', (SELECT jsonb_object_agg(t.name, jsonb_build_object(
@@ -193,5 +236,11 @@ CREATE POLICY usage_reads_registry ON organizations AS PERMISSIVE FOR SELECT TO 
     USING (true);
 
 -- Count what is there, then keep counting.
+CREATE TRIGGER usage_progress_recorded AFTER INSERT ON progress
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage.note_activity();
+CREATE TRIGGER usage_progress_updated AFTER UPDATE ON progress
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage.note_activity();
+CREATE TRIGGER usage_session_started AFTER INSERT ON learning_sessions
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage.note_activity();
 SELECT usage.install_counters();
 SELECT usage.recount(ARRAY(SELECT id FROM organizations));

@@ -68,6 +68,19 @@ BEGIN
     RETURN org;
 END $$;
 
+-- Refuses unless this transaction registered `p_org` for import.
+CREATE FUNCTION import.being_imported(p_org uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM import.pending p
+                    WHERE p.organization_id = p_org AND p.xid = txid_current()) THEN
+        RAISE EXCEPTION 'organization % is not being imported by this transaction', p_org
+            USING ERRCODE = '42501';
+    END IF;
+END $$;
+
 CREATE FUNCTION import.load_rows(p_org uuid, p_table text, p_rows jsonb) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp
@@ -76,11 +89,7 @@ DECLARE
     cols text;
     n    bigint;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM import.pending p
-                    WHERE p.organization_id = p_org AND p.xid = txid_current()) THEN
-        RAISE EXCEPTION 'organization % is not being imported by this transaction', p_org
-            USING ERRCODE = '42501';
-    END IF;
+    PERFORM import.being_imported(p_org);
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
       FROM pg_class c
       JOIN pg_namespace s ON s.oid = c.relnamespace
@@ -112,11 +121,7 @@ DECLARE
     fk      record;
     missing bigint;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM import.pending p
-                    WHERE p.organization_id = p_org AND p.xid = txid_current()) THEN
-        RAISE EXCEPTION 'organization % is not being imported by this transaction', p_org
-            USING ERRCODE = '42501';
-    END IF;
+    PERFORM import.being_imported(p_org);
     PERFORM set_config('app.org_id', p_org::text, true);
     -- Every foreign key of every tenant table, for this organization's rows
     -- (a reference with a null column is not checked, as MATCH SIMPLE says).
@@ -155,7 +160,7 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION import.register(jsonb, text), import.load_rows(uuid, text, jsonb),
-    import.finish(uuid) FROM PUBLIC;
+    import.finish(uuid), import.being_imported(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION import.register(jsonb, text), import.load_rows(uuid, text, jsonb),
     import.finish(uuid) TO lms_platform;
 

@@ -152,14 +152,19 @@ async fn a_replica_whose_listener_was_killed_forgets_its_caches_and_listens_agai
     assert_eq!(acme2.get(&path).await.status, StatusCode::OK);
 
     // A change no notice announces (SQL on the catalog, out of band): the
-    // cached answer stays.
+    // cached answer stays (unless the listener happened to reconnect
+    // meanwhile, as it may on a loaded machine: that forgets the caches too).
     let mut su = one.connect_as_superuser().await;
+    let undisturbed = two.ctx().freshness.reconnects();
     sqlx::query("UPDATE courses SET title = 'Changed in SQL' WHERE id = $1::uuid")
         .bind(&course)
         .execute(&mut su)
         .await
         .unwrap();
-    assert_eq!(acme2.get(&path).await.json["course"]["title"], "Survivor");
+    let title = acme2.get(&path).await.json["course"]["title"].clone();
+    if two.ctx().freshness.reconnects() == undisturbed && two.ctx().freshness.trusted() {
+        assert_eq!(title, "Survivor");
+    }
 
     // Kill the listening backends of both replicas.
     let reconnects = two.ctx().freshness.reconnects();

@@ -361,10 +361,9 @@ async fn counters(app: &TestApp, op: &str, orgs: &[uuid::Uuid]) -> Vec<(String, 
         .collect()
 }
 
-#[tokio::test]
-async fn usage_counters_follow_every_write_and_deletion() {
-    let app = TestApp::spawn().await;
-    let op = app.platform_token().await;
+/// acme, globex and initech, each with a row in every table `populate`
+/// writes.
+async fn three_populated_tenants(app: &TestApp) -> [lms_tests::Tenant<'_>; 3] {
     let tenants = [
         app.tenant("acme").await,
         app.tenant("globex").await,
@@ -373,6 +372,14 @@ async fn usage_counters_follow_every_write_and_deletion() {
     for t in &tenants {
         populate(t).await;
     }
+    tenants
+}
+
+#[tokio::test]
+async fn usage_counters_follow_every_write_and_deletion() {
+    let app = TestApp::spawn().await;
+    let op = app.platform_token().await;
+    let tenants = three_populated_tenants(&app).await;
     // acme also empties a course out of its trash: rows deleted, cascading
     // through lessons, sections, enrollments, progress and reviews.
     let course = tenants[0].create_course("Short-lived").await["id"]
@@ -460,14 +467,7 @@ async fn usage_counters_follow_every_write_and_deletion() {
 async fn deleting_an_organization_takes_every_row_of_it_and_nothing_else() {
     let app = TestApp::spawn().await;
     let op = app.platform_token().await;
-    let tenants = [
-        app.tenant("acme").await,
-        app.tenant("globex").await,
-        app.tenant("initech").await,
-    ];
-    for t in &tenants {
-        populate(t).await;
-    }
+    let tenants = three_populated_tenants(&app).await;
     let orgs: Vec<uuid::Uuid> = tenants.iter().map(|t| t.org_id).collect();
     let before = counts(&app, &orgs).await;
     assert!(

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use futures::FutureExt as _;
 use lms_domain::HostTarget;
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderValue, Method, StatusCode, header};
@@ -186,10 +187,14 @@ impl Endpoint for HostRouter {
                 }
                 let token = bearer_token(&req);
                 let answer = self.platform.call(req).await;
+                // (Rare paths on the heap: the request's future stays small.)
                 if let Some(op) = refused_input(&answer)
-                    && let Some(e) =
-                        crate::platform_api::role_before_input(&self.ctx, token.as_deref(), op)
-                            .await
+                    && let Some(e) = Box::pin(crate::platform_api::role_before_input(
+                        &self.ctx,
+                        token.as_deref(),
+                        op,
+                    ))
+                    .await
                 {
                     return Ok(e.into_response());
                 }
@@ -205,12 +210,12 @@ impl Endpoint for HostRouter {
                 req.extensions_mut().insert(tenant.clone());
                 let answer = self.tenant.call(req).await;
                 if let Some(op) = refused_input(&answer)
-                    && let Some(e) = crate::tenant_api::permission_before_input(
+                    && let Some(e) = Box::pin(crate::tenant_api::permission_before_input(
                         &self.ctx,
                         &tenant,
                         token.as_deref(),
                         op,
-                    )
+                    ))
                     .await
                 {
                     return Ok(e.into_response());
@@ -252,13 +257,13 @@ fn refused_input(answer: &poem::Result<Response>) -> Option<&'static str> {
         .flatten()
 }
 
+/// How long an organization's import may take.
+const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Gives every request an id, a tracing span and a time limit, turns every
 /// error into the API's JSON error shape, and sets the headers HTTP asks
 /// for: `WWW-Authenticate` on a 401, `Allow` on a 405, `Cache-Control` on
 /// the APIs' answers (`no-store`: they are per caller, tokens included).
-/// How long an organization's import may take.
-const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
-
 struct RequestScope<E> {
     inner: std::sync::Arc<E>,
     routes: std::sync::Arc<crate::routes::Routes>,
@@ -294,23 +299,31 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
         } else {
             self.timeout
         };
-        // The handler runs in a task of its own: past the time limit the
-        // caller is answered, and the handler is left to finish rather than
-        // cut off in the middle of a commit (a write is applied whole or not
-        // at all, and the caches hear of it either way).
+        // The handler runs on the connection's own task; past the time
+        // limit the caller is answered, and the handler is handed to a task
+        // of its own to finish rather than cut off in the middle of a commit
+        // (a write is applied whole or not at all, and the caches hear of it
+        // either way). A panic is a 500, not a lost connection.
         let inner = self.inner.clone();
-        let handler = tokio::spawn(
+        let mut handler = Box::pin(
             crate::request_id::scope(id.clone(), async move {
                 inner.call(req).await.map(IntoResponse::into_response)
             })
             .instrument(span.clone()),
         );
+        let outcome = crate::request_id::scope(id.clone(), async {
+            let polled = std::panic::AssertUnwindSafe(&mut handler).catch_unwind();
+            tokio::time::timeout(limit, polled).await
+        })
+        .instrument(span.clone())
+        .await;
         let mut resp = crate::request_id::scope(id.clone(), async {
-            match tokio::time::timeout(limit, handler).await {
+            match outcome {
                 Ok(Ok(Ok(r))) => r,
                 Ok(Ok(Err(e))) => self.error_response(e, &path),
-                Ok(Err(panicked)) => ApiError::internal(panicked).into_response(),
+                Ok(Err(_panicked)) => ApiError::internal("the handler panicked").into_response(),
                 Err(_) => {
+                    tokio::spawn(handler);
                     tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
                     ApiError::unavailable_because(
                         ErrorCode::RequestTimeout,

@@ -5,7 +5,7 @@
 //! Host: a token of tenant A presented to tenant B is refused exactly like a
 //! forged one.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use argon2::Argon2;
@@ -239,6 +239,22 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     issuer: String,
     ttl: Duration,
+    /// Tokens verified lately, by their text: a token's signature and
+    /// claims are checked once, then only its expiry on each use.
+    verified: moka::sync::Cache<String, Arc<Claims>>,
+}
+
+/// Tokens whose verification is remembered (a few MB).
+const VERIFIED_TOKENS: u64 = 10_000;
+/// Seconds of clock difference allowed on expiry.
+const LEEWAY_SECS: i64 = 5;
+
+/// The cache of verified tokens: none outlives the lifetime of a token.
+fn verified_cache(ttl: Duration) -> moka::sync::Cache<String, Arc<Claims>> {
+    moka::sync::Cache::builder()
+        .max_capacity(VERIFIED_TOKENS)
+        .time_to_live(ttl + Duration::from_secs(LEEWAY_SECS as u64))
+        .build()
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -260,6 +276,7 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret)?,
             issuer: issuer.into(),
             ttl,
+            verified: verified_cache(ttl),
         })
     }
 
@@ -291,6 +308,7 @@ impl TokenKeys {
             decoding,
             issuer: issuer.into(),
             ttl,
+            verified: verified_cache(ttl),
         })
     }
 
@@ -331,23 +349,70 @@ impl TokenKeys {
         )?)
     }
 
-    /// Checks signature, algorithm, issuer, audience and expiry.
-    pub fn verify(&self, token: &str, audience: &str) -> Option<Claims> {
+    /// Checks signature, algorithm, issuer, audience and expiry. A token
+    /// verified before is not checked again, only its audience and expiry
+    /// (what changes with time); a refused one is checked every time.
+    pub fn verify(&self, token: &str, audience: &str) -> Option<Arc<Claims>> {
+        self.verify_at(token, audience, chrono::Utc::now().timestamp())
+    }
+
+    fn verify_at(&self, token: &str, audience: &str, now: i64) -> Option<Arc<Claims>> {
+        if let Some(claims) = self.verified.get(token) {
+            return (claims.aud == audience && claims.exp >= now - LEEWAY_SECS).then_some(claims);
+        }
         let mut v = Validation::new(self.algorithm);
         v.set_audience(&[audience]);
         v.set_issuer(&[&self.issuer]);
         v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "sid"]);
-        v.leeway = 5;
+        v.leeway = LEEWAY_SECS as u64;
         v.validate_nbf = true;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
-            .ok()
-            .map(|data| data.claims)
+        let claims = Arc::new(
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+                .ok()?
+                .claims,
+        );
+        self.verified.insert(token.to_owned(), claims.clone());
+        Some(claims)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_token_still_expires_and_keeps_its_audience() {
+        let keys = TokenKeys::hs256(
+            b"a secret of at least thirty-two bytes!!",
+            "tenantry-lms",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let token = keys
+            .issue(
+                TENANT_AUDIENCE,
+                Uuid::now_v7(),
+                Some(Uuid::now_v7()),
+                Uuid::now_v7(),
+            )
+            .unwrap();
+        let now = chrono::Utc::now().timestamp();
+        assert!(keys.verify_at(&token, TENANT_AUDIENCE, now).is_some());
+        // Remembered now: still refused past its expiry, and elsewhere.
+        assert!(keys.verified.get(&token).is_some());
+        assert!(keys.verify_at(&token, TENANT_AUDIENCE, now + 30).is_some());
+        assert!(
+            keys.verify_at(&token, TENANT_AUDIENCE, now + 60 + LEEWAY_SECS + 1)
+                .is_none()
+        );
+        assert!(keys.verify_at(&token, PLATFORM_AUDIENCE, now).is_none());
+        // A token altered by one character is not the remembered one.
+        let mut forged = token.clone();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(keys.verify_at(&forged, TENANT_AUDIENCE, now).is_none());
+        assert!(keys.verified.get(&forged).is_none());
+    }
 
     #[test]
     fn verifying_in_reused_memory_agrees_with_argon2() {

@@ -74,33 +74,37 @@ impl TenantResolver {
         let key = host.to_owned();
         let entry = match self.cache.get(&key) {
             Some(hit) => hit,
-            None => {
-                let _permit = self
-                    .lookups
-                    .acquire()
-                    .await
-                    .map_err(|_| ApiError::unavailable())?;
-                // Another request may have looked this host up meanwhile.
-                if let Some(hit) = self.cache.get(&key) {
-                    return Self::answer(hit);
-                }
-                let ticket = self.cache.ticket();
-                let found = self.lookup(target).await?;
-                let entry = found.map(|o| Entry {
-                    id: OrgId::from_uuid(o.id),
-                    slug: o.slug,
-                    status: o.status.parse().unwrap_or(OrgStatus::Suspended),
-                    cors_origins: o.cors_origins.into(),
-                    profile: Arc::new(Profile {
-                        name: o.name,
-                        branding: Branding::from_json(Some(&o.branding)),
-                    }),
-                });
-                self.cache.put(ticket, key, entry.clone());
-                entry
-            }
+            // On the heap: the rare path keeps the request's future small.
+            None => Box::pin(self.look_up(key, target)).await?,
         };
         Self::answer(entry)
+    }
+
+    /// A host not in the cache: looked up (a few at a time) and cached.
+    async fn look_up(&self, key: String, target: &HostTarget) -> ApiResult<Option<Entry>> {
+        let _permit = self
+            .lookups
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable())?;
+        // Another request may have looked this host up meanwhile.
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
+        let ticket = self.cache.ticket();
+        let found = self.lookup(target).await?;
+        let entry = found.map(|o| Entry {
+            id: OrgId::from_uuid(o.id),
+            slug: o.slug,
+            status: o.status.parse().unwrap_or(OrgStatus::Suspended),
+            cors_origins: o.cors_origins.into(),
+            profile: Arc::new(Profile {
+                name: o.name,
+                branding: Branding::from_json(Some(&o.branding)),
+            }),
+        });
+        self.cache.put(ticket, key, entry.clone());
+        Ok(entry)
     }
 
     fn answer(entry: Option<Entry>) -> ApiResult<Tenant> {

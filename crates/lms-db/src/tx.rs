@@ -63,7 +63,7 @@ impl Database {
     /// `BEGIN` and both `set_config(…, true)` calls travel in one simple-query
     /// round trip. Only typed UUIDs are formatted into that text: never client
     /// input.
-    #[tracing::instrument(name = "db.tenant_tx", skip(self), fields(org_id = %org))]
+    #[tracing::instrument(level = "debug", name = "db.tenant_tx", skip(self), fields(org_id = %org))]
     pub async fn tenant(&self, org: OrgId, user: Option<UserId>) -> Result<TenantTx, sqlx::Error> {
         let tx = self
             .app
@@ -74,7 +74,7 @@ impl Database {
 
     /// Opens a transaction on the platform pool (role `lms_platform`), with no
     /// tenant context: it sees the tenant registry, and no tenant's rows.
-    #[tracing::instrument(name = "db.platform_tx", skip(self))]
+    #[tracing::instrument(level = "debug", name = "db.platform_tx", skip(self))]
     pub async fn platform(&self) -> Result<PlatformTx, sqlx::Error> {
         Ok(PlatformTx {
             tx: self.platform.begin().await?,
