@@ -43,7 +43,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON usage.last_active TO lms_usage;
 -- gone (the cascade of a tenant's deletion) records nothing.
 CREATE FUNCTION usage.count_inserted() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 BEGIN
     INSERT INTO usage.row_deltas (organization_id, table_name, delta)
@@ -53,7 +53,7 @@ END $$;
 
 CREATE FUNCTION usage.count_deleted() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 BEGIN
     INSERT INTO usage.row_deltas (organization_id, table_name, delta)
@@ -68,7 +68,7 @@ END $$;
 -- once an hour each (a read, not a write, otherwise).
 CREATE FUNCTION usage.note_activity() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 BEGIN
     INSERT INTO usage.last_active AS a (organization_id, user_id, active_at)
@@ -86,7 +86,7 @@ END $$;
 -- later is counted too).
 CREATE FUNCTION usage.install_counters() RETURNS void
     LANGUAGE plpgsql
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
     t text;
@@ -107,12 +107,14 @@ BEGIN
     END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION usage.install_counters() FROM PUBLIC;
+REVOKE ALL ON FUNCTION usage.count_inserted(), usage.count_deleted(), usage.note_activity()
+    FROM PUBLIC;
 
 -- Counts the rows of `p_orgs` afresh, replacing their deltas. For rows
 -- written with triggers off; not while the tenants are being written.
 CREATE FUNCTION usage.recount(p_orgs uuid[]) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
     t text;
@@ -147,7 +149,7 @@ REVOKE ALL ON FUNCTION usage.recount(uuid[]) FROM PUBLIC;
 -- (the others return 0 at once).
 CREATE FUNCTION usage.compact() RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
     n bigint;
@@ -186,10 +188,13 @@ ALTER FUNCTION usage.recount(uuid[]) OWNER TO lms_usage;
 ALTER FUNCTION usage.compact() OWNER TO lms_usage;
 
 -- As the owner: the owner of the schema may count afresh (migrations,
--- bulk loads; an ALTER OWNER would have turned a grant to itself into the
--- new owner's), and the usage report is replaced.
+-- bulk loads) and attach the triggers (an ALTER OWNER would have turned a
+-- grant to itself into the new owner's), and the usage report is replaced.
 SET LOCAL ROLE lms_usage;
 GRANT EXECUTE ON FUNCTION usage.recount(uuid[]) TO lms_owner;
+-- (The owner of the tables attaches the triggers.)
+GRANT EXECUTE ON FUNCTION usage.count_inserted(), usage.count_deleted(), usage.note_activity()
+    TO lms_owner;
 
 -- Usage from the counters: rows per table summed from the deltas, bytes as
 -- those rows times the table's average row size (indexes and TOAST
@@ -198,7 +203,7 @@ GRANT EXECUTE ON FUNCTION usage.recount(uuid[]) TO lms_owner;
 CREATE OR REPLACE FUNCTION usage.tenant_usage(p_orgs uuid[])
     RETURNS TABLE (organization_id uuid, usage jsonb)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
     AS $$
     WITH tables AS (
         SELECT c.relname::text AS name,

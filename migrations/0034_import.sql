@@ -102,6 +102,12 @@ BEGIN
     IF cols IS NULL THEN
         RAISE EXCEPTION 'an archive carries no table %', p_table USING ERRCODE = '22023';
     END IF;
+    -- A custom domain serves only once proven here: it arrives unverified
+    -- (its verification token kept, for the tenant's DNS record).
+    IF p_table = 'organization_domains' THEN
+        SELECT COALESCE(jsonb_agg(r - 'verified_at' - 'verified_by'), '[]') INTO p_rows
+          FROM jsonb_array_elements(p_rows) AS r;
+    END IF;
     PERFORM set_config('app.org_id', p_org::text, true);
     -- Rows as they were: no trigger judges them as new writes (foreign keys
     -- included; import.finish checks those).
@@ -159,10 +165,31 @@ BEGIN
     PERFORM set_config('app.org_id', '', true);
 END $$;
 
+-- An import is finished or not committed: at commit, an organization
+-- still pending (its foreign keys unchecked, its usage uncounted) refuses
+-- the transaction.
+CREATE FUNCTION import.refuse_unfinished() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM import.pending p WHERE p.organization_id = NEW.organization_id) THEN
+        RAISE EXCEPTION 'the import of organization % was not finished', NEW.organization_id
+            USING ERRCODE = '55000';
+    END IF;
+    RETURN NULL;
+END $$;
+
 REVOKE ALL ON FUNCTION import.register(jsonb, text), import.load_rows(uuid, text, jsonb),
-    import.finish(uuid), import.being_imported(uuid) FROM PUBLIC;
+    import.finish(uuid), import.being_imported(uuid), import.refuse_unfinished() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION import.register(jsonb, text), import.load_rows(uuid, text, jsonb),
     import.finish(uuid) TO lms_platform;
+-- (The owner of import.pending attaches the check below.)
+GRANT EXECUTE ON FUNCTION import.refuse_unfinished() TO lms_owner;
 
 SET LOCAL ROLE lms_owner;
 REVOKE CREATE ON SCHEMA import FROM lms_importer;
+
+CREATE CONSTRAINT TRIGGER import_finished AFTER INSERT ON import.pending
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION import.refuse_unfinished();

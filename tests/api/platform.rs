@@ -1131,6 +1131,41 @@ async fn the_import_functions_reach_no_existing_tenant() {
     );
     assert_eq!(outcome, "42501", "a row of acme in newco's import");
     drop(tx);
+    // A custom domain arrives unproven, whatever the archive says; and an
+    // import not finished (its foreign keys unchecked) cannot be committed.
+    let mut tx = platform_conn.begin().await.unwrap();
+    sqlx::query("SELECT import.register($1, 'newco')")
+        .bind(json!({ "id": new_org, "slug": "newco", "name": "New Co",
+                      "status": "ACTIVE", "settings": {},
+                      "created_at": "2026-01-01T00:00:00Z",
+                      "updated_at": "2026-01-01T00:00:00Z" }))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("SELECT import.load_rows($1, 'organization_domains', $2)")
+        .bind(new_org)
+        .bind(
+            json!([{ "organization_id": new_org, "domain": "learn.newco.example",
+                       "created_at": "2026-01-01T00:00:00Z",
+                       "verification_token": "t0k3n",
+                       "verified_at": "2026-01-01T00:00:00Z", "verified_by": "DNS" }]),
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let proven: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "SELECT verified_at FROM organization_domains WHERE domain = 'learn.newco.example'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(proven, None);
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("55000"),
+        "{err}"
+    );
     // The tenant role has no reach at all.
     let mut conn = app.connect_as_app().await;
     let mut tx = lms_tests::acting_as(&mut conn, acme.org_id, acme.admin_id).await;

@@ -59,6 +59,12 @@ thread_local! {
 /// the default. A hash asking for more is refused rather than allowed to
 /// allocate without bound.
 const MAX_M_COST: u32 = 4 * argon2::Params::DEFAULT_M_COST;
+/// Most passes a stored hash may ask for (hashes can arrive from elsewhere,
+/// in an imported organization: one must not hold a hashing thread, which
+/// every tenant's logins share, for ever).
+const MAX_T_COST: u32 = 4 * argon2::Params::DEFAULT_T_COST;
+/// Most lanes a stored hash may ask for.
+const MAX_P_COST: u32 = 4 * argon2::Params::DEFAULT_P_COST;
 
 /// Whether `password` matches the PHC string `hash`, computed in this
 /// thread's reused working memory. A malformed hash, or one with parameters
@@ -80,7 +86,8 @@ fn checked(password: &[u8], hash: &str) -> Option<bool> {
     let parsed = PasswordHash::new(hash).ok()?;
     let (salt, expected) = (parsed.salt?, parsed.hash?);
     let params = argon2::Params::try_from(&parsed).ok()?;
-    if params.m_cost() > MAX_M_COST {
+    if params.m_cost() > MAX_M_COST || params.t_cost() > MAX_T_COST || params.p_cost() > MAX_P_COST
+    {
         return None;
     }
     let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;
@@ -445,6 +452,13 @@ mod tests {
         let greedy = other.replace("m=8192", "m=4194304");
         assert_ne!(greedy, other);
         assert!(!verify_in_place(b"pw", &greedy));
+        // So are passes and lanes beyond theirs (a hash from an imported
+        // archive would otherwise hold a hashing thread for ever).
+        for (from, to) in [("t=1", "t=4294967295"), ("p=1", "p=16777215")] {
+            let slow = other.replace(from, to);
+            assert_ne!(slow, other);
+            assert_eq!(checked(b"pw", &slow), None, "{to}");
+        }
         assert!(!verify_in_place(
             b"pw",
             "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$"
