@@ -16,6 +16,21 @@
 --
 -- Owned by lms_usage, like usage.tenant_usage; no runtime role reads or
 -- writes these tables.
+-- The tenant tables: those of schema public with an organization_id. One
+-- definition for the functions and policy files that go through them all.
+CREATE FUNCTION app.tenant_tables() RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r'
+           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                          AND a.attname = 'organization_id' AND NOT a.attisdropped)
+         ORDER BY 1
+    $$;
+GRANT USAGE ON SCHEMA app TO lms_usage;
+GRANT EXECUTE ON FUNCTION app.tenant_tables() TO lms_usage;
+
 CREATE TABLE usage.row_deltas (
     organization_id uuid        NOT NULL,
     table_name      text        NOT NULL,
@@ -92,10 +107,7 @@ DECLARE
     t text;
 BEGIN
     FOR t IN
-        SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r'
-           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
-                          AND a.attname = 'organization_id' AND NOT a.attisdropped)
+        SELECT tt FROM app.tenant_tables() AS tt
     LOOP
         EXECUTE format('GRANT SELECT ON public.%I TO lms_usage', t);
         EXECUTE format('CREATE OR REPLACE TRIGGER usage_count_inserts AFTER INSERT ON public.%I '
@@ -130,10 +142,7 @@ BEGIN
          WHERE s.organization_id = ANY (p_orgs)
     ) x GROUP BY x.organization_id, x.user_id;
     FOR t IN
-        SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r'
-           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
-                          AND a.attname = 'organization_id' AND NOT a.attisdropped)
+        SELECT tt FROM app.tenant_tables() AS tt
     LOOP
         EXECUTE format(
             'INSERT INTO usage.row_deltas (organization_id, table_name, delta)
@@ -206,12 +215,10 @@ CREATE OR REPLACE FUNCTION usage.tenant_usage(p_orgs uuid[])
     SET search_path = pg_catalog, public, pg_temp
     AS $$
     WITH tables AS (
-        SELECT c.relname::text AS name,
+        SELECT t.name,
                pg_total_relation_size(c.oid)::float8 / GREATEST(c.reltuples, 1) AS row_bytes
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r'
-           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
-                          AND a.attname = 'organization_id' AND NOT a.attisdropped)),
+          FROM app.tenant_tables() AS t(name)
+          JOIN pg_class c ON c.oid = ('public.' || quote_ident(t.name))::regclass),
     counts AS (
         SELECT r.organization_id, r.table_name, sum(r.delta)::bigint AS n
           FROM usage.row_deltas r WHERE r.organization_id = ANY (p_orgs)

@@ -32,6 +32,8 @@ GRANT SELECT, INSERT, DELETE ON import.pending TO lms_importer;
 
 -- The counters of an imported organization are counted afresh.
 GRANT USAGE ON SCHEMA usage TO lms_importer;
+GRANT USAGE ON SCHEMA app TO lms_importer;
+GRANT EXECUTE ON FUNCTION app.tenant_tables() TO lms_importer;
 SET LOCAL ROLE lms_usage;
 GRANT EXECUTE ON FUNCTION usage.recount(uuid[]) TO lms_importer;
 SET LOCAL ROLE lms_owner;
@@ -95,10 +97,9 @@ BEGIN
       JOIN pg_namespace s ON s.oid = c.relnamespace
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
                          AND NOT a.attisdropped AND a.attgenerated = ''
-     WHERE s.nspname = 'public' AND c.relkind = 'r' AND c.relname = p_table
+     WHERE s.nspname = 'public' AND c.relname = p_table
        AND p_table NOT IN ('auth_sessions', 'refresh_tokens')
-       AND EXISTS (SELECT 1 FROM pg_attribute o WHERE o.attrelid = c.oid
-                      AND o.attname = 'organization_id' AND NOT o.attisdropped);
+       AND p_table IN (SELECT app.tenant_tables());
     IF cols IS NULL THEN
         RAISE EXCEPTION 'an archive carries no table %', p_table USING ERRCODE = '22023';
     END IF;
@@ -146,8 +147,7 @@ BEGIN
           JOIN pg_class parent ON parent.oid = k.confrelid
          WHERE k.contype = 'f' AND s.nspname = 'public'
            AND child.relname NOT IN ('auth_sessions', 'refresh_tokens')
-           AND EXISTS (SELECT 1 FROM pg_attribute o WHERE o.attrelid = child.oid
-                          AND o.attname = 'organization_id' AND NOT o.attisdropped)
+           AND child.relname IN (SELECT app.tenant_tables())
          ORDER BY child.relname, k.conname
     LOOP
         EXECUTE format('SELECT count(*) FROM public.%I c WHERE c.organization_id = $1 AND %s '

@@ -23,10 +23,7 @@ DECLARE
     t text;
 BEGIN
     FOR t IN
-        SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r'
-           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
-                          AND a.attname = 'organization_id' AND NOT a.attisdropped)
+        SELECT tt FROM app.tenant_tables() AS tt
     LOOP
         EXECUTE format('REVOKE ALL ON public.%I FROM lms_importer', t);
         EXECUTE format('DROP POLICY IF EXISTS importer_rows ON public.%I', t);

@@ -27,14 +27,12 @@ pub struct TableData {
 /// (derived, so neither exported nor imported).
 async fn carried_tables(conn: &mut PgConnection) -> Result<Vec<(String, Vec<String>)>, DbError> {
     let rows: Vec<(String, Vec<String>)> = sqlx::query_as(
-        "SELECT c.relname::text, \
+        "SELECT t.name, \
                 COALESCE(array_agg(g.attname::text ORDER BY g.attname) FILTER (WHERE g.attname IS NOT NULL), '{}') \
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-           LEFT JOIN pg_attribute g ON g.attrelid = c.oid AND g.attgenerated <> '' AND NOT g.attisdropped \
-          WHERE n.nspname = 'public' AND c.relkind = 'r' \
-            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid \
-                           AND a.attname = 'organization_id' AND NOT a.attisdropped) \
-          GROUP BY c.relname ORDER BY c.relname",
+           FROM app.tenant_tables() AS t(name) \
+           LEFT JOIN pg_attribute g ON g.attrelid = ('public.' || quote_ident(t.name))::regclass \
+                AND g.attgenerated <> '' AND NOT g.attisdropped \
+          GROUP BY t.name ORDER BY t.name",
     )
     .fetch_all(&mut *conn)
     .await?;
