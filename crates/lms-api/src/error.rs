@@ -788,6 +788,24 @@ const CONSTRAINTS: &[(&str, ErrorCode, &str)] = &[
     ),
 ];
 
+impl From<lms_db::queries::portable::ImportError> for ApiError {
+    fn from(e: lms_db::queries::portable::ImportError) -> Self {
+        use lms_db::queries::portable::ImportError;
+        match e {
+            ImportError::Exists(_) => ApiError::conflict(
+                ErrorCode::OrganizationExists,
+                "an organization with this id, slug or domain exists here",
+            ),
+            ImportError::Invalid(why) => ApiError::unprocessable(ErrorCode::InvalidArchive, why),
+            ImportError::Unavailable(_) => ApiError::unavailable_because(
+                ErrorCode::ImportUnavailable,
+                "this installation's database roles cannot load archives",
+            ),
+            ImportError::Db(e) => DbError::from(e).into(),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {

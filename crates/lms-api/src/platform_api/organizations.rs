@@ -661,24 +661,7 @@ impl OrganizationsApi {
             Some(slug.as_str()),
             &archive.tables,
         )
-        .await
-        .map_err(|e| {
-            use lms_db::queries::portable::ImportError;
-            match e {
-                ImportError::Exists(_) => ApiError::conflict(
-                    ErrorCode::OrganizationExists,
-                    "an organization with this id, slug or domain exists here",
-                ),
-                ImportError::Invalid(why) => {
-                    ApiError::unprocessable(ErrorCode::InvalidArchive, why)
-                }
-                ImportError::Unavailable(_) => ApiError::unavailable_because(
-                    ErrorCode::ImportUnavailable,
-                    "this installation's database roles cannot load archives",
-                ),
-                ImportError::Db(e) => ApiError::from(lms_db::DbError::from(e)),
-            }
-        })?;
+        .await?;
         let org = OrgId::from_uuid(org);
         let rows: u64 = archive.tables.iter().map(|t| t.rows).sum();
         unit.audit(

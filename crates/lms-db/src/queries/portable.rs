@@ -5,6 +5,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use uuid::Uuid;
 
+use crate::error::Violation;
 use crate::{DbError, PlatformTx};
 
 /// Tenant tables that are not carried: login sessions and refresh tokens
@@ -159,11 +160,18 @@ impl From<sqlx::Error> for ImportError {
             return Self::Db(e);
         };
         let message = db.message().to_owned();
-        match db.code().as_deref().unwrap_or_default() {
-            "23505" => Self::Exists(db.constraint().unwrap_or_default().to_owned()),
-            "55000" => Self::Unavailable(message),
-            "23503" | "23514" | "23502" | "42501" => Self::Invalid(message),
-            c if c.starts_with("22") => Self::Invalid(message),
+        if db.code().as_deref() == Some("55000") {
+            return Self::Unavailable(message);
+        }
+        match crate::error::classify(&e) {
+            Some(Violation::Unique(constraint)) => Self::Exists(constraint),
+            Some(
+                Violation::ForeignKey(_)
+                | Violation::Check(_)
+                | Violation::NotNull(_)
+                | Violation::RowSecurity
+                | Violation::InvalidValue,
+            ) => Self::Invalid(message),
             _ => Self::Db(e),
         }
     }
