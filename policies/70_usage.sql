@@ -25,3 +25,16 @@ GRANT SELECT (id) ON organizations TO lms_usage;
 DROP POLICY IF EXISTS usage_reads_registry ON organizations;
 CREATE POLICY usage_reads_registry ON organizations AS PERMISSIVE FOR SELECT TO lms_usage
     USING (true);
+
+-- The counters themselves: lms_usage's alone. Row-level security too, so
+-- that a grant made by mistake to another role still shows it nothing.
+ALTER TABLE usage.row_deltas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE usage.row_deltas FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS usage_keeps_counts ON usage.row_deltas;
+CREATE POLICY usage_keeps_counts ON usage.row_deltas AS PERMISSIVE FOR ALL TO lms_usage
+    USING (true) WITH CHECK (true);
+ALTER TABLE usage.last_active ENABLE ROW LEVEL SECURITY;
+ALTER TABLE usage.last_active FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS usage_keeps_activity ON usage.last_active;
+CREATE POLICY usage_keeps_activity ON usage.last_active AS PERMISSIVE FOR ALL TO lms_usage
+    USING (true) WITH CHECK (true);

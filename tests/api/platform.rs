@@ -461,6 +461,24 @@ async fn usage_counters_follow_every_write_and_deletion() {
             "{statement}"
         );
     }
+    // Even granted by mistake, the counters show the runtime role nothing:
+    // row-level security keeps them for the usage functions.
+    sqlx::query("GRANT USAGE ON SCHEMA usage TO lms_app")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    sqlx::query("GRANT SELECT ON usage.row_deltas, usage.last_active TO lms_app")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    for table in ["usage.row_deltas", "usage.last_active"] {
+        let seen: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(seen, 0, "{table}");
+    }
 }
 
 #[tokio::test]
