@@ -240,11 +240,12 @@ async fn a_learner_finishes_a_course_with_a_grade_and_a_certificate_anyone_can_v
         "{}",
         v.text
     );
+    // (Not a bare "57": the random verification code may hold those digits.)
     assert!(
         !page(acme.host.clone(), code.clone())
             .await
             .text
-            .contains("57")
+            .contains("final grade")
     );
     assert_eq!(
         page(globex.host.clone(), code.clone()).await.code(),
