@@ -420,3 +420,32 @@ async fn permission_comes_before_the_rules_of_the_input() {
         .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_archive_beyond_the_import_limit_or_of_unknown_length_is_refused_unread() {
+    let app = TestApp::spawn_with(|a| a.max_import_bytes = 64).await;
+    let op = app.platform_token().await;
+    let a = app
+        .send(
+            Method::POST,
+            PLATFORM_HOST,
+            "/platform/v1/organizations/import",
+            Some(&op),
+            Some(Body::Raw("application/x-tar", "x".repeat(100))),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
+    assert_eq!(a.code(), "payload_too_large");
+    // Streamed without a length, it is not read at all.
+    let out = raw(
+        &app,
+        &format!(
+            "POST /platform/v1/organizations/import HTTP/1.1\r\nHost: {PLATFORM_HOST}\r\n\
+             Authorization: Bearer {op}\r\nContent-Type: application/x-tar\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(out.contains("\"code\":\"bad_request\""), "{out}");
+}
