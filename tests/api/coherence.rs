@@ -2,31 +2,11 @@
 //! changes, the other stops serving from its caches as soon as the change
 //! commits, also after its listener connection was killed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lms_tests::{Answer, PLATFORM_HOST, TestApp};
+use lms_tests::{PLATFORM_HOST, TestApp, within_a_second};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-/// Asks `probe` again until `ok` holds, for at most one second after the
-/// write it follows; fails with the last answer otherwise.
-async fn within_a_second<F, Fut>(what: &str, mut probe: F, ok: impl Fn(&Answer) -> bool)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Answer>,
-{
-    let started = Instant::now();
-    loop {
-        let a = probe().await;
-        if ok(&a) {
-            return;
-        }
-        if started.elapsed() > Duration::from_secs(1) {
-            panic!("{what}: replica 2 still answers {} {}", a.status, a.text);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_change_through_one_replica_is_served_by_the_other_at_once() {

@@ -804,3 +804,23 @@ pub mod dataset {
         a
     }
 }
+
+/// Asks `probe` again until `ok` holds, for at most one second after the
+/// write it follows; fails with the last answer otherwise.
+pub async fn within_a_second<F, Fut>(what: &str, mut probe: F, ok: impl Fn(&Answer) -> bool)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let a = probe().await;
+        if ok(&a) {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(1) {
+            panic!("{what}: still answers {} {}", a.status, a.text);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
