@@ -202,7 +202,7 @@ impl Endpoint for HostRouter {
             }
             target => {
                 let tenant = self.ctx.tenants.resolve(&host, &target).await?;
-                tracing::Span::current().record("org_id", tracing::field::display(tenant.id));
+                Seen::org(&req, tenant.id.as_uuid());
                 if let Some(answer) = preflight(&req, allowed, &tenant.cors_origins) {
                     return Ok(answer);
                 }
@@ -257,6 +257,30 @@ fn refused_input(answer: &poem::Result<Response>) -> Option<&'static str> {
         .flatten()
 }
 
+/// Who a request turned out to be for, noted as it is learned (the
+/// tenant from the host, the user from a valid token), for its access line.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    org: std::sync::OnceLock<uuid::Uuid>,
+    user: std::sync::OnceLock<uuid::Uuid>,
+}
+
+impl Seen {
+    /// Notes the tenant `req` is for.
+    pub(crate) fn org(req: &Request, org: uuid::Uuid) {
+        if let Some(seen) = req.extensions().get::<std::sync::Arc<Seen>>() {
+            let _ = seen.org.set(org);
+        }
+    }
+
+    /// Notes the user (or platform admin) whose valid token `req` carries.
+    pub(crate) fn user(req: &Request, user: uuid::Uuid) {
+        if let Some(seen) = req.extensions().get::<std::sync::Arc<Seen>>() {
+            let _ = seen.user.set(user);
+        }
+    }
+}
+
 /// How long an organization's import may take.
 const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -276,14 +300,12 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let id = crate::request_id::generate();
         let path = req.uri().path().to_owned();
-        let span = tracing::info_span!(
-            "request",
-            request_id = %id,
-            method = %req.method(),
-            path = %path,
-            org_id = tracing::field::Empty,
-            user_id = tracing::field::Empty,
-        );
+        let method = req.method().clone();
+        // What is logged inside the request carries its id; who it was for
+        // goes on its access line only (recording it on the span would
+        // format the span again).
+        let span = tracing::info_span!("request", request_id = %id);
+        let seen = std::sync::Arc::new(Seen::default());
         let with_credentials = req
             .headers()
             .contains_key(poem::http::header::AUTHORIZATION);
@@ -291,6 +313,7 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
         let allowed = crate::cors::Allowed::default();
         let mut req = req;
         req.extensions_mut().insert(allowed.clone());
+        req.extensions_mut().insert(seen.clone());
         let started = Instant::now();
         // An import runs as long as its archive takes to load (the operator
         // waits for its answer); everything else is held to the limit.
@@ -375,13 +398,18 @@ impl<E: Endpoint + 'static> Endpoint for RequestScope<E> {
             };
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
         }
-        span.in_scope(|| {
-            tracing::info!(
-                status = resp.status().as_u16(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "request done"
-            );
-        });
+        // One access line per request, outside the span (its fields are
+        // all here).
+        tracing::info!(
+            request_id = %id,
+            method = %method,
+            path = %path,
+            status = resp.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            org_id = seen.org.get().map(tracing::field::display),
+            user_id = seen.user.get().map(tracing::field::display),
+            "request done"
+        );
         Ok(resp)
     }
 }

@@ -210,7 +210,6 @@ impl ApiContext {
 async fn load_actor(tx: &mut TenantTx, org: OrgId, who: TenantCaller) -> ApiResult<Actor> {
     match lms_db::queries::users::actor(tx, who.user, who.session).await? {
         Some(row) if row.is_active => {
-            tracing::Span::current().record("user_id", tracing::field::display(who.user));
             Ok(Actor::new(org, who, PermissionSet::parse(&row.permissions)))
         }
         _ => Err(ApiError::unauthorized()),

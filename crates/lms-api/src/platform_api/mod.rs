@@ -50,7 +50,9 @@ async fn check_platform_token(req: &Request, bearer: Bearer) -> poem::Result<Pla
     let ctx = req
         .data::<Ctx>()
         .ok_or_else(|| ApiError::internal("no context"))?;
-    Ok(platform_caller(ctx, &bearer.token)?)
+    let caller = platform_caller(ctx, &bearer.token)?;
+    crate::app::Seen::user(req, caller.admin.as_uuid());
+    Ok(caller)
 }
 
 /// The platform admin a platform access token names, if it is valid.
@@ -107,7 +109,6 @@ async fn authorize(
     let Some(role) = platform_admins::active_role(tx, who.admin, who.session).await? else {
         return Err(ApiError::unauthorized());
     };
-    tracing::Span::current().record("user_id", tracing::field::display(who.admin));
     match platform_access(op) {
         Some(Access::Operator) if role != "OPERATOR" => Err(ApiError::forbidden(
             ErrorCode::PlatformRoleRequired,

@@ -63,7 +63,9 @@ async fn check_tenant_token(req: &Request, bearer: Bearer) -> poem::Result<Tenan
         .extensions()
         .get::<Tenant>()
         .ok_or_else(ApiError::unauthorized)?;
-    Ok(tenant_caller(ctx, tenant, &bearer.token)?)
+    let caller = tenant_caller(ctx, tenant, &bearer.token)?;
+    crate::app::Seen::user(req, caller.user.as_uuid());
+    Ok(caller)
 }
 
 /// The caller a tenant access token names, if it is valid on `tenant`.
