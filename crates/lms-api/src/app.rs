@@ -74,6 +74,21 @@ pub fn build(ctx: Ctx) -> impl Endpoint<Output = Response> {
     }
 }
 
+/// `inner` behind the service's own per-request stack (request id, span,
+/// time limit, panic guard, error shape, standard headers, access line),
+/// exactly as every request to the service is served: the benchmark's
+/// second ceiling, a static body served this way.
+pub fn request_scope<E: Endpoint + 'static>(
+    inner: E,
+    timeout: std::time::Duration,
+) -> impl Endpoint<Output = Response> {
+    RequestScope {
+        inner: std::sync::Arc::new(inner),
+        routes: std::sync::Arc::default(),
+        timeout,
+    }
+}
+
 /// Serves a document, as it is checked in.
 fn document(doc: String) -> impl Endpoint<Output = Response> {
     fixed_body(doc, "application/json")

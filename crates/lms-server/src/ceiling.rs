@@ -1,6 +1,9 @@
-//! The static-body ceiling of the benchmark: poem serving bytes already in
-//! memory, as the service sends a cached answer, with nothing else on the
-//! request path. `GET /bytes/{n}` answers a JSON string of `n` bytes.
+//! The static-body ceilings of the benchmark: poem serving bytes already in
+//! memory, as the service sends a cached answer. `GET /bytes/{n}` answers a
+//! JSON string of `n` bytes with nothing else on the request path;
+//! `GET /api/bytes/{n}` the same bytes behind the service's own per-request
+//! stack (request id, time limit, headers, access line), which every
+//! request to the service pays whatever it asks.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,7 +45,13 @@ fn sized(Path(n): Path<usize>, Data(bodies): Data<&Bodies>) -> Response {
 /// Serves the ceiling on `listen` until stopped.
 pub async fn serve(listen: SocketAddr) -> anyhow::Result<()> {
     let bodies: Bodies = Arc::default();
-    let app = Route::new().at("/bytes/:n", get(sized)).data(bodies);
+    let app = Route::new()
+        .at("/bytes/:n", get(sized))
+        .at(
+            "/api/bytes/:n",
+            lms_api::app::request_scope(get(sized), std::time::Duration::from_secs(30)),
+        )
+        .data(bodies);
     Server::new(TcpListener::bind(listen)).run(app).await?;
     Ok(())
 }
