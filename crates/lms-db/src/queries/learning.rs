@@ -660,21 +660,21 @@ pub async fn course_progress(
                  AND e.course_id = c.id AND e.user_id = $3), \
             'lessons', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                     'id', l.lesson_id, 'title', l.lesson_title, 'position', l.lesson_position, \
-                    'is_required', l.is_required, 'unlocks_at', k.unlocks_at, 'waits_for', k.waits_for, \
-                    'locked', COALESCE(k.unlocks_at > now() OR k.waits_for IS NOT NULL, false), \
+                    'is_required', l.is_required, 'unlocks_at', l.unlocks_at, 'waits_for', l.waits_for, \
+                    'locked', COALESCE(l.unlocks_at > now() OR l.waits_for IS NOT NULL, false), \
                     'sections', l.sections) ORDER BY l.lesson_position) \
                 FROM (SELECT o.lesson_id, o.lesson_title, o.lesson_position, o.is_required, \
+                             o.unlocks_at, o.waits_for, \
                              COALESCE(jsonb_agg(jsonb_build_object( \
                                  'id', o.section_id, 'title', o.section_title, 'type', o.section_type, \
-                                 'is_optional', o.is_optional, 'done', p.id IS NOT NULL, 'score', p.score, \
-                                 'time_spent_seconds', COALESCE(p.time_spent_seconds, 0), \
-                                 'attempts_count', COALESCE(p.attempts_count, 0)) ORDER BY o.section_position) \
+                                 'is_optional', o.is_optional, 'done', o.progress_id IS NOT NULL, \
+                                 'score', o.score, \
+                                 'time_spent_seconds', COALESCE(o.time_spent_seconds, 0), \
+                                 'attempts_count', COALESCE(o.attempts_count, 0)) ORDER BY o.section_position) \
                                FILTER (WHERE o.section_id IS NOT NULL), '[]') AS sections \
-                        FROM app.learner_outline(c.organization_id, $3, c.id) o \
-                        LEFT JOIN progress p ON p.organization_id = c.organization_id \
-                             AND p.section_id = o.section_id AND p.user_id = $3 \
-                       GROUP BY o.lesson_id, o.lesson_title, o.lesson_position, o.is_required) l \
-                LEFT JOIN app.lesson_locks(c.organization_id, $3, c.id) k ON k.lesson_id = l.lesson_id), '[]')) \
+                        FROM app.learner_sections(c.organization_id, $3, c.id) o \
+                       GROUP BY o.lesson_id, o.lesson_title, o.lesson_position, o.is_required, \
+                                o.unlocks_at, o.waits_for) l), '[]')) \
          FROM courses c WHERE c.organization_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
            AND ($4 OR c.is_published)",
     )
@@ -1049,11 +1049,13 @@ pub async fn dashboard(tx: &mut TenantTx, user: UserId) -> Result<Dashboard, DbE
               sess AS (SELECT ls.* FROM learning_sessions ls WHERE ls.organization_id = $1 AND ls.user_id = $2), \
               days AS (SELECT DISTINCT d FROM (SELECT (completed_at AT TIME ZONE 'UTC')::date AS d FROM prog \
                                                UNION SELECT (started_at AT TIME ZONE 'UTC')::date FROM sess) x), \
+              done AS MATERIALIZED (SELECT r.course_id, count(*) AS n FROM req r JOIN prog p ON p.section_id = r.id \
+                                     GROUP BY r.course_id), \
               islands AS (SELECT d, d + (row_number() OVER (ORDER BY d DESC))::int AS g FROM days) \
          SELECT jsonb_build_object( \
            'active', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                   'enrollment_id', m.id, 'course_id', m.course_id, 'course_title', c.title, 'status', m.status, \
-                  'sections_done', (SELECT count(*) FROM prog p JOIN req r ON r.id = p.section_id WHERE r.course_id = m.course_id), \
+                  'sections_done', COALESCE((SELECT d.n FROM done d WHERE d.course_id = m.course_id), 0), \
                   'sections_required', (SELECT count(*) FROM req r WHERE r.course_id = m.course_id), \
                   'time_spent_seconds', (SELECT COALESCE(sum(p.time_spent_seconds), 0) FROM prog p WHERE p.course_id = m.course_id), \
                   'average_score', (SELECT round(avg(p.score), 2) FROM prog p WHERE p.course_id = m.course_id), \
