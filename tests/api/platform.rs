@@ -1132,11 +1132,13 @@ async fn the_import_functions_reach_no_existing_tenant() {
     // A new organization's import cannot carry rows of another.
     let mut tx = platform_conn.begin().await.unwrap();
     let new_org = uuid::Uuid::now_v7();
+    // The new organization's registry entry, as an archive carries it.
+    let newco = json!({ "id": new_org, "slug": "newco", "name": "New Co",
+                        "status": "ACTIVE", "settings": {},
+                        "created_at": "2026-01-01T00:00:00Z",
+                        "updated_at": "2026-01-01T00:00:00Z" });
     sqlx::query("SELECT import.register($1, 'newco')")
-        .bind(json!({ "id": new_org, "slug": "newco", "name": "New Co",
-                      "status": "ACTIVE", "settings": {},
-                      "created_at": "2026-01-01T00:00:00Z",
-                      "updated_at": "2026-01-01T00:00:00Z" }))
+        .bind(&newco)
         .execute(&mut *tx)
         .await
         .unwrap();
@@ -1153,10 +1155,7 @@ async fn the_import_functions_reach_no_existing_tenant() {
     // import not finished (its foreign keys unchecked) cannot be committed.
     let mut tx = platform_conn.begin().await.unwrap();
     sqlx::query("SELECT import.register($1, 'newco')")
-        .bind(json!({ "id": new_org, "slug": "newco", "name": "New Co",
-                      "status": "ACTIVE", "settings": {},
-                      "created_at": "2026-01-01T00:00:00Z",
-                      "updated_at": "2026-01-01T00:00:00Z" }))
+        .bind(&newco)
         .execute(&mut *tx)
         .await
         .unwrap();
